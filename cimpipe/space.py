@@ -327,3 +327,281 @@ class Design:
 
     subnet: SubnetConfig
     hardware: HardwareConfig
+
+
+# --------------------------------------------------------------------------------------------------
+# Hardware space and the joint gene encoding
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeviceSummary:
+    """What the accuracy side and the space need to know of one technology's memory device."""
+
+    sigma: float
+    on_off_ratio: float
+    max_cell_bits: int
+
+
+@dataclass(frozen=True)
+class HardwareSpace:
+    """The hardware choices of config's ``hardware_space`` section (one list per knob)."""
+
+    technologies: tuple[str, ...]
+    subarray: tuple[int, ...] = (64, 128, 256)
+    rows_parallel: tuple[int, ...] = (16, 32, 64, 128, 256)
+    col_mux: tuple[int, ...] = (4, 8, 16)
+    adc_bits: tuple[int, ...] = (3, 4, 5, 6, 7, 8)
+    adc_type: tuple[str, ...] = ("flash", "sar")
+    cell_bits: tuple[int, ...] = (1, 2, 4)
+    pipeline: tuple[bool, ...] = (False, True)
+
+    KNOBS = ("subarray", "rows_parallel", "col_mux", "adc_bits", "adc_type", "cell_bits", "pipeline")
+
+    @classmethod
+    def from_config(cls, section: dict[str, Any], technologies: Sequence[str]) -> "HardwareSpace":
+        kwargs = {k: tuple(section[k]) for k in cls.KNOBS if k in section}
+        techs = tuple(section.get("technologies", technologies))
+        unknown = [t for t in techs if t not in technologies]
+        if unknown:
+            raise SpaceError(f"hardware_space.technologies names {unknown[0]!r}, which is not under technologies")
+        return cls(technologies=techs, **kwargs)
+
+
+@dataclass(frozen=True)
+class Gene:
+    """One discrete decision of the joint space; a design stores the index of its choice."""
+
+    name: str
+    choices: tuple
+
+    @property
+    def n(self) -> int:
+        return len(self.choices)
+
+
+CIM_COLUMNS = ("adc_bits", "cell_bits", "rows_parallel", "sigma", "on_off_ratio")
+"""Columns of the accuracy table (beside the architecture genes) that set the CIM simulation."""
+
+
+class SearchSpace:
+    """The joint space of one workload: architecture x per-layer bits x hardware x technology.
+
+    Built once from config; every consumer (supernet sampler, accuracy-table sampler, predictor encoding,
+    search) reads its genes from here.
+    """
+
+    def __init__(self, spec: VGGSpec, hardware: HardwareSpace, devices: dict[str, DeviceSummary]):
+        self.spec = spec
+        self.hardware = hardware
+        self.devices = {t: devices[t] for t in hardware.technologies}
+        arch: list[Gene] = []
+        for s, (lo, stage) in enumerate(zip(spec.min_depth, spec.stages)):
+            arch.append(Gene(f"depth_{s}", tuple(range(lo, len(stage) + 1))))
+        arch += [Gene(f"width_{i}", tuple(spec.width_ratios)) for i in range(spec.n_width_slots)]
+        arch += [Gene(f"kernel_{i}", tuple(spec.kernel_choices)) for i in range(spec.n_conv)]
+        arch += [Gene(f"wbits_{i}", tuple(spec.bit_choices)) for i in range(spec.n_slots)]
+        arch += [Gene(f"abits_{i}", tuple(spec.bit_choices)) for i in range(spec.n_slots)]
+        hw = [Gene("technology", tuple(hardware.technologies))]
+        hw += [Gene(k, tuple(getattr(hardware, k))) for k in HardwareSpace.KNOBS]
+        self.arch_genes: tuple[Gene, ...] = tuple(arch)
+        self.hw_genes: tuple[Gene, ...] = tuple(hw)
+        self.genes: tuple[Gene, ...] = self.arch_genes + self.hw_genes
+        self.index = {g.name: i for i, g in enumerate(self.genes)}
+        self._numeric = [np.asarray(g.choices if not isinstance(g.choices[0], str) else range(g.n), dtype=np.float64)
+                         for g in self.genes]
+
+    # sizes -------------------------------------------------------------------------------------
+    @property
+    def n_genes(self) -> int:
+        return len(self.genes)
+
+    def log10_size(self) -> float:
+        """log10 of the number of gene combinations (before canonicalization merges equivalent ones)."""
+        return float(sum(math.log10(g.n) for g in self.genes))
+
+    def cardinalities(self) -> np.ndarray:
+        return np.array([g.n for g in self.genes], dtype=np.int64)
+
+    # sampling ----------------------------------------------------------------------------------
+    def random_genes(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` uniformly random gene rows, int64 [n, n_genes]."""
+        return (rng.random((n, self.n_genes)) * self.cardinalities()).astype(np.int64)
+
+    # genes <-> values --------------------------------------------------------------------------
+    def values(self, genes: np.ndarray, names: Sequence[str]) -> dict[str, np.ndarray]:
+        """The chosen values of the named genes for a batch (string choices come back as indices)."""
+        genes = np.asarray(genes)
+        return {n: self._numeric[self.index[n]][genes[:, self.index[n]]] for n in names}
+
+    def arch_values(self, genes: np.ndarray) -> np.ndarray:
+        """float64 [D, n_arch]: the architecture genes' values, the accuracy table's column order."""
+        genes = np.asarray(genes)
+        return np.stack([self._numeric[i][genes[:, i]] for i in range(len(self.arch_genes))], axis=1)
+
+    def encode_subnet(self, cfg: SubnetConfig) -> np.ndarray:
+        """The architecture gene indices of one member (inverse of :meth:`decode_subnet`)."""
+        self.spec.validate(cfg)
+        vals = list(cfg.depths) + list(cfg.width_ratios) + list(cfg.kernels) + list(cfg.weight_bits) + list(cfg.act_bits)
+        out = []
+        for g, v in zip(self.arch_genes, vals):
+            idx = [i for i, c in enumerate(g.choices) if math.isclose(float(c), float(v))]
+            if not idx:
+                raise SpaceError(f"{g.name}={v} is not one of {g.choices}")
+            out.append(idx[0])
+        return np.asarray(out, dtype=np.int64)
+
+    def encode_hardware(self, hw: HardwareConfig) -> np.ndarray:
+        out = []
+        for g in self.hw_genes:
+            v = getattr(hw, g.name)
+            if v not in g.choices:
+                raise SpaceError(f"hardware {g.name}={v!r} is not one of {g.choices}")
+            out.append(g.choices.index(v))
+        return np.asarray(out, dtype=np.int64)
+
+    def encode(self, design: Design) -> np.ndarray:
+        return np.concatenate([self.encode_subnet(design.subnet), self.encode_hardware(design.hardware)])
+
+    def decode_subnet(self, genes_row: np.ndarray) -> SubnetConfig:
+        vals = [g.choices[int(i)] for g, i in zip(self.arch_genes, genes_row[: len(self.arch_genes)])]
+        spec, it = self.spec, iter(vals)
+        take = lambda n: tuple(next(it) for _ in range(n))  # noqa: E731
+        cfg = SubnetConfig(
+            depths=tuple(int(v) for v in take(len(spec.stages))),
+            width_ratios=tuple(float(v) for v in take(spec.n_width_slots)),
+            kernels=tuple(int(v) for v in take(spec.n_conv)),
+            weight_bits=tuple(int(v) for v in take(spec.n_slots)),
+            act_bits=tuple(int(v) for v in take(spec.n_slots)),
+        )
+        return spec.canonical(cfg)
+
+    def decode_hardware(self, genes_row: np.ndarray) -> HardwareConfig:
+        """The hardware of one gene row, repaired: rows in parallel at most the subarray's rows, cell bits at
+        most the device's (the same repair :meth:`hardware_arrays` applies)."""
+        hw = self.hardware_arrays(np.asarray(genes_row)[None, :])
+        tech = self.hardware.technologies[int(hw["technology"][0])]
+        return HardwareConfig(
+            technology=tech,
+            subarray=int(hw["subarray"][0]),
+            rows_parallel=int(hw["rows_parallel"][0]),
+            col_mux=int(hw["col_mux"][0]),
+            adc_bits=int(hw["adc_bits"][0]),
+            adc_type=self.hardware.adc_type[int(hw["adc_type"][0])],
+            cell_bits=int(hw["cell_bits"][0]),
+            pipeline=bool(hw["pipeline"][0]),
+        )
+
+    def decode(self, genes_row: np.ndarray) -> Design:
+        return Design(self.decode_subnet(genes_row), self.decode_hardware(genes_row))
+
+    # batched decoding for the evaluators --------------------------------------------------------
+    def hardware_arrays(self, genes: np.ndarray) -> dict[str, np.ndarray]:
+        """[D] arrays of the hardware knobs (technology and adc_type as indices), with the repairs applied."""
+        names = ["technology", *HardwareSpace.KNOBS]
+        v = self.values(genes, names)
+        v["rows_parallel"] = np.minimum(v["rows_parallel"], v["subarray"])
+        max_bits = np.array([self.devices[t].max_cell_bits for t in self.hardware.technologies], dtype=np.float64)
+        v["cell_bits"] = np.minimum(v["cell_bits"], max_bits[v["technology"].astype(np.int64)])
+        return v
+
+    def device_arrays(self, genes: np.ndarray) -> dict[str, np.ndarray]:
+        """[D] sigma and on/off ratio of each design's technology."""
+        t = np.asarray(genes)[:, self.index["technology"]]
+        sig = np.array([self.devices[n].sigma for n in self.hardware.technologies])
+        onoff = np.array([self.devices[n].on_off_ratio for n in self.hardware.technologies])
+        return {"sigma": sig[t], "on_off_ratio": onoff[t]}
+
+    def cim_values(self, genes: np.ndarray) -> np.ndarray:
+        """float64 [D, len(CIM_COLUMNS)]: the CIM settings the accuracy side sees for each design."""
+        hw = self.hardware_arrays(genes)
+        dev = self.device_arrays(genes)
+        cols = {**hw, **dev}
+        return np.stack([cols[c] for c in CIM_COLUMNS], axis=1)
+
+    def layer_arrays(self, genes: np.ndarray) -> dict[str, np.ndarray]:
+        """[D, n_slots] arrays of every weight layer in NeuroSim's format, slot-aligned; ``active`` masks the
+        slots a design does not use. Vectorized over designs (the loop runs over the family's slots)."""
+        spec = self.spec
+        genes = np.asarray(genes)
+        d = genes.shape[0]
+        vals = self.arch_values(genes)
+        col = {g.name: vals[:, i] for i, g in enumerate(self.arch_genes)}
+        max_w = spec.max_widths()
+        L = spec.n_slots
+        out = {k: np.zeros((d, L)) for k in ("ifm_h", "ifm_w", "c_in", "k", "c_out", "pool", "stride",
+                                               "weight_bits", "input_bits")}
+        active = np.zeros((d, L), dtype=bool)
+        size = np.full(d, float(spec.image_size))
+        c_prev = np.full(d, float(spec.in_channels))
+        for s, stage in enumerate(spec.stages):
+            depth = col[f"depth_{s}"]
+            for i in range(len(stage)):
+                slot = spec.conv_slot(s, i)
+                on = depth > i
+                c_out = np.maximum(1.0, np.round(col[f"width_{slot}"] * max_w[slot]))
+                active[:, slot] = on
+                out["ifm_h"][:, slot] = size
+                out["ifm_w"][:, slot] = size
+                out["c_in"][:, slot] = c_prev
+                out["k"][:, slot] = col[f"kernel_{slot}"]
+                out["c_out"][:, slot] = c_out
+                out["pool"][:, slot] = depth == i + 1
+                c_prev = np.where(on, c_out, c_prev)
+            size = np.floor(size / 2)
+        c_prev = c_prev * size * size
+        for j in range(len(spec.fc) + 1):
+            slot = spec.n_conv + j
+            c_out = (np.maximum(1.0, np.round(col[f"width_{slot}"] * max_w[slot]))
+                     if j < len(spec.fc) else np.full(d, float(spec.num_classes)))
+            active[:, slot] = True
+            out["ifm_h"][:, slot] = 1
+            out["ifm_w"][:, slot] = 1
+            out["c_in"][:, slot] = c_prev
+            out["k"][:, slot] = 1
+            out["c_out"][:, slot] = c_out
+            c_prev = c_out
+        out["stride"][:] = 1
+        for slot in range(L):
+            out["weight_bits"][:, slot] = col[f"wbits_{slot}"]
+            out["input_bits"][:, slot] = col[f"abits_{slot}"]
+        out["active"] = active
+        return out
+
+
+def features(space: SearchSpace, arch_values: np.ndarray, cim_values: np.ndarray) -> np.ndarray:
+    """The predictor's input: float32 [D, F] from architecture values and CIM settings.
+
+    Each gene value is scaled to [0, 1] over its choices (inactive slots carry the canonical largest choice,
+    so they never look like small layers); the CIM settings enter as log2 / log10 of their physical values.
+    A few derived columns (mean and minimum active bits, relative MAC count) help a small model.
+    """
+    arch_values = np.asarray(arch_values, dtype=np.float64)
+    lo = np.array([min(float(c) for c in g.choices) for g in space.arch_genes])
+    hi = np.array([max(float(c) for c in g.choices) for g in space.arch_genes])
+    scaled = (arch_values - lo) / np.where(hi > lo, hi - lo, 1.0)
+    cim = np.asarray(cim_values, dtype=np.float64)
+    adc, cell, rows, sigma, onoff = (cim[:, i] for i in range(cim.shape[1]))
+    genes_for_layers = _arch_genes_from_values(space, arch_values)
+    layers = space.layer_arrays(genes_for_layers)
+    act = layers["active"]
+    macs = (layers["ifm_h"] * layers["ifm_w"] * layers["c_in"] * layers["k"] ** 2 * layers["c_out"] * act).sum(1)
+    macs_max = float(macs.max()) if macs.size else 1.0
+    wb = np.where(act, layers["weight_bits"], np.nan)
+    ab = np.where(act, layers["input_bits"], np.nan)
+    derived = np.stack([
+        np.nanmean(wb, 1) / 8, np.nanmin(wb, 1) / 8, np.nanmean(ab, 1) / 8, np.nanmin(ab, 1) / 8,
+        np.log10(np.maximum(macs, 1.0)) / max(np.log10(macs_max), 1.0),
+        adc / 8, cell / 4, np.log2(rows) / 8, sigma * 10, np.log10(np.minimum(onoff, 1e6)) / 6,
+    ], axis=1)
+    return np.concatenate([scaled, derived], axis=1).astype(np.float32)
+
+
+def _arch_genes_from_values(space: SearchSpace, arch_values: np.ndarray) -> np.ndarray:
+    """Gene indices for architecture values, with the hardware genes set to 0 (for :meth:`layer_arrays`)."""
+    d = arch_values.shape[0]
+    genes = np.zeros((d, space.n_genes), dtype=np.int64)
+    for i, g in enumerate(space.arch_genes):
+        choices = np.asarray(g.choices, dtype=np.float64)
+        genes[:, i] = np.abs(arch_values[:, i : i + 1] - choices[None, :]).argmin(1)
+    return genes
