@@ -1,0 +1,227 @@
+"""Loading and validating config.yaml, and turning its sections into the package's value types.
+
+The jsonschema in ``workflow/schemas/config.schema.yaml`` is the contract: every key is described there,
+with its default. :func:`validate_config` checks a config against it and fills the defaults; a wrong key or
+type becomes one :class:`ConfigError` sentence that names the key, before any job runs.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from cimpipe.space import DeviceSummary, HardwareSpace, SearchSpace, VGGSpec
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SCHEMA = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """A config.yaml problem, stated in one sentence that names the key."""
+
+
+# --------------------------------------------------------------------------------------------------
+# validation
+# --------------------------------------------------------------------------------------------------
+
+
+def load_schema(path: Path | str = DEFAULT_SCHEMA) -> dict:
+    with open(path) as fh:
+        return yaml.safe_load(fh)
+
+
+def _where(path: Iterable[Any]) -> str:
+    parts = [str(p) for p in path]
+    return ".".join(parts) if parts else "the top level"
+
+
+def _describe(error, schema: dict) -> str:
+    """One sentence for the most relevant jsonschema error."""
+    where = _where(error.absolute_path)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = [k for k in error.instance if k not in error.schema.get("properties", {})]
+        key = extra[0] if extra else "?"
+        full = f"{where}.{key}" if error.absolute_path else key
+        hint = difflib.get_close_matches(key, allowed, n=1)
+        tip = f" (did you mean {hint[0]!r}?)" if hint else (f" (allowed: {', '.join(allowed)})" if allowed else "")
+        return f"config key {full!r} is not known{tip}"
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        return f"config key {where + '.' if error.absolute_path else ''}{missing} is required but missing"
+    if error.validator == "type":
+        return f"config key {where} must be of type {error.validator_value} (got {error.instance!r})"
+    if error.validator == "enum":
+        return f"config key {where} must be one of {error.validator_value} (got {error.instance!r})"
+    if error.validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        return f"config key {where} is out of range: {error.message}"
+    return f"config key {where} is invalid: {error.message}"
+
+
+def _resolve(schema: dict, root: dict) -> dict:
+    ref = schema.get("$ref")
+    if not ref:
+        return schema
+    node = root
+    for part in ref.lstrip("#/").split("/"):
+        node = node[part]
+    return _resolve(node, root)
+
+
+def _fill_defaults(node: Any, schema: dict, root: dict) -> Any:
+    """Insert schema defaults into ``node`` (objects only; recursive through properties, maps and $refs)."""
+    schema = _resolve(schema, root)
+    if not isinstance(node, dict) or schema.get("type") != "object":
+        return node
+    props = schema.get("properties", {})
+    for key, sub in props.items():
+        sub = _resolve(sub, root)
+        if key not in node and "default" in sub:
+            node[key] = json.loads(json.dumps(sub["default"]))
+        if key in node:
+            _fill_defaults(node[key], sub, root)
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, dict):
+        for key, value in node.items():
+            if key not in props:
+                _fill_defaults(value, extra, root)
+    return node
+
+
+def validate_config(config: dict, schema: dict | None = None) -> dict:
+    """Validate ``config`` in place against the schema, fill defaults, check cross references.
+
+    Raises :class:`ConfigError` with one sentence naming the offending key.
+    """
+    import jsonschema
+
+    schema = load_schema() if schema is None else schema
+    if not isinstance(config, dict):
+        raise ConfigError("config.yaml must hold a mapping of sections (workloads, datasets, technologies, ...)")
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = list(validator.iter_errors(config))
+    if errors:
+        best = jsonschema.exceptions.best_match(errors)
+        raise ConfigError(_describe(best, schema))
+    _fill_defaults(config, schema, schema)
+    _check_references(config)
+    return config
+
+
+def _check_references(config: dict) -> None:
+    datasets = config.get("datasets", {})
+    techs = config.get("technologies", {})
+    for name, wl in config.get("workloads", {}).items():
+        if wl["dataset"] not in datasets:
+            raise ConfigError(f"config key workloads.{name}.dataset names {wl['dataset']!r}, which is not under datasets")
+        arch = wl["arch"]
+        if len(arch["min_depth"]) != len(arch["stages"]):
+            raise ConfigError(
+                f"config key workloads.{name}.arch.min_depth has {len(arch['min_depth'])} entries "
+                f"but arch.stages has {len(arch['stages'])}"
+            )
+    for t in config.get("hardware_space", {}).get("technologies") or []:
+        if t not in techs:
+            raise ConfigError(f"config key hardware_space.technologies names {t!r}, which is not under technologies")
+
+
+def load_config(path: Path | str, schema_path: Path | str | None = None) -> dict:
+    """Read and validate a config file (one-sentence errors for a missing or unparsable file)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        with open(path) as fh:
+            config = yaml.safe_load(fh)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+    schema = load_schema(schema_path) if schema_path else load_schema()
+    return validate_config(config, schema)
+
+
+# --------------------------------------------------------------------------------------------------
+# sections -> value types
+# --------------------------------------------------------------------------------------------------
+
+
+def workload_spec(config: dict, workload: str, meta: dict) -> VGGSpec:
+    """The supernet family of ``workload``; ``meta`` is the prepared dataset's meta.json."""
+    wl = workload_section(config, workload)
+    arch = wl["arch"]
+    if wl["family"] != "vgg":
+        raise ConfigError(f"config key workloads.{workload}.family={wl['family']!r} is not built yet (only 'vgg')")
+    return VGGSpec(
+        in_channels=int(meta["channels"]),
+        image_size=int(meta["image_size"]),
+        num_classes=int(meta["num_classes"]),
+        stages=tuple(tuple(int(c) for c in st) for st in arch["stages"]),
+        fc=tuple(int(c) for c in arch["fc"]),
+        min_depth=tuple(int(d) for d in arch["min_depth"]),
+        width_ratios=tuple(float(r) for r in arch["width_ratios"]),
+        kernel_choices=tuple(int(k) for k in arch["kernel_choices"]),
+        bit_choices=tuple(int(b) for b in arch["bit_choices"]),
+    )
+
+
+def workload_section(config: dict, workload: str) -> dict:
+    try:
+        return config["workloads"][workload]
+    except KeyError:
+        known = ", ".join(sorted(config.get("workloads", {})))
+        raise ConfigError(f"workload {workload!r} is not under workloads (known: {known})") from None
+
+
+def search_technologies(config: dict) -> list[str]:
+    """The technologies the search spans: hardware_space.technologies, or every configured one."""
+    return list(config["hardware_space"].get("technologies") or config["technologies"].keys())
+
+
+def hardware_space(config: dict) -> HardwareSpace:
+    return HardwareSpace.from_config(
+        {k: v for k, v in config["hardware_space"].items() if k != "technologies"} | {
+            "technologies": search_technologies(config)},
+        list(config["technologies"]),
+    )
+
+
+def device_summaries(config: dict) -> dict[str, DeviceSummary]:
+    return {
+        name: DeviceSummary(
+            sigma=float(t["device"]["sigma"]),
+            on_off_ratio=float(t["device"]["on_off_ratio"]),
+            max_cell_bits=int(t["device"]["max_cell_bits"]),
+        )
+        for name, t in config["technologies"].items()
+    }
+
+
+def search_space(config: dict, spec: VGGSpec) -> SearchSpace:
+    return SearchSpace(spec, hardware_space(config), device_summaries(config))
+
+
+def grid_section(config: dict) -> dict:
+    """The hardware knobs that a technology's characterization spans (not which technologies)."""
+    return {k: v for k, v in config["hardware_space"].items() if k != "technologies"}
+
+
+# --------------------------------------------------------------------------------------------------
+# code digests (a stage reruns when its own code changes)
+# --------------------------------------------------------------------------------------------------
+
+
+def code_digest(*relative_paths: str) -> str:
+    """sha256 (16 hex) over the package files named (files or folders, relative to the package root)."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for rel in relative_paths:
+        p = root / rel
+        files = sorted(p.rglob("*.py")) + sorted(p.rglob("*.yaml")) if p.is_dir() else [p]
+        for f in files:
+            h.update(str(f.relative_to(root)).encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]

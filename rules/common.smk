@@ -1,0 +1,89 @@
+# Helpers shared by the rules: config validation, wildcard constraints, the per-rule slices of config
+# that reach the rules through params (so Snakemake reruns exactly the stages whose slice changed).
+
+import sys
+
+from cimpipe.config import ConfigError, code_digest, grid_section, search_technologies, validate_config
+
+try:
+    validate_config(config)
+except ConfigError as err:
+    sys.exit(f"cimpipe: {err}")
+
+
+wildcard_constraints:
+    workload="|".join(config["workloads"]),
+    dataset="|".join(config["datasets"]),
+    tech="|".join(config["technologies"]),
+    shard=r"\d+",
+
+
+ENV = "../envs/cimpipe.yaml"
+
+
+def workload_cfg(wildcards):
+    return config["workloads"][wildcards.workload]
+
+
+def dataset_of(wildcards):
+    return config["workloads"][wildcards.workload]["dataset"]
+
+
+def prepared_data(wildcards):
+    return f"data/prepared/{dataset_of(wildcards)}"
+
+
+def dataset_params(wildcards):
+    return config["datasets"][wildcards.dataset]
+
+
+def train_params(wildcards):
+    wl = workload_cfg(wildcards)
+    return {"arch": wl["arch"], "family": wl["family"], "train": wl["train"], "seed": wl["seed"]}
+
+
+def accuracy_params(wildcards):
+    wl = workload_cfg(wildcards)
+    return {"accuracy": wl["accuracy"], "hardware_space": grid_section(config)}
+
+
+def n_shards(wildcards):
+    return int(workload_cfg(wildcards)["accuracy"].get("shards", 1))
+
+
+def accuracy_shards(wildcards):
+    return expand(
+        "results/{workload}/accuracy/shard_{shard}.parquet",
+        workload=wildcards.workload,
+        shard=range(n_shards(wildcards)),
+    )
+
+
+def predictor_params(wildcards):
+    return workload_cfg(wildcards)["predictor"]
+
+
+def technology_params(wildcards):
+    return config["technologies"][wildcards.tech]
+
+
+def hw_grid_params(wildcards):
+    return grid_section(config)
+
+
+def hwcost_tables(wildcards):
+    return expand("results/hwcost/{tech}.parquet", tech=search_technologies(config))
+
+
+def search_params(wildcards):
+    techs = search_technologies(config)
+    return {
+        "search": workload_cfg(wildcards)["search"],
+        "hardware_space": grid_section(config),
+        "technologies": {t: config["technologies"][t] for t in techs},
+    }
+
+
+def code(*parts):
+    """A digest of the package code a stage runs, so a change to it reruns the stage."""
+    return code_digest(*parts)

@@ -1,0 +1,19 @@
+rule train_supernet:
+    input:
+        data=prepared_data,
+    output:
+        supernet="results/{workload}/supernet.pt",
+        log_table=report(
+            "results/{workload}/train_log.parquet",
+            caption="../workflow/report/train_log.rst",
+            category="Training",
+        ),
+    params:
+        recipe=train_params,
+        code=code("nn", "train.py", "space.py"),
+    log:
+        "logs/train_supernet/{workload}.log",
+    conda:
+        ENV
+    script:
+        "../workflow/scripts/train_supernet.py"
