@@ -1,0 +1,457 @@
+"""Network-level evaluation of many designs at once, on top of a characterization table.
+
+Shapes: D designs, L layer slots. ``LayerBatch`` holds [D, L] tensors, ``HardwareBatch`` [D] tensors; every
+result is a float64 tensor. Chip structure and latency/energy bookkeeping follow NeuroSim's Chip.cpp /
+Tile.cpp / ProcessingUnit.cpp (see ``cimpipe/hw/components.py`` for the circuit models).
+
+Units: area mm^2, latency ns, energy pJ, leakage power uW; ``edap`` = total energy (uJ) x latency (ms) x
+area (mm^2). Operations are counted as NeuroSim does: 2*IFM_H*IFM_W*C_in*K*K*C_out per layer (stride
+ignored), and TOPS/W divides by the post-layout factor zeta.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Sequence
+
+import polars as pl
+import torch
+
+from cimpipe.hw import components as C
+from cimpipe.hw.characterize import FIGURE_COLUMNS, KEY_COLUMNS, REASONS, HardwareGrid, characterize, reason_codes
+from cimpipe.hw.mapping import Mapping, map_network
+from cimpipe.hw.technology import Technology
+from cimpipe.space import HardwareConfig, LayerShape
+
+Tensor = torch.Tensor
+F64 = torch.float64
+
+GLOBAL_BUFFER_CORE_BITS = 128 * 128
+BUFFER_INTERFACE_BITS = 128
+MAX_GLOBAL_BUS_BITS = 2048
+
+EVAL_REASONS = REASONS + ("layer_shape_invalid", "operand_bits_out_of_range", "no_active_layer")
+
+
+class DesignError(ValueError):
+    """A design cannot be described (wrong lengths, unknown ADC type...)."""
+
+
+@dataclass(frozen=True)
+class LayerBatch:
+    """Layers of D networks, padded to L slots; ``active`` marks real layers. All [D, L]."""
+
+    ifm_h: Tensor
+    ifm_w: Tensor
+    c_in: Tensor
+    k: Tensor
+    c_out: Tensor
+    pool: Tensor
+    stride: Tensor
+    weight_bits: Tensor
+    input_bits: Tensor
+    active: Tensor
+
+    @classmethod
+    def from_shapes(
+        cls,
+        shapes: Sequence[Sequence[LayerShape]],
+        weight_bits: Sequence[Sequence[int]] | int,
+        input_bits: Sequence[Sequence[int]] | int,
+    ) -> "LayerBatch":
+        """Pad each network to the longest with inactive layers; bits per layer or one value for all."""
+        d = len(shapes)
+        n_layers = max((len(s) for s in shapes), default=0)
+        grid = torch.zeros((8, d, n_layers), dtype=F64)
+        wb = torch.zeros((d, n_layers), dtype=F64)
+        ib = torch.zeros((d, n_layers), dtype=F64)
+        active = torch.zeros((d, n_layers), dtype=torch.bool)
+        for i, net in enumerate(shapes):
+            for j, s in enumerate(net):
+                grid[:, i, j] = torch.tensor([s.ifm_h, s.ifm_w, s.c_in, s.k, s.c_out, float(s.pool), s.stride, 0.0])
+                active[i, j] = True
+            wb[i, : len(net)] = torch.tensor(_bits_for(weight_bits, i, len(net), "weight_bits"), dtype=F64)
+            ib[i, : len(net)] = torch.tensor(_bits_for(input_bits, i, len(net), "input_bits"), dtype=F64)
+        pad = ~active
+        ones = torch.ones_like(wb)
+        return cls(
+            ifm_h=torch.where(pad, ones, grid[0]), ifm_w=torch.where(pad, ones, grid[1]),
+            c_in=torch.where(pad, ones, grid[2]), k=torch.where(pad, ones, grid[3]),
+            c_out=torch.where(pad, ones, grid[4]), pool=grid[5] > 0.5, stride=torch.where(pad, ones, grid[6]),
+            weight_bits=torch.where(pad, ones * 8, wb), input_bits=torch.where(pad, ones * 8, ib), active=active,
+        )
+
+
+def _bits_for(bits: Sequence[Sequence[int]] | int, i: int, n: int, name: str) -> list[float]:
+    if isinstance(bits, int):
+        return [float(bits)] * n
+    row = list(bits[i])
+    if len(row) != n:
+        raise DesignError(f"{name}[{i}] has {len(row)} entries but network {i} has {n} layers")
+    return [float(b) for b in row]
+
+
+@dataclass(frozen=True)
+class HardwareBatch:
+    """Hardware of D designs, all [D] tensors (``adc_is_sar`` and ``pipeline`` bool)."""
+
+    subarray: Tensor
+    rows_parallel: Tensor
+    col_mux: Tensor
+    adc_bits: Tensor
+    adc_is_sar: Tensor
+    cell_bits: Tensor
+    pipeline: Tensor
+
+    @classmethod
+    def from_configs(cls, configs: Sequence[HardwareConfig]) -> "HardwareBatch":
+        for c in configs:
+            if c.adc_type not in ("flash", "sar"):
+                raise DesignError(f"adc_type {c.adc_type!r} must be 'flash' or 'sar'")
+
+        def col(name: str) -> Tensor:
+            return torch.tensor([float(getattr(c, name)) for c in configs], dtype=F64)
+
+        return cls(
+            subarray=col("subarray"), rows_parallel=col("rows_parallel"), col_mux=col("col_mux"),
+            adc_bits=col("adc_bits"), adc_is_sar=torch.tensor([c.adc_type == "sar" for c in configs]),
+            cell_bits=col("cell_bits"), pipeline=torch.tensor([bool(c.pipeline) for c in configs]),
+        )
+
+
+@dataclass(frozen=True)
+class ChipMetrics:
+    """Chip-level results, [D] float64 tensors (``feasible`` bool, ``reason`` int64 into ``reasons``)."""
+
+    area_mm2: Tensor
+    latency_ns: Tensor
+    dynamic_energy_pj: Tensor
+    leakage_energy_pj: Tensor
+    leakage_power_uw: Tensor
+    edap: Tensor
+    tops: Tensor
+    tops_per_w: Tensor
+    tops_per_mm2: Tensor
+    fps: Tensor
+    utilization: Tensor
+    tiles: Tensor
+    clock_period_ns: Tensor
+    operations: Tensor
+    feasible: Tensor
+    reason: Tensor
+    area_breakdown_mm2: dict[str, Tensor]
+    energy_breakdown_pj: dict[str, Tensor]
+    latency_breakdown_ns: dict[str, Tensor]
+    layers: dict[str, Tensor] | None = None
+    reasons: tuple[str, ...] = EVAL_REASONS
+
+    def reason_text(self, i: int = 0) -> str:
+        return self.reasons[int(self.reason[i])]
+
+    def summary(self, i: int = 0) -> dict[str, float]:
+        """One design's headline figures as plain floats (the CLI's JSON keys)."""
+        keys = ("area_mm2", "latency_ns", "dynamic_energy_pj", "leakage_energy_pj", "leakage_power_uw", "tops",
+                "tops_per_w", "tops_per_mm2", "fps", "utilization", "tiles", "clock_period_ns", "edap")
+        out = {k: float(getattr(self, k)[i]) for k in keys}
+        out["feasible"] = bool(self.feasible[i])
+        out["reason"] = self.reason_text(i)
+        return out
+
+
+class Evaluator:
+    """Maps batches of networks onto hardware options characterized in a table (see :func:`characterize`)."""
+
+    def __init__(self, tech: Technology, keys: dict[str, Tensor], lookup: Tensor, figures: Tensor,
+                 feasible: Tensor) -> None:
+        self.tech = tech
+        self._keys = keys  # sorted distinct values per key column
+        self._lookup = lookup  # flat mixed-radix code -> row (or -1)
+        self._figures = figures  # [R, F]
+        self._row_feasible = feasible
+
+    @classmethod
+    def from_frame(cls, df: pl.DataFrame, tech: Technology) -> "Evaluator":
+        missing = [c for c in KEY_COLUMNS + FIGURE_COLUMNS + ("feasible",) if c not in df.columns]
+        if missing:
+            raise DesignError(f"the characterization table lacks the column {missing[0]!r}")
+        keys = {k: torch.tensor(sorted(set(float(x) for x in df[k].to_list())), dtype=F64) for k in KEY_COLUMNS}
+        code = torch.zeros(df.height, dtype=torch.int64)
+        for k in KEY_COLUMNS:
+            vals = torch.tensor([float(x) for x in df[k].to_list()], dtype=F64)
+            code = code * len(keys[k]) + torch.searchsorted(keys[k], vals)
+        size = math.prod(len(v) for v in keys.values())
+        lookup = torch.full((max(size, 1),), -1, dtype=torch.int64)
+        lookup[code] = torch.arange(df.height)
+        figures = torch.tensor(df.select(list(FIGURE_COLUMNS)).to_numpy(), dtype=F64).reshape(df.height, -1)
+        feasible = torch.tensor(df["feasible"].to_list(), dtype=torch.bool)
+        return cls(tech, keys, lookup, figures, feasible)
+
+    @classmethod
+    def for_grid(cls, tech: Technology, grid: HardwareGrid) -> "Evaluator":
+        return cls.from_frame(characterize(tech, grid), tech)
+
+    def _rows(self, hw: HardwareBatch) -> tuple[Tensor, Tensor]:
+        values = {"subarray": hw.subarray, "rows_parallel": hw.rows_parallel, "col_mux": hw.col_mux,
+                  "adc_bits": hw.adc_bits, "adc_is_sar": hw.adc_is_sar.to(F64), "cell_bits": hw.cell_bits}
+        code = torch.zeros_like(hw.subarray, dtype=torch.int64)
+        found = torch.ones_like(hw.subarray, dtype=torch.bool)
+        for k in KEY_COLUMNS:
+            table = self._keys[k]
+            idx = torch.clamp(torch.searchsorted(table, values[k]), max=len(table) - 1)
+            found &= table[idx] == values[k]
+            code = code * len(table) + idx
+        row = self._lookup[code]
+        found &= row >= 0
+        return torch.clamp(row, min=0), found
+
+    def evaluate(self, layers: LayerBatch, hw: HardwareBatch, per_layer: bool = False,
+                 chunk: int = 4096) -> ChipMetrics:
+        """Metrics of every design; large batches run in chunks of ``chunk`` designs (cache-sized)."""
+        d = int(hw.subarray.shape[0])
+        if layers.active.shape[0] != d:
+            raise DesignError(f"the layer batch has {layers.active.shape[0]} designs but the hardware batch {d}")
+        if d <= chunk:
+            return _evaluate(self, layers, hw, per_layer)
+        parts = [
+            _evaluate(self, _slice(layers, i, i + chunk), _slice(hw, i, i + chunk), per_layer)
+            for i in range(0, d, chunk)
+        ]
+        return _concat(parts)
+
+
+def _slice(batch, lo: int, hi: int):
+    return type(batch)(**{f.name: getattr(batch, f.name)[lo:hi] for f in fields(batch)})
+
+
+def _concat(parts: list[ChipMetrics]) -> ChipMetrics:
+    first = parts[0]
+    out = {}
+    for f in fields(ChipMetrics):
+        v = getattr(first, f.name)
+        if isinstance(v, Tensor):
+            out[f.name] = torch.cat([getattr(p, f.name) for p in parts])
+        elif isinstance(v, dict):
+            out[f.name] = {k: torch.cat([getattr(p, f.name)[k] for p in parts]) for k in v}
+        else:
+            out[f.name] = v
+    return ChipMetrics(**out)
+
+
+def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool) -> ChipMetrics:
+    tech, node = ev.tech, ev.tech.node
+    row, found = ev._rows(hw)
+    fig = {k: ev._figures[row, i] for i, k in enumerate(FIGURE_COLUMNS)}
+    act = lb.active
+    actf = act.to(F64)
+    zero = torch.zeros_like(actf)
+
+    # feasibility
+    code = reason_codes(tech, hw.subarray, hw.rows_parallel, hw.col_mux, hw.adc_bits, hw.cell_bits)
+    code = torch.where((code == 0) & ~found, torch.full_like(code, REASONS.index("not_characterized")), code)
+    bad_shape = (act & ((lb.k > lb.ifm_h) | (lb.k > lb.ifm_w) | (lb.k < 1) | (lb.c_in < 1) | (lb.c_out < 1)
+                        | (lb.stride < 1))).any(dim=1)
+    bad_bits = (act & ((lb.weight_bits < 1) | (lb.weight_bits > C.MAX_OPERAND_BITS) | (lb.input_bits < 1)
+                       | (lb.input_bits > C.MAX_OPERAND_BITS))).any(dim=1)
+    no_layer = ~act.any(dim=1)
+    for name, bad in (("no_active_layer", no_layer), ("operand_bits_out_of_range", bad_bits),
+                      ("layer_shape_invalid", bad_shape)):
+        code = torch.where((code == 0) & bad, torch.full_like(code, EVAL_REASONS.index(name)), code)
+    feasible = code == 0
+
+    # safe values for infeasible designs (figures stay finite)
+    n_sub = torch.clamp(hw.subarray, 16.0, 4096.0)
+    n_sub = torch.pow(2.0, torch.round(torch.log2(n_sub)))
+    mux = torch.minimum(torch.clamp(hw.col_mux, min=1.0), n_sub)
+    cb = torch.clamp(hw.cell_bits, 1.0, float(tech.device.max_cell_bits))
+    k = torch.clamp(lb.k, min=1.0)
+    kk = k * k
+    wb = torch.clamp(lb.weight_bits, 1.0, float(C.MAX_OPERAND_BITS))
+    ib = torch.clamp(lb.input_bits, 1.0, float(C.MAX_OPERAND_BITS))
+    c_in, c_out = torch.clamp(lb.c_in, min=1.0), torch.clamp(lb.c_out, min=1.0)
+    cps = torch.ceil(wb / cb[:, None])
+    rows = c_in * kk
+    cols = c_out * cps
+    m: Mapping = map_network(rows, cols, c_in, kk, lb.ifm_h, act, n_sub, hw.pipeline)
+    nm = m.novel
+    nmf = nm.to(F64)
+
+    # ---------------- work per layer ----------------
+    stride = torch.clamp(lb.stride, min=1.0)
+    n_vec = torch.clamp(torch.floor(torch.clamp((lb.ifm_h - k + 1) / stride, min=1.0)
+                                    * torch.clamp((lb.ifm_w - k + 1) / stride, min=1.0)), min=1.0) * actf
+    bit_vectors = n_vec * ib
+    ns = n_sub[:, None]
+    sub_rows = torch.where(nm, kk * torch.ceil(c_in / ns), torch.ceil(rows / ns))
+    num_add = fig["num_add"][:, None]
+    conversions = bit_vectors * sub_rows * num_add * cols
+    e_adc = conversions * fig["adc_energy_pj"][:, None]
+    e_array = conversions * fig["array_energy_pj"][:, None]
+    w_acc = fig["shift_add_bits"][:, None]
+    tree_inputs = torch.clamp(sub_rows - 1, min=0.0) + torch.clamp(m.tile_rows - 1, min=0.0)
+    e_tree = bit_vectors / ib * tree_inputs * c_out * C.add_energy_pj(tech, w_acc + C.log2_ceil(sub_rows))
+    e_accum = conversions * fig["accum_energy_pj"][:, None] + e_tree
+    bits_out = torch.where(nm, rows / k, rows) * ib * n_vec
+    bits_in = c_out * ib * n_vec / torch.where(lb.pool, 4.0, 1.0)
+    moved = (bits_out + bits_in) * actf
+    e_buffer = moved * 2 * C.buffer_energy_pj_per_bit(tech)
+    pe_buffer_bits = bit_vectors * torch.where(nm, rows / k, rows) + n_vec * c_out * w_acc
+    e_local = pe_buffer_bits * C.buffer_energy_pj_per_bit(tech, 32)
+    e_act = n_vec * c_out * ib * 6 * node.gate_energy_fj * 1e-3 * (1 + lb.pool.to(F64))
+    e_other_sub = conversions * fig["other_energy_pj"][:, None] + e_array + e_local + e_act
+
+    # ---------------- chip floorplan and area ----------------
+    t_cm, p_cm, p_nm, ppe = m.tile_size_cm, m.pe_size_cm, m.pe_size_nm, torch.clamp(m.num_pe_nm, min=1.0)
+    sub_area = {k2: fig[k2] for k2 in ("array_area_um2", "adc_area_um2", "accum_area_um2", "other_area_um2")}
+    subs_cm = (t_cm / n_sub) ** 2
+    subs_nm = ppe * (p_nm / n_sub) ** 2
+    n_subarrays = m.tiles_cm * subs_cm + m.tiles_nm * subs_nm
+    w_tree = fig["shift_add_bits"] + C.log2_ceil(p_cm / n_sub)
+
+    def tree_area(inputs: Tensor, trees: Tensor, width: Tensor) -> Tensor:
+        return trees * torch.clamp(inputs - 1, min=0.0) * (C.adder_area_um2(tech, width) + C.dff_area_um2(tech, width))
+
+    pe_cm_acc = tree_area(p_cm / n_sub, p_cm / mux, w_tree)
+    pe_nm_acc = tree_area(p_nm / n_sub, p_nm / mux, w_tree)
+    tile_cm_acc = (t_cm / p_cm) ** 2 * pe_cm_acc + tree_area(t_cm / p_cm, t_cm / mux, w_tree + 2)
+    tile_nm_acc = ppe * pe_nm_acc + tree_area(ppe, p_nm / mux, w_tree + 4)
+    pe_buf = lambda p: C.buffer_area_um2(tech, p * C.MAX_OPERAND_BITS + p / mux * w_tree)  # noqa: E731
+    tile_cm_buf = (t_cm / p_cm) ** 2 * pe_buf(p_cm) + C.buffer_area_um2(tech, 2 * t_cm * C.MAX_OPERAND_BITS)
+    tile_nm_buf = ppe * pe_buf(p_nm) + C.buffer_area_um2(tech, 2 * p_nm * torch.sqrt(ppe) * C.MAX_OPERAND_BITS)
+
+    max_in = torch.where(act, lb.ifm_h * lb.ifm_w * c_in, zero)
+    buffer_words = torch.where(hw.pipeline, max_in.sum(dim=1) / 2, max_in.amax(dim=1))
+    buffer_cores = torch.clamp(torch.ceil(C.MAX_OPERAND_BITS * buffer_words / GLOBAL_BUFFER_CORE_BITS), min=1.0)
+    g_buffer = C.buffer_area_um2(tech, buffer_cores * GLOBAL_BUFFER_CORE_BITS)
+    g_accum = tree_area(torch.clamp(m.tile_rows.amax(dim=1), min=1.0), t_cm / mux, w_tree + 6)
+    g_act = (t_cm / mux) * C.MAX_OPERAND_BITS * 4 * node.gate_area_um2 * 2
+
+    area_um2 = {
+        "array": n_subarrays * sub_area["array_area_um2"],
+        "adc": n_subarrays * sub_area["adc_area_um2"],
+        "accumulation": n_subarrays * sub_area["accum_area_um2"] + m.tiles_cm * tile_cm_acc
+        + m.tiles_nm * tile_nm_acc + g_accum,
+        "other": n_subarrays * sub_area["other_area_um2"] + m.tiles_cm * tile_cm_buf + m.tiles_nm * tile_nm_buf
+        + g_buffer + g_act,
+    }
+    core_um2 = sum(area_um2.values())
+    side_um = torch.sqrt(core_um2)
+    lane_width = torch.where(nm, (p_nm * torch.ceil(torch.sqrt(ppe)))[:, None], t_cm[:, None]) * (1 + 1 / mux[:, None])
+    lane_count = torch.where(hw.pipeline[:, None], m.tiles, actf)
+    bus = (lane_width * lane_count).sum(dim=1)
+    bus = torch.where(bus > MAX_GLOBAL_BUS_BITS,
+                      bus / torch.pow(2.0, torch.ceil(torch.log2(torch.clamp(bus / MAX_GLOBAL_BUS_BITS, min=1.0)))),
+                      bus)
+    bus = torch.clamp(bus, min=1.0)
+    tree_len_um = side_um * torch.sqrt(torch.clamp(m.total_tiles, min=1.0))
+    pitch_um = 2 * node.wire_width_nm * 1e-3
+    area_um2["interconnect"] = bus * pitch_um * tree_len_um * 1.2  # global H-tree + tiles' local trees
+    area_total_mm2 = sum(area_um2.values()) * 1e-6
+
+    # ---------------- latency ----------------
+    clock = fig["clock_period_ns"]
+    speed = torch.clamp(m.speedup, min=1.0)
+    work = bit_vectors / speed
+    t_adc = work * (mux * fig["num_add"] * clock)[:, None]
+    stages = 1 + torch.where(nm, (C.log2_ceil(p_nm / n_sub) + C.log2_ceil(ppe))[:, None],
+                             (C.log2_ceil(p_cm / n_sub) + C.log2_ceil(t_cm / p_cm))[:, None])
+    # partial-parallel read: numAdd partial sums per column are added before the shift-add (NeuroSim's
+    # numColMuxed*(numAdd-1) extra adder passes)
+    stages = stages + (fig["num_add"] - 1)[:, None]
+    t_acc = work * mux[:, None] * stages * C.adder_delay_ns(tech, w_acc)
+    g_acc = torch.where(m.tile_rows > 1, n_vec * cols / torch.clamp((t_cm / mux)[:, None], min=1.0)
+                        * C.adder_delay_ns(tech, w_acc + 6), zero)
+    t_acc = t_acc + g_acc
+    parallel_cores = torch.minimum(buffer_cores, torch.ceil(bus / BUFFER_INTERFACE_BITS))
+    # layer-by-layer: only the running layer's part of the bus reaches its tiles; pipelined: every layer
+    # owns its lanes of the bus at the same time
+    share = torch.where(hw.pipeline[:, None], torch.ones_like(m.tiles),
+                        torch.ceil(m.total_tiles[:, None] / torch.clamp(m.tiles, min=1.0)))
+    t_buffer = moved / BUFFER_INTERFACE_BITS * (C.CAL.buffer_cycles * clock / parallel_cores)[:, None] * share
+    path_um = side_um
+    # layer-by-layer chips use NeuroSim's H-tree (one unbuffered path of about the chip side); pipelined chips
+    # its X-Y bus, whose row and column segments (side/2 each) are buffered where they meet: half the delay
+    t_wire = C.wire_delay_ns(tech, path_um) * torch.where(hw.pipeline, 0.5, 1.0)
+    t_ic = torch.ceil(moved / bus[:, None]) * t_wire[:, None]
+    t_other = n_vec * c_out / torch.clamp((t_cm / mux)[:, None], min=1.0) * C.adder_delay_ns(tech, ib) * (
+        1 + lb.pool.to(F64))
+    layer_latency = (t_adc + t_acc + t_buffer + t_ic + t_other) * actf
+    pipe = hw.pipeline
+    latency = torch.where(pipe, layer_latency.amax(dim=1), layer_latency.sum(dim=1))
+
+    def reduce_t(x: Tensor) -> Tensor:
+        lay = x * actf
+        at_max = layer_latency.argmax(dim=1, keepdim=True)
+        return torch.where(pipe, lay.gather(1, at_max).squeeze(1), lay.sum(dim=1))
+
+    # ---------------- energy ----------------
+    e_ic = moved * C.wire_energy_pj_per_bit(tech, path_um)[:, None]
+    e_layers = {
+        "adc": e_adc * actf,
+        "accumulation": e_accum * actf,
+        "buffer": e_buffer,
+        "interconnect": e_ic * actf,
+        "other": e_other_sub * actf,
+    }
+    layer_energy = sum(e_layers.values())
+    dynamic = layer_energy.sum(dim=1)
+    ge_total = (sum(area_um2.values()) - area_um2["array"] - area_um2["interconnect"]) / node.gate_area_um2
+    leak_uw = ge_total * node.gate_leakage_nw * 1e-3
+    leak_pj = leak_uw * latency * 1e-3
+    ops = (2 * lb.ifm_h * lb.ifm_w * c_in * kk * c_out * actf).sum(dim=1)
+    total_pj = dynamic + leak_pj
+    tops = ops / torch.clamp(latency, min=1e-12) * 1e-3
+    tops_w = ops / torch.clamp(total_pj, min=1e-12) / C.CAL.zeta
+
+    per = None
+    if per_layer:
+        per = {"latency_ns": layer_latency, "dynamic_energy_pj": layer_energy, "tiles": m.tiles,
+               "speedup": m.speedup * actf, "utilization": m.utilization, "novel_mapping": nm, "cells": rows * cols * actf}
+    return ChipMetrics(
+        area_mm2=area_total_mm2,
+        latency_ns=latency,
+        dynamic_energy_pj=dynamic,
+        leakage_energy_pj=leak_pj,
+        leakage_power_uw=leak_uw,
+        edap=total_pj * 1e-6 * latency * 1e-6 * area_total_mm2,
+        tops=tops,
+        tops_per_w=tops_w,
+        tops_per_mm2=tops / area_total_mm2,
+        fps=1e9 / torch.clamp(latency, min=1e-12),
+        utilization=m.chip_utilization,
+        tiles=m.total_tiles,
+        clock_period_ns=clock,
+        operations=ops,
+        feasible=feasible,
+        reason=code,
+        area_breakdown_mm2={k2: v * 1e-6 for k2, v in area_um2.items()},
+        energy_breakdown_pj={k2: v.sum(dim=1) for k2, v in e_layers.items()},
+        latency_breakdown_ns={"adc": reduce_t(t_adc), "accumulation": reduce_t(t_acc), "buffer": reduce_t(t_buffer),
+                              "interconnect": reduce_t(t_ic), "other": reduce_t(t_other)},
+        layers=per,
+    )
+
+
+def grid_for(configs: Sequence[HardwareConfig]) -> HardwareGrid:
+    """The smallest grid holding the given hardware configurations."""
+    def vals(name: str) -> tuple:
+        return tuple(sorted({getattr(c, name) for c in configs}))
+
+    return HardwareGrid(subarray=vals("subarray"), rows_parallel=vals("rows_parallel"), col_mux=vals("col_mux"),
+                        adc_bits=vals("adc_bits"), adc_type=vals("adc_type"), cell_bits=vals("cell_bits"))
+
+
+def evaluate_design(
+    shapes: Sequence[LayerShape],
+    weight_bits: Sequence[int] | int,
+    input_bits: Sequence[int] | int,
+    hw: HardwareConfig,
+    tech: Technology,
+    per_layer: bool = False,
+) -> ChipMetrics:
+    """Evaluate one network on one hardware configuration (a batch of one)."""
+    ev = Evaluator.for_grid(tech, grid_for([hw]))
+    wb = weight_bits if isinstance(weight_bits, int) else [list(weight_bits)]
+    ib = input_bits if isinstance(input_bits, int) else [list(input_bits)]
+    layers = LayerBatch.from_shapes([list(shapes)], wb, ib)
+    return ev.evaluate(layers, HardwareBatch.from_configs([hw]), per_layer=per_layer)

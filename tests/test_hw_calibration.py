@@ -1,0 +1,67 @@
+"""The hardware model against NeuroSim's published figures (see the project's calibration notes)."""
+
+from pathlib import Path
+
+import pytest
+
+from cimpipe.hw import builtin_technologies, evaluate_design
+from cimpipe.hw.network import read_network_csv
+from cimpipe.space import HardwareConfig
+
+VGG8 = read_network_csv(Path(__file__).parent / "data" / "NetWork_VGG8.csv")
+
+
+@pytest.fixture(scope="module")
+def point_a():
+    """NeuroSim V1.3 example: RRAM 22 nm, 2 bits/cell, 128x128, all rows, 8 cols/ADC, 5-bit flash, layer-by-layer."""
+    tech = builtin_technologies()["rram_22nm"]
+    hw = HardwareConfig("rram_22nm", subarray=128, rows_parallel=128, col_mux=8, adc_bits=5, adc_type="flash",
+                        cell_bits=2, pipeline=False)
+    return evaluate_design(VGG8, 8, 8, hw, tech, per_layer=True)
+
+
+@pytest.fixture(scope="module")
+def point_b():
+    """NeuroSim V1.4 Table VII: SRAM 22 nm, 1 bit/cell, 32 rows in parallel, 5-bit flash, pipelined."""
+    tech = builtin_technologies()["sram_22nm"]
+    hw = HardwareConfig("sram_22nm", subarray=128, rows_parallel=32, col_mux=8, adc_bits=5, adc_type="flash",
+                        cell_bits=1, pipeline=True)
+    return evaluate_design(VGG8, 8, 8, hw, tech)
+
+
+def test_point_a_mapping_is_exact(point_a):
+    assert point_a.layers["tiles"][0].tolist() == [1, 1, 2, 2, 4, 4, 32, 1]
+    assert point_a.layers["speedup"][0].tolist() == [16, 4, 4, 2, 2, 1, 1, 8]
+    util = [round(u, 4) for u in point_a.layers["utilization"][0].tolist()]
+    assert util == [0.2109, 1, 1, 1, 1, 1, 1, 0.3125]
+    assert round(float(point_a.utilization[0]), 4) == 0.9686
+    assert float(point_a.tiles[0]) == 47
+
+
+@pytest.mark.parametrize(
+    "metric, scale, reference",
+    [
+        ("area_mm2", 1.0, 45.55),
+        ("latency_ns", 1e-6, 1.456),  # ms
+        ("dynamic_energy_pj", 1e-6, 37.75),  # uJ
+        ("tops_per_w", 1.0, 25.72),
+    ],
+)
+def test_point_a_within_ten_percent(point_a, metric, scale, reference):
+    value = float(getattr(point_a, metric)[0]) * scale
+    assert value == pytest.approx(reference, rel=0.10)
+
+
+def test_point_a_clock_and_adc_latency(point_a):
+    assert float(point_a.clock_period_ns[0]) == pytest.approx(2.05, rel=0.05)
+    assert float(point_a.latency_breakdown_ns["adc"][0]) * 1e-3 == pytest.approx(63.5, rel=0.05)  # us
+
+
+@pytest.mark.parametrize("metric, reference", [("area_mm2", 85.97), ("tops", 6.06), ("tops_per_w", 8.76)])
+def test_point_b_within_fifteen_percent(point_b, metric, reference):
+    assert float(getattr(point_b, metric)[0]) == pytest.approx(reference, rel=0.15)
+
+
+def test_pipelined_sram_is_faster_but_larger_than_point_a(point_a, point_b):
+    assert float(point_b.tops[0]) > float(point_a.tops[0])
+    assert float(point_b.area_mm2[0]) > float(point_a.area_mm2[0])

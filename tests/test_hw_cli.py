@@ -1,0 +1,55 @@
+"""The `cimpipe evaluate` command."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from cimpipe.cli import main
+
+NET = str(Path(__file__).parent / "data" / "NetWork_VGG8.csv")
+KEYS = {"area_mm2", "latency_ns", "dynamic_energy_pj", "leakage_energy_pj", "leakage_power_uw", "tops", "tops_per_w",
+        "tops_per_mm2", "fps", "utilization", "tiles", "clock_period_ns"}
+
+
+def test_evaluate_json_via_subprocess(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "cimpipe.cli", "evaluate", NET, "--technology", "rram_22nm", "--json"],
+                         capture_output=True, text=True, cwd=tmp_path, check=True)
+    result = json.loads(out.stdout)
+    assert KEYS <= set(result)
+    assert result["tiles"] == 47
+    assert 40 < result["area_mm2"] < 51
+
+
+def test_evaluate_layers_in_json(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["evaluate", NET, "--technology", "rram_22nm", "--json", "--layers"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [layer["tiles"] for layer in result["layers"]] == [1, 1, 2, 2, 4, 4, 32, 1]
+
+
+def test_overrides_and_table_output(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["evaluate", NET, "--technology", "sram_22nm", "--parallel-rows", "32", "--pipeline",
+                 "--node", "7"]) == 0
+    assert "chip metrics" in capsys.readouterr().out
+
+
+def test_config_technology_is_used(capsys, tmp_path):
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(
+        "technologies:\n  fefet_22nm:\n    node_nm: 22\n    device: {memory: fefet, cell: 1t1r, r_on_ohm: 240000,"
+        " on_off_ratio: 100, max_cell_bits: 2, read_voltage_v: 0.5, read_pulse_ns: 10, write_voltage_v: 4.0,"
+        " cell_area_f2: 24, sigma: 0.05}\n")
+    assert main(["evaluate", NET, "--technology", "fefet_22nm", "--config", str(cfg), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["tiles"] == 47
+
+
+def test_user_errors_are_one_line(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["evaluate", NET, "--technology", "nope"]) == 2
+    assert "technology 'nope'" in capsys.readouterr().err
+    assert main(["evaluate", NET, "--technology", "rram_22nm", "--adc-bits", "13"]) == 2
+    assert "adc_bits_out_of_range" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path / "missing.csv"), "--technology", "rram_22nm"]) == 2
+    assert "does not exist" in capsys.readouterr().err
