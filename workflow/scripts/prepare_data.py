@@ -1,0 +1,10 @@
+from cimpipe.stages import prepare_data, run_stage
+
+run_stage(
+    snakemake.log[0],
+    prepare_data,
+    threads=snakemake.threads,
+    dataset=snakemake.wildcards.dataset,
+    entry=snakemake.params.dataset,
+    out_dir=snakemake.output[0],
+)
