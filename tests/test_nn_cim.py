@@ -1,0 +1,102 @@
+"""Crossbar simulation: exact in the ideal limit, degrading with coarse ADCs, variation and finite on/off."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from cimpipe.nn import Supernet, crossbar_matmul
+from cimpipe.nn.cim import SIGN_ENCODINGS, slices_per_weight
+from cimpipe.space import CIMSettings, VGGSpec
+
+SPEC = VGGSpec(in_channels=1, image_size=8, num_classes=10, stages=((16, 16), (32,)), fc=(24,), min_depth=(1, 1))
+IDEAL = dict(adc_bits=16, sigma=0.0, on_off_ratio=math.inf)
+
+
+def codes(seed: int, m: int = 64, rows: int = 300, cols: int = 12, a_bits: int = 6, w_bits: int = 5,
+          signed_input: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    qw = 2 ** (w_bits - 1) - 1
+    w = torch.randint(-qw, qw + 1, (cols, rows), generator=g).float()
+    if signed_input:
+        qa = 2 ** (a_bits - 1) - 1
+        x = torch.randint(-qa, qa + 1, (m, rows), generator=g).float()
+    else:
+        x = torch.randint(0, 2**a_bits, (m, rows), generator=g).float()
+    return x, w
+
+
+@pytest.mark.parametrize("encoding", SIGN_ENCODINGS)
+@pytest.mark.parametrize("cell_bits,rows_parallel,signed", [(1, 128, False), (2, 64, True), (3, 7, False), (4, 300, True)])
+def test_ideal_crossbar_computes_the_exact_integer_dot_products(cell_bits, rows_parallel, signed, encoding):
+    x, w = codes(0, signed_input=signed)
+    cim = CIMSettings(cell_bits=cell_bits, rows_parallel=rows_parallel, **IDEAL)
+    out = crossbar_matmul(x, w, act_bits=6, act_signed=signed, w_bits=5, cim=cim, sign_encoding=encoding)
+    torch.testing.assert_close(out, x @ w.t(), rtol=0, atol=1e-3)
+
+
+@pytest.mark.parametrize("encoding", SIGN_ENCODINGS)
+def test_the_current_of_off_cells_cancels_with_a_finite_on_off_ratio(encoding):
+    x, w = codes(1)
+    cim = CIMSettings(cell_bits=2, rows_parallel=64, adc_bits=16, on_off_ratio=10.0)
+    out = crossbar_matmul(x, w, act_bits=6, act_signed=False, w_bits=5, cim=cim, sign_encoding=encoding)
+    torch.testing.assert_close(out, x @ w.t(), rtol=0, atol=1e-2)
+
+
+def test_differential_arrays_suffer_less_from_variation_than_offset_encoding():
+    x, w = codes(4)
+    cim = CIMSettings(cell_bits=2, adc_bits=16, sigma=0.05)
+    err = {e: float((crossbar_matmul(x, w, act_bits=6, act_signed=False, w_bits=5, cim=cim, sign_encoding=e)
+                     - x @ w.t()).abs().mean()) for e in SIGN_ENCODINGS}
+    assert err["differential"] < err["offset"]
+    assert slices_per_weight(8, 2, "differential") == 4 and slices_per_weight(8, 2, "offset") == 4
+    assert slices_per_weight(5, 2, "differential") == 2 and slices_per_weight(5, 2, "offset") == 3
+
+
+def test_error_grows_as_adc_bits_fall_and_as_variation_grows():
+    x, w = codes(2)
+    exact = x @ w.t()
+
+    def err(**kw) -> float:
+        cim = CIMSettings(cell_bits=1, rows_parallel=128, **kw)
+        return float((crossbar_matmul(x, w, act_bits=6, act_signed=False, w_bits=5, cim=cim) - exact).abs().mean())
+
+    adc = [err(adc_bits=b) for b in (8, 6, 4, 3)]
+    assert adc[0] < adc[1] < adc[2] < adc[3]
+    assert adc[0] < 0.5  # an 8-bit ADC resolves all 129 levels of a 128-row 1-bit column
+    var = [err(adc_bits=16, sigma=s) for s in (0.0, 0.1, 0.2, 0.4)]
+    assert var[0] < 1e-3 < var[1] < var[2] < var[3]
+
+
+def test_variation_is_drawn_once_per_layer_from_the_seed():
+    x, w = codes(3)
+
+    def run(seed: int, layer: int) -> torch.Tensor:
+        cim = CIMSettings(adc_bits=8, cell_bits=2, sigma=0.1, seed=seed)
+        return crossbar_matmul(x, w, act_bits=6, act_signed=False, w_bits=5, cim=cim, layer=layer)
+
+    assert torch.equal(run(5, 0), run(5, 0))
+    assert not torch.equal(run(5, 0), run(6, 0))
+    assert not torch.equal(run(5, 0), run(5, 1))
+
+
+def test_supernet_in_ideal_cim_mode_matches_the_quantized_forward_pass():
+    torch.manual_seed(0)
+    model = Supernet(SPEC)
+    x = torch.randn(16, 1, 8, 8)
+    rng = np.random.default_rng(0)
+    members = [SPEC.largest(), SPEC.smallest(), SPEC.sample(rng)]
+    model.train()
+    for cfg in members:
+        model(x, cfg)
+    model.eval()
+    for cfg in members:
+        digital = model(x, cfg)
+        for cell_bits, rows in ((1, 128), (2, 50), (3, 9)):
+            sim = model(x, cfg, CIMSettings(cell_bits=cell_bits, rows_parallel=rows, **IDEAL))
+            torch.testing.assert_close(sim, digital, rtol=1e-4, atol=1e-5)
+        coarse = model(x, cfg, CIMSettings(adc_bits=3, cell_bits=2, rows_parallel=128))
+        assert not torch.allclose(coarse, digital, atol=1e-3)
