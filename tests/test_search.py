@@ -1,0 +1,230 @@
+"""The search: a small space with a stand-in predictor and cost model, then the files a user reads."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+import torch
+
+from cimpipe.pareto import non_dominated
+from cimpipe.search import (Constraints, Objective, SearchConfigError, SearchSettings, decode_unit, encode_unit,
+                            parse_objectives, reference_design, run_search, search)
+from cimpipe.space import DeviceSummary, HardwareConfig, HardwareSpace, SearchSpace, SubnetConfig, VGGSpec
+
+
+def _get(obj, key):
+    return obj[key] if isinstance(obj, dict) else getattr(obj, key)
+
+
+class StandInPredictor:
+    """Accuracy rises with bits, width, depth, ADC bits; falls with device variation. Deterministic."""
+
+    def predict(self, arch_values, cim_values):
+        arch = np.asarray(arch_values)
+        cim = np.asarray(cim_values)
+        bits = arch[:, -14:].mean(1)            # wbits + abits of the small spec (7 slots each)
+        width = arch[:, 2:7].mean(1)
+        depth = arch[:, :2].sum(1)
+        adc, cell = cim[:, 0], cim[:, 1]
+        acc = 0.95 - 0.6 / bits ** 1.5 - 0.1 * (1 - width) - 0.02 * (3 - depth) - 0.3 / 2 ** (adc - 2) - 0.01 * cell
+        return np.clip(acc, 0.0, 1.0), np.full(len(acc), 0.01)
+
+
+class StandInEvaluator:
+    """A crude cost model with the right trends (MACs x bits, ADC cost ~ 2^bits); subarray 256 with a 3-bit
+    ADC is declared infeasible so the hardware-feasibility path is exercised."""
+
+    def __init__(self, energy_scale: float):
+        self.energy_scale = energy_scale
+
+    def evaluate(self, layers, hw):
+        act = _get(layers, "active").double()
+        macs = (_get(layers, "ifm_h") * _get(layers, "ifm_w") * _get(layers, "c_in") * _get(layers, "k") ** 2
+                * _get(layers, "c_out") * act)
+        wbits = (_get(layers, "weight_bits") * act).sum(1) / act.sum(1)
+        ibits = (_get(layers, "input_bits") * act).sum(1) / act.sum(1)
+        weights = (_get(layers, "c_in") * _get(layers, "k") ** 2 * _get(layers, "c_out") * act).sum(1)
+        adc, cell = _get(hw, "adc_bits"), _get(hw, "cell_bits")
+        rows, sub, mux = _get(hw, "rows_parallel"), _get(hw, "subarray"), _get(hw, "col_mux")
+        adc_cost = torch.where(_get(hw, "adc_is_sar"), adc * 2.0, 2.0 ** adc)
+        energy = self.energy_scale * macs.sum(1) * ibits * (wbits / cell) * (1 + adc_cost / rows)
+        cells = weights * wbits / cell
+        area = cells * 1e-7 * (1 + adc_cost / mux / 4) + 0.01 * sub / 128
+        latency = macs.sum(1) * ibits / rows / (1 + _get(hw, "pipeline").double()) * (1 + adc / 8) * 1e-2
+        feasible = ~((sub == 256) & (adc == 3))
+        return {"area_mm2": area, "latency_ns": latency, "dynamic_energy_pj": energy,
+                "leakage_energy_pj": 0.05 * energy, "tops": macs.sum(1) / latency * 1e-3,
+                "tops_per_w": macs.sum(1) / energy, "tops_per_mm2": macs.sum(1) / latency / area * 1e-3,
+                "utilization": torch.full_like(area, 0.5), "tiles": torch.ceil(cells / sub ** 2), "feasible": feasible}
+
+
+def small_space() -> SearchSpace:
+    spec = VGGSpec(in_channels=1, image_size=8, num_classes=10, stages=((8, 8), (16, 16)), fc=(32,),
+                   min_depth=(1, 1), width_ratios=(0.5, 0.75, 1.0), bit_choices=(2, 4, 6, 8))
+    hw = HardwareSpace(technologies=("rram_22nm", "sram_22nm"))
+    devices = {"rram_22nm": DeviceSummary(0.05, 100.0, 2), "sram_22nm": DeviceSummary(0.0, 1e6, 1)}
+    return SearchSpace(spec, hw, devices)
+
+
+def small_objective(space: SearchSpace, constraints: Constraints = Constraints()) -> Objective:
+    evals = {"rram_22nm": StandInEvaluator(1.0), "sram_22nm": StandInEvaluator(1.6)}
+    return Objective(space, StandInPredictor(), evals, parse_objectives(
+        {"accuracy": "max", "energy_uj": "min", "latency_ms": "min", "area_mm2": "min"}), constraints)
+
+
+SETTINGS = SearchSettings(budget=1200, batch=200, seed=3, subproblems=8)
+
+
+def test_objective_is_batched_and_groups_technologies():
+    space = small_space()
+    genes = space.random_genes(np.random.default_rng(0), 300)
+    b = small_objective(space)(genes)
+    assert b.accuracy.shape == (300,) and b.metrics["energy_uj"].shape == (300,)
+    tech = genes[:, space.index["technology"]]
+    # the same architecture costs more on the technology whose model is 1.6x as hungry
+    row = genes[0].copy()
+    row[space.index["technology"]] = 0
+    other = row.copy()
+    other[space.index["technology"]] = 1
+    pair = small_objective(space)(np.stack([row, other]))
+    assert pair.metrics["energy_uj"][1] > pair.metrics["energy_uj"][0]
+    assert set(np.unique(tech)) == {0, 1}
+    np.testing.assert_allclose(b.metrics["edap_uj_ms_mm2"],
+                               b.metrics["energy_uj"] * b.metrics["latency_ms"] * b.metrics["area_mm2"])
+
+
+def test_unit_encoding_round_trips_every_gene():
+    space = small_space()
+    genes = space.random_genes(np.random.default_rng(1), 500)
+    np.testing.assert_array_equal(decode_unit(space, encode_unit(space, genes)), genes)
+    assert decode_unit(space, np.ones((1, space.n_genes))).max() < space.cardinalities().max()
+
+
+def test_search_front_is_non_dominated_and_hv_monotone():
+    space = small_space()
+    result = search(space, small_objective(space), SETTINGS)
+    assert result.genes.shape == (1200, space.n_genes)
+    assert np.all(np.diff(result.hypervolume) >= -1e-12)
+    assert result.hypervolume[-1] > result.hypervolume[0]
+    front = result.normalizer(result.batch.losses(SETTINGS.objectives)[result.front_rows])
+    assert non_dominated(front).all()
+    assert result.batch.feasible[result.front_rows].all()
+
+
+def test_fixed_seed_gives_the_same_front():
+    space = small_space()
+    a = search(space, small_objective(space), SETTINGS)
+    b = search(space, small_objective(space), SETTINGS)
+    np.testing.assert_array_equal(a.genes, b.genes)
+    np.testing.assert_array_equal(a.front_rows, b.front_rows)
+
+
+@pytest.mark.parametrize("optimizer", ["DE", "RandomSearch"])
+def test_nevergrad_optimizers_run_natively(optimizer):
+    space = small_space()
+    settings = SearchSettings(optimizer=optimizer, budget=600, batch=200, seed=0)
+    result = search(space, small_objective(space), settings)
+    assert result.genes.shape[0] == 600 and np.all(np.diff(result.hypervolume) >= -1e-12)
+
+
+def test_run_search_writes_history_front_and_summary(tmp_path):
+    space = small_space()
+    remeasured = []
+
+    def remeasure(designs):
+        remeasured.extend(designs)
+        return np.array([0.5 + 0.01 * (i % 7) for i in range(len(designs))])
+
+    front = run_search(space, small_objective(space), SETTINGS, tmp_path / "demo" / "search_history.parquet",
+                       tmp_path / "pareto_demo.parquet", remeasure_fn=remeasure)
+    hist = pl.read_parquet(tmp_path / "demo" / "search_history.parquet")
+    assert hist.height == 1200
+    assert set(g.name for g in space.genes) <= set(hist.columns)
+    assert hist["technology"].dtype == pl.Utf8 and set(hist["technology"].unique()) <= {"rram_22nm", "sram_22nm"}
+    hv = hist.group_by("generation").agg(pl.col("hypervolume").first()).sort("generation")["hypervolume"].to_numpy()
+    assert np.all(np.diff(hv) >= -1e-12)
+
+    on_disk = pl.read_parquet(tmp_path / "pareto_demo.parquet")
+    assert on_disk.height == front.height > 0
+    # every front row was re-measured and carries both accuracies; measured is the one used
+    assert len(remeasured) >= front.height
+    np.testing.assert_allclose(on_disk["accuracy"].to_numpy(), on_disk["accuracy_measured"].to_numpy())
+    assert on_disk["accuracy_predicted"].null_count() == 0
+    # dominance re-filtered on measured values
+    losses = np.stack([-on_disk["accuracy"].to_numpy(), np.log10(on_disk["energy_uj"].to_numpy()),
+                       np.log10(on_disk["latency_ms"].to_numpy()), np.log10(on_disk["area_mm2"].to_numpy())], 1)
+    assert non_dominated(losses).all()
+    # every row rebuilds its sub-network and its hardware
+    for text in on_disk["design_json"]:
+        d = json.loads(text)
+        subnet = SubnetConfig.from_dict(d["subnet"])
+        hardware = HardwareConfig(**d["hardware"])
+        space.spec.validate(subnet)
+        assert space.spec.layer_shapes(subnet)
+        assert hardware.rows_parallel <= hardware.subarray
+        assert hardware.cell_bits <= space.devices[hardware.technology].max_cell_bits
+    ref = reference_design(space)
+    summary = json.loads((tmp_path / "demo" / "search_summary.json").read_text())
+    assert summary["evaluations"] == 1200 and summary["log10_space_size"] == pytest.approx(space.log10_size())
+    assert summary["reference"]["design"]["hardware"] == ref.hardware.to_dict()
+    ratio = summary["reference"]["edap_uj_ms_mm2"] / on_disk["edap_uj_ms_mm2"].to_numpy()
+    np.testing.assert_allclose(on_disk["edap_reduction_vs_reference"].to_numpy(), ratio)
+
+
+def test_constraint_violators_never_enter_the_front(tmp_path):
+    space = small_space()
+    free = search(space, small_objective(space), SETTINGS)
+    area = free.batch.metrics["area_mm2"]
+    bound = float(np.quantile(area[free.batch.hw_feasible], 0.3))
+    cons = Constraints(max_area_mm2=bound, min_accuracy=0.3)
+    settings = SearchSettings(budget=1200, batch=200, seed=3, subproblems=8, constraints=cons)
+    front = run_search(space, small_objective(space, cons), settings, tmp_path / "h.parquet", tmp_path / "f.parquet")
+    assert front.height > 0
+    assert (front["area_mm2"] <= bound).all() and (front["accuracy"] >= 0.3).all()
+    hist = pl.read_parquet(tmp_path / "h.parquet")
+    assert not hist.filter(pl.col("feasible"))["area_mm2"].gt(bound).any()
+    assert hist.filter(~pl.col("feasible")).height > 0  # the bound did bite
+    # hardware the evaluator rejects (256 rows, 3-bit ADC) is logged but never on the front
+    assert not front.filter((pl.col("subarray") == 256) & (pl.col("adc_bits") == 3)).height
+
+
+def test_reference_design_follows_neurosim_defaults():
+    space = small_space()
+    ref = reference_design(space)
+    assert ref.hardware == HardwareConfig("rram_22nm", 128, 128, 8, 5, "flash", 2, False)
+    assert set(ref.subnet.weight_bits) == {8} and ref.subnet == space.spec.largest(bits=8)
+
+
+def test_config_errors_name_the_key():
+    with pytest.raises(SearchConfigError, match="search.objectives.power"):
+        parse_objectives({"accuracy": "max", "power": "min"})
+    with pytest.raises(SearchConfigError, match="search.optimizer"):
+        SearchSettings(optimizer="NoSuchOptimizer")
+    with pytest.raises(SearchConfigError, match="search.constraints.max_power"):
+        Constraints.from_config({"max_power": 1.0})
+    s = SearchSettings.from_config({"optimizer": "DE", "budget": 100, "batch": 10, "seed": 1,
+                                    "objectives": {"accuracy": "max", "edap": "min"},
+                                    "constraints": {"max_area_mm2": None, "min_accuracy": 0.5}})
+    assert s.objectives[1].metric == "edap_uj_ms_mm2" and s.constraints.min_accuracy == 0.5
+
+
+def test_report_writes_the_stable_plot_names(tmp_path):
+    from cimpipe.report import write_report
+
+    space = small_space()
+    settings = SearchSettings(budget=400, batch=200, seed=0, subproblems=4)
+    run_search(space, small_objective(space), settings, tmp_path / "search_history.parquet", tmp_path / "front.parquet")
+    pl.DataFrame({"epoch": [0, 1, 2], "train_loss": [2.0, 1.0, 0.5], "val_acc": [0.3, 0.6, 0.8]}).write_parquet(
+        tmp_path / "train_log.parquet")
+    files = write_report(tmp_path / "front.parquet", tmp_path / "search_history.parquet", tmp_path / "report",
+                         train_log_path=tmp_path / "train_log.parquet",
+                         predictor_metrics={"kendall_tau": 0.8, "rmse_pct": 1.5})
+    names = {p.name for p in files}
+    assert names == {"front_energy.png", "front_latency.png", "front_area.png", "front_edap.png", "hypervolume.png",
+                     "training.png", "predictor.png", "index.html"}
+    page = (tmp_path / "report" / "index.html").read_text()
+    assert all(n in page for n in names - {"index.html"})
+    assert all((tmp_path / "report" / n).stat().st_size > 1000 for n in names - {"index.html"})
