@@ -412,6 +412,11 @@ class SearchSpace:
                          for g in self.genes]
 
     # sizes -------------------------------------------------------------------------------------
+    def largest_macs(self) -> float:
+        """Multiply-accumulates of the family's largest member (a fixed scale for the predictor's features)."""
+        return float(sum(s.ifm_h * s.ifm_w * s.c_in * s.k * s.k * s.c_out
+                         for s in self.spec.layer_shapes(self.spec.largest())))
+
     @property
     def n_genes(self) -> int:
         return len(self.genes)
@@ -586,7 +591,7 @@ def features(space: SearchSpace, arch_values: np.ndarray, cim_values: np.ndarray
     layers = space.layer_arrays(genes_for_layers)
     act = layers["active"]
     macs = (layers["ifm_h"] * layers["ifm_w"] * layers["c_in"] * layers["k"] ** 2 * layers["c_out"] * act).sum(1)
-    macs_max = float(macs.max()) if macs.size else 1.0
+    macs_max = space.largest_macs()
     wb = np.where(act, layers["weight_bits"], np.nan)
     ab = np.where(act, layers["input_bits"], np.nan)
     derived = np.stack([

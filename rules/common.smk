@@ -60,7 +60,8 @@ def accuracy_shards(wildcards):
 
 
 def predictor_params(wildcards):
-    return workload_cfg(wildcards)["predictor"]
+    wl = workload_cfg(wildcards)
+    return {"predictor": wl["predictor"], "accuracy": wl["accuracy"], "hardware_space": grid_section(config)}
 
 
 def technology_params(wildcards):
@@ -77,11 +78,22 @@ def hwcost_tables(wildcards):
 
 def search_params(wildcards):
     techs = search_technologies(config)
+    wl = workload_cfg(wildcards)
     return {
-        "search": workload_cfg(wildcards)["search"],
+        "search": wl["search"],
+        "accuracy": wl["accuracy"],
         "hardware_space": grid_section(config),
         "technologies": {t: config["technologies"][t] for t in techs},
     }
+
+
+def report_plot(name):
+    """A report figure: a PNG under results/{workload}/report/, captioned for `snakemake --report`."""
+    return report(
+        f"results/{{workload}}/report/{name}.png",
+        caption=f"../workflow/report/{name}.rst",
+        category="{workload}",
+    )
 
 
 def code(*parts):

@@ -7,13 +7,13 @@ rule report:
         predictor_metrics="results/{workload}/predictor_metrics.json",
     output:
         index="results/{workload}/report/index.html",
-        plots=report(
-            directory("results/{workload}/report/plots"),
-            patterns=["{name}.png"],
-            caption="../workflow/report/plots.rst",
-            category="Results",
-            subcategory="{workload}",
-        ),
+        front_energy=report_plot("front_energy"),
+        front_latency=report_plot("front_latency"),
+        front_area=report_plot("front_area"),
+        front_edap=report_plot("front_edap"),
+        hypervolume=report_plot("hypervolume"),
+        training=report_plot("training"),
+        predictor=report_plot("predictor"),
     params:
         code=code("report.py"),
     log:

@@ -1,0 +1,12 @@
+from cimpipe.stages import fit, run_stage
+
+run_stage(
+    snakemake.log[0],
+    fit,
+    threads=snakemake.threads,
+    table_path=snakemake.input.table,
+    supernet_path=snakemake.input.supernet,
+    settings=snakemake.params.settings,
+    predictor_path=snakemake.output.predictor,
+    metrics_path=snakemake.output.metrics,
+)

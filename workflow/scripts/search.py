@@ -1,0 +1,14 @@
+from cimpipe.stages import run_stage, search
+
+run_stage(
+    snakemake.log[0],
+    search,
+    threads=snakemake.threads,
+    predictor_path=snakemake.input.predictor,
+    supernet_path=snakemake.input.supernet,
+    data_dir=snakemake.input.data,
+    hwcost_paths=list(snakemake.input.hwcost),
+    settings=snakemake.params.settings,
+    front_path=snakemake.output.front,
+    history_path=snakemake.output.history,
+)

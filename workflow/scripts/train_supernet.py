@@ -1,0 +1,11 @@
+from cimpipe.stages import run_stage, train
+
+run_stage(
+    snakemake.log[0],
+    train,
+    threads=snakemake.threads,
+    data_dir=snakemake.input.data,
+    recipe=snakemake.params.recipe,
+    supernet_path=snakemake.output.supernet,
+    log_table=snakemake.output.log_table,
+)
