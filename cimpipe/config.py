@@ -149,12 +149,12 @@ def load_config(path: Path | str, schema_path: Path | str | None = None) -> dict
 # --------------------------------------------------------------------------------------------------
 
 
-def workload_spec(config: dict, workload: str, meta: dict) -> VGGSpec:
-    """The supernet family of ``workload``; ``meta`` is the prepared dataset's meta.json."""
-    wl = workload_section(config, workload)
-    arch = wl["arch"]
-    if wl["family"] != "vgg":
-        raise ConfigError(f"config key workloads.{workload}.family={wl['family']!r} is not built yet (only 'vgg')")
+def family_spec(section: dict, meta: dict, where: str = "workload") -> VGGSpec:
+    """The supernet family of a workload section (``family`` and ``arch``); ``meta`` is the prepared
+    dataset's meta.json, which fixes the input channels, image size and class count."""
+    arch = section["arch"]
+    if section["family"] != "vgg":
+        raise ConfigError(f"config key {where}.family={section['family']!r} is not built yet (only 'vgg')")
     return VGGSpec(
         in_channels=int(meta["channels"]),
         image_size=int(meta["image_size"]),
@@ -162,10 +162,15 @@ def workload_spec(config: dict, workload: str, meta: dict) -> VGGSpec:
         stages=tuple(tuple(int(c) for c in st) for st in arch["stages"]),
         fc=tuple(int(c) for c in arch["fc"]),
         min_depth=tuple(int(d) for d in arch["min_depth"]),
-        width_ratios=tuple(float(r) for r in arch["width_ratios"]),
-        kernel_choices=tuple(int(k) for k in arch["kernel_choices"]),
-        bit_choices=tuple(int(b) for b in arch["bit_choices"]),
+        width_ratios=tuple(float(r) for r in arch.get("width_ratios", (0.5, 0.75, 1.0))),
+        kernel_choices=tuple(int(k) for k in arch.get("kernel_choices", (3,))),
+        bit_choices=tuple(int(b) for b in arch.get("bit_choices", range(2, 9))),
     )
+
+
+def workload_spec(config: dict, workload: str, meta: dict) -> VGGSpec:
+    """The supernet family of ``workload``; ``meta`` is the prepared dataset's meta.json."""
+    return family_spec(workload_section(config, workload), meta, f"workloads.{workload}")
 
 
 def workload_section(config: dict, workload: str) -> dict:

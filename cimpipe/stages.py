@@ -97,3 +97,132 @@ def hw_cost(tech: str, entry: dict, grid: dict, out_path: str) -> None:
     tmp.replace(out)
     feasible = int(table["feasible"].sum())
     print(f"{tech}: {table.height} hardware options characterized, {feasible} feasible")
+
+
+def train(data_dir: str, recipe: dict, supernet_path: str, log_table: str) -> None:
+    """Train the workload's supernet (``results/{workload}/supernet.pt`` + ``train_log.parquet``).
+
+    Checkpoints go to ``checkpoints/`` beside the supernet, so a killed job resumes where it stopped.
+    """
+    from cimpipe.config import ConfigError, family_spec
+    from cimpipe.data import default_augmentation, load_prepared
+    from cimpipe.train import TrainRecipe, train_supernet
+
+    data = load_prepared(Path(data_dir))
+    meta = json.loads((Path(data_dir) / "meta.json").read_text())
+    spec = family_spec(recipe, meta)
+    try:
+        train_recipe = TrainRecipe.from_config(recipe["train"])
+    except ValueError as err:
+        raise ConfigError(f"in the workload's train section: {err}") from None
+    out = Path(supernet_path)
+    train_supernet(
+        spec,
+        data,
+        train_recipe,
+        out,
+        Path(log_table),
+        seed=int(recipe["seed"]),
+        checkpoint_dir=out.parent / "checkpoints",
+        augment=default_augmentation(meta["kind"], int(meta["image_size"])),
+    )
+
+
+def _space_for(supernet_path: str, settings: dict):
+    """The workload's search space: the family as trained (from the checkpoint), the hardware from config."""
+    from cimpipe.config import device_summaries
+    from cimpipe.space import HardwareSpace, SearchSpace
+    from cimpipe.train import load_supernet
+
+    model, spec, meta = load_supernet(Path(supernet_path))
+    techs = settings["technologies"]
+    hardware = HardwareSpace.from_config({**settings["hardware_space"], "technologies": list(techs)}, list(techs))
+    space = SearchSpace(spec, hardware, device_summaries({"technologies": techs}))
+    return model, spec, space
+
+
+def accuracy_shard(supernet_path: str, data_dir: str, settings: dict, shard: int, shards: int, out_path: str) -> None:
+    """Measure one shard of the accuracy table (resumable; see :func:`cimpipe.accuracy.build_table`)."""
+    from cimpipe.accuracy import AccuracySettings, build_table
+
+    _, _, space = _space_for(supernet_path, settings)
+    table = build_table(supernet_path, data_dir, space, AccuracySettings.from_config(settings["accuracy"]), out_path,
+                        shard=int(shard), shards=int(shards))
+    print(f"shard {shard}/{shards}: {table.height} rows, mean accuracy {table['accuracy'].mean():.4f}")
+
+
+def merge_accuracy(shard_paths: list[str], out_path: str) -> None:
+    from cimpipe.accuracy import merge_tables
+
+    table = merge_tables(shard_paths, out_path)
+    print(f"accuracy table: {table.height} rows from {len(shard_paths)} shard(s)")
+
+
+def fit(table_path: str, supernet_path: str, settings: dict, predictor_path: str, metrics_path: str) -> None:
+    """Fit the accuracy predictor on the table; held-out Kendall tau and RMSE go beside it."""
+    import polars as pl
+
+    from cimpipe.predictor import PredictorSettings, fit_predictor
+
+    _, _, space = _space_for(supernet_path, settings)
+    metrics = fit_predictor(pl.read_parquet(table_path), space, PredictorSettings.from_config(settings["predictor"]),
+                            predictor_path, metrics_path)
+    print(json.dumps(metrics, indent=2, sort_keys=True))
+
+
+def _remeasure(model, spec, space, data_dir: str, accuracy_settings: dict):
+    """A function measuring designs' accuracy on the supernet in CIM mode, exactly as the table does."""
+    import polars as pl
+
+    from cimpipe.accuracy import AccuracySettings, arch_columns, measure_rows
+    from cimpipe.data import load_prepared
+    from cimpipe.space import CIM_COLUMNS
+
+    data = load_prepared(Path(data_dir))
+    settings = AccuracySettings.from_config(accuracy_settings)
+
+    def remeasure(designs) -> np.ndarray:
+        if not designs:
+            return np.zeros(0)
+        genes = np.stack([space.encode(d) for d in designs])
+        columns = {name: space.arch_values(genes)[:, i] for i, name in enumerate(arch_columns(space))}
+        cim = space.cim_values(genes)
+        columns |= {name: cim[:, i] for i, name in enumerate(CIM_COLUMNS)}
+        rows = pl.DataFrame({"config_id": np.arange(len(designs)), **columns})
+        return measure_rows(model, spec, data, rows, settings)["accuracy"].to_numpy()
+
+    return remeasure
+
+
+def search(predictor_path: str, supernet_path: str, data_dir: str, hwcost_paths: list[str], settings: dict,
+           front_path: str, history_path: str) -> None:
+    """Run the multi-objective search; write the history, the front and the summary."""
+    import polars as pl
+
+    from cimpipe.hw import Evaluator, Technology
+    from cimpipe.predictor import Predictor
+    from cimpipe.search import Objective, SearchSettings, run_search
+
+    model, spec, space = _space_for(supernet_path, settings)
+    print(f"search space: 10^{space.log10_size():.1f} designs over {space.n_genes} genes")
+    tables = {Path(p).stem: p for p in hwcost_paths}
+    evaluators = {
+        name: Evaluator.from_frame(pl.read_parquet(tables[name]), Technology.from_config(name, entry))
+        for name, entry in settings["technologies"].items()
+    }
+    search_settings = SearchSettings.from_config(settings["search"])
+    objective = Objective(space, Predictor.load(predictor_path), evaluators, search_settings.objectives,
+                          search_settings.constraints)
+    remeasure = None
+    if settings["search"].get("remeasure", True):
+        remeasure = _remeasure(model, spec, space, data_dir, settings["accuracy"])
+    front = run_search(space, objective, search_settings, history_path, front_path, remeasure_fn=remeasure)
+    print(f"front: {front.height} designs")
+
+
+def report(front_path: str, history_path: str, train_log: str, predictor_metrics: str, out_dir: str) -> None:
+    from cimpipe.report import write_report
+
+    for path in write_report(front_path, history_path, out_dir, train_log_path=train_log,
+                             predictor_metrics=predictor_metrics):
+        print(path)
