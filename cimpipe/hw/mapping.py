@@ -47,6 +47,9 @@ class Mapping:
     tiles_nm: Tensor
     total_tiles: Tensor
     chip_utilization: Tensor
+    rows_layer: Tensor  # [D, L] rows of the matrix one PE group holds: C_in (novel) or C_in*K*K
+    subarray_rows: Tensor  # [D, L] ceil(rows_layer / subarray)
+    kernel_split: Tensor  # [D, L] PEs a layer's kernel is split over: K*K (novel) or 1
 
 
 def _pow2_ceil(x: Tensor) -> Tensor:
@@ -114,16 +117,16 @@ def _tile_counts(r: Tensor, c: Tensor, inv_sizes: Tensor, n_layers: int) -> Tens
     return (rr * cc).sum(dim=2).to(torch.float64)
 
 
-def _first_best(util: Tensor, ok: Tensor, sizes: Tensor, size0: Tensor, best0: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+def _first_best(util: Tensor, ok: Tensor, sizes: Tensor, size0: Tensor, best0: Tensor) -> tuple[Tensor, Tensor]:
     """The sequential search's outcome: the first candidate (in ``sizes`` order) with the largest utilization
-    among the allowed ones, if it beats ``best0``; else ``size0``. Returns (size, best utilization, index or -1)."""
+    among the allowed ones, if it beats ``best0``; else ``size0``. Returns (size, best utilization)."""
     masked = torch.where(ok, util, torch.full_like(util, -1.0))
     idx = masked.argmax(dim=1)  # first maximum
     top = masked.gather(1, idx[:, None]).squeeze(1)
     take = top > best0
     size = torch.where(take, sizes[idx], size0)
     best = torch.where(take, top, best0)
-    return size, best, torch.where(take, idx, torch.full_like(idx, -1))
+    return size, best
 
 
 def map_network(
@@ -143,15 +146,16 @@ def map_network(
     d, n_layers = rows.shape
     n = subarray[:, None]
     num_pe_nm = _most_frequent_kernel(kk, active)
-    novel = active & (kk == num_pe_nm[:, None]) & (kk > 1) & (rows >= n)
+    novel = active & (kk == num_pe_nm[:, None]) & (rows >= n)  # num_pe_nm is 0 or a K*K > 1
     conv = active & ~novel
     novel_f, conv_f = novel.to(f64), conv.to(f64)
     active_f = active.to(f64)
     matrix = rows * cols
     ppe = torch.clamp(num_pe_nm, min=1.0)
     cols_nm, cols_cm = cols * novel_f, cols * conv_f  # zero where the layer takes no part
-    max_pe_nm = _pow2_ceil(cols_nm.amax(dim=1)) * (cols_nm.amax(dim=1) > 0)
-    max_tile_cm = _pow2_ceil(cols_cm.amax(dim=1)) * (cols_cm.amax(dim=1) > 0)
+    widest_nm, widest_cm = cols_nm.amax(dim=1), cols_cm.amax(dim=1)
+    max_pe_nm = _pow2_ceil(widest_nm) * (widest_nm > 0)
+    max_tile_cm = _pow2_ceil(widest_cm) * (widest_cm > 0)
     e_floor = _log2_int(float(subarray.min())) + 1  # log2 of the smallest 2*subarray
     two_n = 2 * subarray
 
@@ -165,7 +169,7 @@ def map_network(
                          n_layers if sel is None else len(sel))
         ok = (sizes[None, :] <= size0_nm[:, None]) & (sizes[None, :] > two_n[:, None])
         util = (matrix * novel_f).sum(dim=1)[:, None] / torch.clamp(t * sizes * sizes * ppe[:, None], min=1.0)
-        pe_nm, _, _ = _first_best(util, ok, sizes, size0_nm, torch.zeros_like(size0_nm))
+        pe_nm, _ = _first_best(util, ok, sizes, size0_nm, torch.zeros_like(size0_nm))
     else:
         pe_nm = size0_nm
 
@@ -182,8 +186,8 @@ def map_network(
     ok = (sizes[None, :] <= size0_cm[:, None]) & (sizes[None, :] > four_n[:, None])
     matrix_cm = (matrix * conv_f).sum(dim=1)
     util = matrix_cm[:, None] / torch.clamp(counts * sizes * sizes, min=1.0)
-    tile_cm, util_cm, _ = _first_best(util, ok, sizes, size0_cm, torch.zeros_like(size0_cm))
-    at = (e_hi - torch.log2(tile_cm)).to(torch.int64)
+    tile_cm, util_cm = _first_best(util, ok, sizes, size0_cm, torch.zeros_like(size0_cm))
+    at = torch.round(e_hi - torch.log2(tile_cm)).to(torch.int64)
     tiles_cm_total = counts.gather(1, at[:, None]).squeeze(1)
 
     # PE size of conventional tiles, p in (2n, max(t/2, 2n)], with PE-level duplication of small layers:
@@ -211,24 +215,33 @@ def map_network(
         else:
             summed = base[:, None].expand(d, len(sizes))
         util = summed / cap_cm[:, None]
-        pe_cm, _, _ = _first_best(util, ok, sizes, size0_pe, util_cm)
+        pe_cm, _ = _first_best(util, ok, sizes, size0_pe, util_cm)
     else:
         pe_cm = size0_pe
     pe_cm = torch.where(half > two_n, pe_cm, half)
     one = torch.ones_like(rows)
-    p_col = pe_cm[:, None]
-    per = torch.ceil(t_col / p_col)
-    pe_dr = torch.where(small_pe, torch.clamp(torch.floor(per / torch.ceil(rows / p_col)), min=1.0), one)
-    pe_dc = torch.where(small_pe, torch.clamp(torch.floor(per / torch.ceil(cols / p_col)), min=1.0), one)
 
-    # subarray-level duplication (p / n is a power of two >= 2: exact)
+    # PE- and subarray-level duplication: max(floor(ceil(P/p) / ceil(rows/p)), 1) along rows, likewise along
+    # columns. With p dividing P, a layer that is not small (rows > P and cols > P) gets 1 from the formula
+    # itself, so only the conventional/novel choice needs a mask. Inactive slots get values nobody reads.
+    p_col = pe_cm[:, None]
+    sel = _used_columns(small_pe)
+    if sel is None or len(sel) > 0:
+        per = t_col / p_col
+        r_s, c_s, p_s = _take(rows, sel), _take(cols, sel), p_col
+        dr = torch.clamp(torch.floor(per / torch.ceil(r_s / p_s)), min=1.0)
+        dc = torch.clamp(torch.floor(per / torch.ceil(c_s / p_s)), min=1.0)
+        pe_dup_s = torch.where(_take(conv, sel), dr * dc, 1.0)
+        pe_dup = pe_dup_s if sel is None else one.index_copy(1, sel, pe_dup_s)
+    else:
+        pe_dup = one
     p_layer = torch.where(novel, pe_nm[:, None], p_col)
     r_layer = torch.where(novel, c_in, rows)
-    small = active & ((r_layer <= p_layer) | (cols <= p_layer))
-    per = torch.ceil(p_layer / n)
-    sr = torch.clamp(torch.floor(per / torch.ceil(r_layer / n)), min=1.0)
+    per = p_layer / n  # a power of two >= 2
+    sub_rows = torch.ceil(r_layer / n)
+    sr = torch.clamp(torch.floor(per / sub_rows), min=1.0)
     sc = torch.clamp(torch.floor(per / torch.ceil(cols / n)), min=1.0)
-    dup = pe_dr * pe_dc * torch.where(small, sr * sc, one)
+    dup = pe_dup * (sr * sc)
 
     # pipeline replication
     max_ifm = (ifm * active_f).amax(dim=1)
@@ -247,7 +260,8 @@ def map_network(
     edge = torch.where(novel, pe_nm[:, None], t_col)
     tile_rows = torch.ceil(r_layer / edge) * active_f
     tiles = tile_rows * replicate * torch.ceil(cols / edge)
-    cap = edge * edge * torch.where(novel, num_pe_nm[:, None], one)
+    kernel_split = torch.where(novel, num_pe_nm[:, None], one)
+    cap = edge * edge * kernel_split
     utilization = torch.where(active, eff_dup * matrix / torch.clamp(tiles * cap, min=1.0), 0.0)
     speedup = torch.where(active, dup * replicate, one)
     tiles_cm = (tiles * conv_f).sum(dim=1)
@@ -268,4 +282,7 @@ def map_network(
         tiles_nm=tiles_nm,
         total_tiles=total,
         chip_utilization=chip_util,
+        rows_layer=r_layer,
+        subarray_rows=sub_rows,
+        kernel_split=kernel_split,
     )
