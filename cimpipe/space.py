@@ -20,6 +20,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 BIT_RANGE = (2, 8)
+ADC_RANGES = ("dynamic", "full")
 
 
 class SpaceError(ValueError):
@@ -284,8 +285,11 @@ class CIMSettings:
     sigma: float = 0.0
     on_off_ratio: float = math.inf
     seed: int = 0
+    adc_range: str = "dynamic"
 
     def __post_init__(self) -> None:
+        if self.adc_range not in ADC_RANGES:
+            raise SpaceError(f"adc_range={self.adc_range!r} is not one of {ADC_RANGES}")
         if not 1 <= self.adc_bits <= 16:
             raise SpaceError(f"adc_bits={self.adc_bits} is outside 1..16")
         if not 1 <= self.cell_bits <= 8:
@@ -444,6 +448,23 @@ class SearchSpace:
         genes = np.asarray(genes)
         return np.stack([self._numeric[i][genes[:, i]] for i in range(len(self.arch_genes))], axis=1)
 
+    def canonical_arch_values(self, arch_values: np.ndarray) -> np.ndarray:
+        """Architecture values with every slot a design does not use set to the largest choice (as
+        :meth:`VGGSpec.canonical`), batched: equal sub-networks get equal rows whatever their unused genes."""
+        vals = np.array(arch_values, dtype=np.float64, copy=True)
+        spec, col = self.spec, {g.name: i for i, g in enumerate(self.arch_genes)}
+        top_w, top_k, top_b = max(spec.width_ratios), max(spec.kernel_choices), max(spec.bit_choices)
+        for s, stage in enumerate(spec.stages):
+            depth = vals[:, col[f"depth_{s}"]]
+            for i in range(len(stage)):
+                slot = spec.conv_slot(s, i)
+                off = depth <= i
+                vals[off, col[f"width_{slot}"]] = top_w
+                vals[off, col[f"kernel_{slot}"]] = top_k
+                vals[off, col[f"wbits_{slot}"]] = top_b
+                vals[off, col[f"abits_{slot}"]] = top_b
+        return vals
+
     def encode_subnet(self, cfg: SubnetConfig) -> np.ndarray:
         """The architecture gene indices of one member (inverse of :meth:`decode_subnet`)."""
         self.spec.validate(cfg)
@@ -581,7 +602,7 @@ def features(space: SearchSpace, arch_values: np.ndarray, cim_values: np.ndarray
     so they never look like small layers); the CIM settings enter as log2 / log10 of their physical values.
     A few derived columns (mean and minimum active bits, relative MAC count) help a small model.
     """
-    arch_values = np.asarray(arch_values, dtype=np.float64)
+    arch_values = space.canonical_arch_values(arch_values)
     lo = np.array([min(float(c) for c in g.choices) for g in space.arch_genes])
     hi = np.array([max(float(c) for c in g.choices) for g in space.arch_genes])
     scaled = (arch_values - lo) / np.where(hi > lo, hi - lo, 1.0)

@@ -129,16 +129,23 @@ def train(data_dir: str, recipe: dict, supernet_path: str, log_table: str) -> No
 
 
 def _space_for(supernet_path: str, settings: dict):
-    """The workload's search space: the family as trained (from the checkpoint), the hardware from config."""
+    """The workload's space: the family as trained (from the checkpoint), the hardware knobs from config.
+
+    The accuracy table and the predictor depend on no technology (the table's device bounds are its own
+    settings), so without ``settings["technologies"]`` the space carries one neutral device.
+    """
     from cimpipe.config import device_summaries
-    from cimpipe.space import HardwareSpace, SearchSpace
+    from cimpipe.space import DeviceSummary, HardwareSpace, SearchSpace
     from cimpipe.train import load_supernet
 
-    model, spec, meta = load_supernet(Path(supernet_path))
-    techs = settings["technologies"]
-    hardware = HardwareSpace.from_config({**settings["hardware_space"], "technologies": list(techs)}, list(techs))
-    space = SearchSpace(spec, hardware, device_summaries({"technologies": techs}))
-    return model, spec, space
+    model, spec, _meta = load_supernet(Path(supernet_path))
+    grid = settings["hardware_space"]
+    if settings.get("technologies"):
+        devices = device_summaries({"technologies": settings["technologies"]})
+    else:
+        devices = {"any": DeviceSummary(sigma=0.0, on_off_ratio=float("inf"), max_cell_bits=max(grid["cell_bits"]))}
+    hardware = HardwareSpace.from_config({**grid, "technologies": list(devices)}, list(devices))
+    return model, spec, SearchSpace(spec, hardware, devices)
 
 
 def accuracy_shard(supernet_path: str, data_dir: str, settings: dict, shard: int, shards: int, out_path: str) -> None:

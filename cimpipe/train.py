@@ -175,6 +175,17 @@ def _lr_at(recipe: TrainRecipe, step: int, steps_per_epoch: int) -> float:
     return 0.5 * recipe.lr * (1.0 + math.cos(math.pi * progress))
 
 
+def _data_digest(data: PreparedDataset) -> str:
+    """sha256 of the training images and labels: a checkpoint resumes only on the data it was trained on."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for arr in (data.train_x, data.train_y):
+        h.update(str(arr.shape).encode())
+        h.update(np.ascontiguousarray(arr).data)
+    return h.hexdigest()
+
+
 def _atomic_save(obj: Any, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
@@ -221,7 +232,7 @@ def train_supernet(
 ) -> Path:
     """Train a supernet of ``spec`` on ``data``; write ``out_path`` (supernet.pt) and ``log_path`` (Parquet).
 
-    Resumes from ``checkpoint_dir/last.pt`` when it was written by the same spec, recipe and seed.
+    Resumes from ``checkpoint_dir/last.pt`` when it was written by the same spec, recipe, seed and training data.
     ``recipe.cpu_threads`` > 0 sets torch's CPU threads for the run (small networks train fastest on one).
     """
     threads = torch.get_num_threads()
@@ -260,7 +271,7 @@ def _train(
     calib_rng = np.random.default_rng([seed, 1])
     n_calib = min(recipe.recalibration_images, len(data.train_x))
     calib = data.train_x[np.sort(calib_rng.choice(len(data.train_x), n_calib, replace=False))]
-    identity = {"spec": spec.to_dict(), "recipe": recipe.to_dict(), "seed": seed}
+    identity = {"spec": spec.to_dict(), "recipe": recipe.to_dict(), "seed": seed, "data": _data_digest(data)}
 
     start_epoch, rows = 0, []
     ckpt_path = checkpoint_dir / "last.pt"

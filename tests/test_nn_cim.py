@@ -61,12 +61,16 @@ def test_error_grows_as_adc_bits_fall_and_as_variation_grows():
     exact = x @ w.t()
 
     def err(**kw) -> float:
-        cim = CIMSettings(cell_bits=1, rows_parallel=128, **kw)
+        cim = CIMSettings(cell_bits=1, rows_parallel=128, **{"adc_range": "full", **kw})
         return float((crossbar_matmul(x, w, act_bits=6, act_signed=False, w_bits=5, cim=cim) - exact).abs().mean())
 
     adc = [err(adc_bits=b) for b in (8, 6, 4, 3)]
     assert adc[0] < adc[1] < adc[2] < adc[3]
     assert adc[0] < 0.5  # an 8-bit ADC resolves all 129 levels of a 128-row 1-bit column
+    # an ADC calibrated to the data's range loses less, and never gains from fewer bits
+    dynamic = [err(adc_bits=b, adc_range="dynamic") for b in (8, 6, 4, 3)]
+    assert dynamic[0] <= dynamic[1] < dynamic[2] < dynamic[3]
+    assert all(d <= f for d, f in zip(dynamic, adc))
     var = [err(adc_bits=16, sigma=s) for s in (0.0, 0.1, 0.2, 0.4)]
     assert var[0] < 1e-3 < var[1] < var[2] < var[3]
 

@@ -21,12 +21,13 @@ batched tensors):
   ``cim.seed`` and the layer's index.
 * Inputs (activation codes) are fed bit-serially, least significant bit first; a signed input (the first
   layer's normalised image) is fed in two's complement, its last bit weighted ``-2^(a_bits-1)``.
-* Every (row group, input bit, weight slice) column sum is read by an ``adc_bits`` ADC whose range is the
-  physical range of that column: ``0 .. n_rows * G_on`` for the ``n_rows`` cells of the group (no clipping,
-  no data-dependent range). Its ``2^adc_bits`` levels are spread evenly over that range, except that an ADC
-  with more levels than the column can produce resolves every level step (step 1), so that a
-  high-resolution ADC on ideal devices is exact. (NeuroSim's wrapper uses the min..max of the data
-  instead, which is optimistic for a fixed circuit.)
+* Every (row group, input bit, weight slice) column sum is read by an ``adc_bits`` ADC. With
+  ``cim.adc_range == "dynamic"`` (the default, as NeuroSim's inference wrapper) its ``2^adc_bits`` levels
+  are spread over the min..max of the partial sums of that row group in one read batch: the ADC's
+  references calibrated to the layer's data. With "full" they span the physical range of the column,
+  ``0 .. n_rows * G_on`` for the ``n_rows`` cells of the group (a fixed, uncalibrated circuit). Either way
+  an ADC with more levels than the column can produce resolves every level step, so that a
+  high-resolution ADC on ideal devices is exact.
 * The ADC outputs are combined digitally by shift-add over weight slices (``2^(cell_bits * s)``), input
   bits (``+-2^t``) and row groups.
 
@@ -121,6 +122,9 @@ def crossbar_matmul(
     step = torch.where(full_scale <= n_levels - 1, torch.ones_like(full_scale), full_scale / (n_levels - 1))
     # an ADC that resolves every level of integer column sums changes nothing: skip its arithmetic
     lossless = cim.sigma == 0 and g_off == 0 and bool((step == 1).all())
+    dynamic = cim.adc_range == "dynamic"
+    if dynamic:  # the step is set per read from the data's range below; keep it out of the coefficients
+        step = torch.ones_like(step)
 
     # shift-add coefficients [G, T, S], the ADC step of each group folded in
     t_idx = torch.arange(act_bits, device=device, dtype=torch.int32)
@@ -145,12 +149,26 @@ def crossbar_matmul(
         for g in range(n_groups):
             # every (input bit, slice, column) partial sum of this row group
             sums = bits[:, g * rp : (g + 1) * rp] @ cond[g]  # [Mc*T, S*(C+1)]
-            if not lossless:
+            if dynamic:
+                _quantize_dynamic(sums, n_levels)
+            elif not lossless:
                 sums.mul_(inv_step[g]).round_().clamp_(0, n_levels - 1)  # ADC codes
             # shift-add over input bits and slices (ADC step folded into the coefficients)
             out[lo : lo + mc] += torch.matmul(coef[g].view(1, 1, -1), sums.view(mc, act_bits * n_slices, n_cols))
     out = out.view(m, n_cols)
     return out[:, :c_out] - out[:, c_out:]  # negative array, or the reference column
+
+
+def _quantize_dynamic(sums: Tensor, n_levels: int) -> None:
+    """Quantize partial sums in place with ``n_levels`` levels spread over their own min..max.
+
+    As NeuroSim's inference wrapper does (its LinearQuantizeOut over each partial-sum tensor): the ADC's
+    references are calibrated to the range the layer's data actually reaches. Integer column sums whose
+    span needs no more levels than the ADC has pass unchanged, so an ideal high-resolution ADC is exact.
+    """
+    lo, hi = float(sums.min()), float(sums.max())
+    step = max(1.0, (hi - lo) / (n_levels - 1))  # never finer than one level step of a cell
+    sums.sub_(lo).div_(step).round_().clamp_(0, n_levels - 1).mul_(step).add_(lo)
 
 
 def crossbar_conv2d(

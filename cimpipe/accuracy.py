@@ -1,0 +1,459 @@
+"""The accuracy table: sampled sub-networks measured on the supernet in CIM mode.
+
+The search cannot run the supernet on every design it considers, so a predictor
+(:mod:`cimpipe.predictor`) is fitted on a table of sub-networks whose accuracy was measured here. Rows are
+drawn from the one space declaration (:class:`cimpipe.space.SearchSpace`): a handful of fixed anchor rows
+(the extremes of the space), then rows stratified over bit-width levels and ADC resolutions. Each row is
+evaluated on the validation split (never used for training), after BatchNorm recalibration on a fixed
+subset of training images, with the crossbar simulation of :class:`cimpipe.space.CIMSettings` (conductance
+variation seeded per row).
+
+Schema of ``results/{workload}/accuracy.parquet`` (one row per configuration, sorted by ``config_id``):
+
+==================  =======  =======  =============================================================
+column              type     unit     meaning
+==================  =======  =======  =============================================================
+config_id           Int64    -        row number in the sampling order (0 = first anchor)
+anchor              Boolean  -        True for the fixed extreme rows that open the table
+depth_{s}           Int64    layers   active conv layers of stage ``s``
+width_{i}           Float64  ratio    channel ratio of conv / hidden-FC slot ``i``
+kernel_{i}          Int64    px       kernel size of conv slot ``i``
+wbits_{i}           Int64    bits     weight bits of weight-layer slot ``i`` (classifier last)
+abits_{i}           Int64    bits     input-activation bits of weight-layer slot ``i``
+adc_bits            Int64    bits     ADC resolution reading every partial sum
+cell_bits           Int64    bits     weight bits stored per memory cell
+rows_parallel       Int64    rows     crossbar rows summed into one partial sum
+sigma               Float64  -        relative Gaussian conductance variation (std / mean)
+on_off_ratio        Float64  -        Gon / Goff of the memory device
+accuracy            Float64  0..1     top-1 accuracy on the validation split
+loss                Float64  nats     mean cross-entropy on the validation split
+n_images            Int64    images   validation images the row was measured on
+==================  =======  =======  =============================================================
+
+Architecture columns hold gene *values* (not indices), canonicalized with :meth:`VGGSpec.canonical`:
+slots a member does not use carry the largest choice. Their order is ``SearchSpace.arch_genes``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import polars as pl
+
+from cimpipe.space import CIM_COLUMNS, CIMSettings, SearchSpace, SubnetConfig, VGGSpec
+
+ON_OFF_CAP = 1e6
+"""Largest on/off ratio the table samples; beyond it a finite-on/off error is negligible (and
+:func:`cimpipe.space.features` clips there too)."""
+
+RESULT_COLUMNS = ("accuracy", "loss", "n_images")
+
+
+class AccuracyError(ValueError):
+    """A problem with the accuracy-table settings or files the user can fix (one sentence)."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Settings
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccuracySettings:
+    """The ``accuracy:`` section of a workload.
+
+    ``rows`` configurations in the table (anchors included); ``shards`` jobs the table may be split over;
+    ``chunk_rows`` rows measured between two resumable checkpoints; ``calib_images`` training images used to
+    recalibrate BatchNorm per row; ``eval_images`` validation images per row (None: the whole split);
+    ``seed`` drives the sampling, the calibration subset and the per-row variation draws; ``batch_size``
+    images per forward pass. ``sigma_max``, ``on_off_min`` and ``on_off_max`` bound the device variation and
+    on/off ratios the table covers: they belong to the table, not to the configured technologies, so adding
+    a technology inside these bounds reuses the table (the predictor refuses one outside them).
+    """
+
+    rows: int = 400
+    shards: int = 1
+    chunk_rows: int = 25
+    calib_images: int = 512
+    eval_images: int | None = None
+    seed: int = 1
+    batch_size: int = 512
+    sigma_max: float = 0.1
+    on_off_min: float = 10.0
+    on_off_max: float = 1e6
+
+    @classmethod
+    def from_config(cls, section: dict[str, Any] | None) -> "AccuracySettings":
+        """Settings from a workload's ``accuracy`` dict; unknown keys and bad values are refused."""
+        section = dict(section or {})
+        floats = {k: section.pop(k) for k in ("sigma_max", "on_off_min", "on_off_max") if k in section}
+        for key, value in floats.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise AccuracyError(f"accuracy.{key} must be a finite number, not {value!r}")
+        if floats.get("sigma_max", 0.0) < 0:
+            raise AccuracyError(f"accuracy.sigma_max must not be negative, not {floats['sigma_max']}")
+        lo, hi = floats.get("on_off_min", cls.on_off_min), floats.get("on_off_max", cls.on_off_max)
+        if not 1 < lo <= hi:
+            raise AccuracyError(f"accuracy.on_off_min ({lo}) must exceed 1 and not exceed accuracy.on_off_max ({hi})")
+        return cls(**_checked_settings("accuracy", section, cls, optional_ints={"eval_images"},
+                                       non_negative={"seed"}), **{k: float(v) for k, v in floats.items()})
+
+
+def _checked_settings(section_name: str, section: dict[str, Any] | None, cls: type,
+                      optional_ints: set[str] = frozenset(), non_negative: set[str] = frozenset(),
+                      ) -> dict[str, Any]:
+    section = dict(section or {})
+    known = {f.name: f for f in fields(cls)}
+    out: dict[str, Any] = {}
+    for key, value in section.items():
+        if key not in known:
+            raise AccuracyError(f"{section_name}.{key} is not a known setting (known: {', '.join(known)})")
+        if value is None and key in optional_ints:
+            out[key] = None
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise AccuracyError(f"{section_name}.{key} must be an integer, not {value!r}")
+        lowest = 0 if key in non_negative else 1
+        if value < lowest:
+            raise AccuracyError(f"{section_name}.{key} must be at least {lowest}, not {value}")
+        out[key] = value
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Sampling
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CIMRanges:
+    """The CIM settings the table covers, derived from the hardware space and its technologies."""
+
+    adc_bits: tuple[int, ...]
+    cell_bits: tuple[int, ...]
+    rows_parallel: tuple[int, ...]
+    sigma_max: float
+    on_off_min: float
+    on_off_max: float
+
+    @classmethod
+    def of(cls, space: SearchSpace, settings: "AccuracySettings | None" = None) -> "CIMRanges":
+        """The hardware space's ADC bits, cell bits and rows in parallel (rows capped at the largest
+        subarray, as the search repairs them), and the settings' variation and on/off bounds."""
+        hw = space.hardware
+        settings = settings or AccuracySettings()
+        rows = tuple(sorted(r for r in hw.rows_parallel if r <= max(hw.subarray))) or (min(hw.rows_parallel),)
+        on_off_max = min(settings.on_off_max, ON_OFF_CAP)
+        return cls(
+            adc_bits=tuple(sorted(hw.adc_bits)),
+            cell_bits=tuple(sorted(hw.cell_bits)),
+            rows_parallel=rows,
+            sigma_max=float(settings.sigma_max),
+            on_off_min=float(min(settings.on_off_min, on_off_max)),
+            on_off_max=float(on_off_max),
+        )
+
+
+def arch_columns(space: SearchSpace) -> list[str]:
+    """The architecture columns of the table, in gene order."""
+    return [g.name for g in space.arch_genes]
+
+
+def _gene_dtype(choices: Sequence[Any]) -> pl.DataType:
+    return pl.Int64 if all(float(c).is_integer() and not isinstance(c, float) for c in choices) else pl.Float64
+
+
+def _subnet_values(cfg: SubnetConfig) -> list[float]:
+    return [*cfg.depths, *cfg.width_ratios, *cfg.kernels, *cfg.weight_bits, *cfg.act_bits]
+
+
+def sample_configurations(space: SearchSpace, n: int, seed: int,
+                          settings: "AccuracySettings | None" = None) -> pl.DataFrame:
+    """``n`` configurations to measure: fixed anchors at the extremes first, then stratified random rows.
+
+    The anchors pair the largest and smallest members at the highest and lowest bit-widths with ideal-ish
+    hardware (most ADC bits, fewest cell bits, fewest rows in parallel, no variation, highest on/off) and
+    with the harshest hardware (the opposite of each). The random rows cycle through every (bit level, ADC
+    bits) pair: a bit level restricts each layer's bits to three neighbouring choices, or to all of them for
+    the last level, so networks quantized uniformly low or high are as common as mixed ones. Sigma and the
+    on/off ratio are Latin-hypercube stratified over ``[0, max sigma]`` and log-uniform over the
+    settings' on/off range. Deterministic under ``seed``.
+    """
+    spec = space.spec
+    r = CIMRanges.of(space, settings)
+    ideal = dict(adc_bits=r.adc_bits[-1], cell_bits=r.cell_bits[0], rows_parallel=r.rows_parallel[0],
+                 sigma=0.0, on_off_ratio=r.on_off_max)
+    harsh = dict(adc_bits=r.adc_bits[0], cell_bits=r.cell_bits[-1], rows_parallel=r.rows_parallel[-1],
+                 sigma=r.sigma_max, on_off_ratio=r.on_off_min)
+    big, small = spec.canonical(spec.largest()), spec.canonical(spec.smallest())
+    big_low = spec.canonical(spec.largest(min(spec.bit_choices)))
+    small_high = spec.canonical(spec.smallest(max(spec.bit_choices)))
+    anchors: list[tuple[SubnetConfig, dict[str, float]]] = [
+        (big, ideal),
+        (small, harsh),
+        (big_low, ideal),
+        (small_high, ideal),
+        (small, ideal),
+        (big, {**ideal, "adc_bits": r.adc_bits[0]}),
+        (big, {**ideal, "sigma": r.sigma_max, "on_off_ratio": r.on_off_min}),
+        (big, {**ideal, "cell_bits": r.cell_bits[-1], "rows_parallel": r.rows_parallel[-1]}),
+    ]
+    if n < len(anchors):
+        raise AccuracyError(f"accuracy.rows={n} must be at least {len(anchors)}, the number of fixed anchor rows")
+    rng = np.random.default_rng(seed)
+    m = n - len(anchors)
+    bits = sorted(spec.bit_choices)
+    levels = [tuple(bits[max(0, i - 1): i + 2]) for i in range(len(bits))] + [tuple(bits)]
+    grid = [(lv, a) for lv in range(len(levels)) for a in r.adc_bits]
+    reps = -(-m // len(grid)) if m else 0
+    strata = np.concatenate([rng.permutation(len(grid)) for _ in range(reps)])[:m] if m else np.zeros(0, int)
+    sigma = r.sigma_max * (rng.permutation(m) + rng.random(m)) / max(m, 1)
+    log_lo, log_hi = math.log(r.on_off_min), math.log(r.on_off_max)
+    on_off = np.exp(log_lo + (log_hi - log_lo) * (rng.permutation(m) + rng.random(m)) / max(m, 1))
+    cells = rng.choice(np.asarray(r.cell_bits), size=m)
+    rows_p = rng.choice(np.asarray(r.rows_parallel), size=m)
+    randoms: list[tuple[SubnetConfig, dict[str, float]]] = []
+    for j in range(m):
+        level, adc = grid[int(strata[j])]
+        cfg = spec.sample(rng, bits=levels[level])
+        randoms.append((cfg, dict(adc_bits=adc, cell_bits=int(cells[j]), rows_parallel=int(rows_p[j]),
+                                  sigma=float(sigma[j]), on_off_ratio=float(on_off[j]))))
+    rows = anchors + randoms
+    arch = np.array([_subnet_values(cfg) for cfg, _ in rows], dtype=np.float64)
+    cols: dict[str, pl.Series] = {
+        "config_id": pl.Series("config_id", np.arange(n), dtype=pl.Int64),
+        "anchor": pl.Series("anchor", [i < len(anchors) for i in range(n)], dtype=pl.Boolean),
+    }
+    for i, g in enumerate(space.arch_genes):
+        cols[g.name] = pl.Series(g.name, arch[:, i]).cast(_gene_dtype(g.choices))
+    for c in CIM_COLUMNS:
+        dtype = pl.Float64 if c in ("sigma", "on_off_ratio") else pl.Int64
+        cols[c] = pl.Series(c, [hw[c] for _, hw in rows]).cast(dtype)
+    return pl.DataFrame(list(cols.values()))
+
+
+def subnet_from_row(spec: VGGSpec, row: dict[str, Any]) -> SubnetConfig:
+    """The sub-network a table row describes (columns named as the genes), canonicalized."""
+    n_stage, n_w, n_conv, n_slots = len(spec.stages), spec.n_width_slots, spec.n_conv, spec.n_slots
+
+    def take(prefix: str, count: int, cast: type) -> tuple:
+        try:
+            return tuple(cast(row[f"{prefix}_{i}"]) for i in range(count))
+        except KeyError as e:
+            raise AccuracyError(f"the configuration table lacks the column {e.args[0]!r}") from None
+
+    cfg = SubnetConfig(depths=take("depth", n_stage, int), width_ratios=take("width", n_w, float),
+                       kernels=take("kernel", n_conv, int), weight_bits=take("wbits", n_slots, int),
+                       act_bits=take("abits", n_slots, int))
+    return spec.canonical(cfg)
+
+
+def cim_from_row(row: dict[str, Any], seed: int) -> CIMSettings:
+    """The crossbar simulation settings of a table row; ``seed`` draws its conductance variation."""
+    try:
+        return CIMSettings(adc_bits=int(row["adc_bits"]), cell_bits=int(row["cell_bits"]),
+                           rows_parallel=int(row["rows_parallel"]), sigma=float(row["sigma"]),
+                           on_off_ratio=float(row["on_off_ratio"]), seed=seed)
+    except KeyError as e:
+        raise AccuracyError(f"the configuration table lacks the column {e.args[0]!r}") from None
+
+
+def row_seed(table_seed: int, config_id: int) -> int:
+    """The variation seed of one row: independent of which shard or chunk measures it."""
+    return int(np.random.SeedSequence([table_seed, config_id]).generate_state(1)[0])
+
+
+# --------------------------------------------------------------------------------------------------
+# Measuring
+# --------------------------------------------------------------------------------------------------
+
+
+def calibration_indices(n_train: int, settings: AccuracySettings) -> np.ndarray:
+    """The fixed training-image subset used for BatchNorm recalibration of every row."""
+    rng = np.random.default_rng([settings.seed, 7])
+    return np.sort(rng.permutation(n_train)[: min(settings.calib_images, n_train)])
+
+
+def measure_rows(model: Any, spec: VGGSpec, data: Any, configs_df: pl.DataFrame, settings: AccuracySettings,
+                 device: str | Any = "cpu") -> pl.DataFrame:
+    """``configs_df`` with ``accuracy``, ``loss`` and ``n_images`` measured on the validation split.
+
+    Each row: the supernet's weights as loaded (BatchNorm statistics restored, so a row never depends on
+    the rows measured before it), BatchNorm recalibrated on :func:`calibration_indices` of the training
+    split, then evaluated in CIM mode with the row's settings and its own variation seed.
+    """
+    import torch
+
+    from cimpipe.nn import evaluate_subnet
+
+    if len(data.val_y) == 0:
+        raise AccuracyError("the prepared dataset has an empty validation split, so accuracies cannot be measured")
+    n_eval = len(data.val_y) if settings.eval_images is None else min(settings.eval_images, len(data.val_y))
+    val_x, val_y = np.array(data.val_x[:n_eval]), np.array(data.val_y[:n_eval])  # off the read-only memmap
+    calib = np.array(data.train_x[calibration_indices(len(data.train_x), settings)])
+    model = model.to(device)
+    pristine = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    acc, loss = [], []
+    for row in configs_df.iter_rows(named=True):
+        subnet = subnet_from_row(spec, row)
+        cim = cim_from_row(row, row_seed(settings.seed, int(row["config_id"])))
+        model.load_state_dict(pristine)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(row_seed(settings.seed, int(row["config_id"])))
+            top1, row_loss = evaluate_subnet(model, subnet, cim, val_x, val_y, mean=data.mean, std=data.std,
+                                             calib_images=calib, batch_size=settings.batch_size)
+        if not (math.isfinite(top1) and math.isfinite(row_loss)):
+            raise AccuracyError(f"configuration {row['config_id']} measured a non-finite accuracy or loss")
+        acc.append(float(top1))
+        loss.append(float(row_loss))
+    model.load_state_dict(pristine)
+    return configs_df.with_columns(
+        pl.Series("accuracy", acc, dtype=pl.Float64),
+        pl.Series("loss", loss, dtype=pl.Float64),
+        pl.lit(n_eval, dtype=pl.Int64).alias("n_images"),
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Building, resuming and merging tables
+# --------------------------------------------------------------------------------------------------
+
+
+def _write_parquet_atomic(df: pl.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        df.write_parquet(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fingerprint(configs: pl.DataFrame, settings: AccuracySettings, supernet_path: Path, data_dir: Path,
+                 shard: int, shards: int) -> str:
+    """What a sidecar's chunks depend on; a sidecar with another fingerprint is discarded."""
+    s = asdict(settings)
+    s.pop("shards")
+    payload = {
+        "settings": s, "shard": shard, "shards": shards, "supernet": _file_digest(supernet_path),
+        "data_dir": str(Path(data_dir).resolve()), "configs": configs.write_json(),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _show_progress(progress: bool | None) -> bool:
+    return sys.stderr.isatty() if progress is None else bool(progress)
+
+
+def shard_rows(configs: pl.DataFrame, shard: int, shards: int) -> pl.DataFrame:
+    """The rows one shard measures: ``config_id % shards == shard``."""
+    if shards < 1 or not 0 <= shard < shards:
+        raise AccuracyError(f"shard={shard} must lie in 0..{shards - 1} for shards={shards}")
+    return configs.filter(pl.col("config_id") % shards == shard)
+
+
+def build_table(supernet_path: str | Path, data_dir: str | Path, space: SearchSpace, settings: AccuracySettings,
+                out_path: str | Path, *, shard: int = 0, shards: int = 1, progress: bool | None = None,
+                device: str = "cpu") -> pl.DataFrame:
+    """Measure this shard's rows of the accuracy table and write them to ``out_path`` (Parquet).
+
+    Rows are measured in chunks of ``settings.chunk_rows``, each written atomically to
+    ``out_path.with_suffix('.parts')/chunk_NNNNN.parquet``; a killed run started again skips the chunks
+    already there, so the finished table is the same as an uninterrupted one. The sidecar is removed once
+    ``out_path`` is in place. ``progress`` None shows a bar only on a terminal.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from cimpipe.data import load_prepared
+    from cimpipe.train import load_supernet
+
+    supernet_path, data_dir, out_path = Path(supernet_path), Path(data_dir), Path(out_path)
+    if not supernet_path.is_file():
+        raise AccuracyError(f"the supernet checkpoint {supernet_path} does not exist")
+    configs = sample_configurations(space, settings.rows, settings.seed, settings)
+    mine = shard_rows(configs, shard, shards)
+    model, spec, _meta = load_supernet(supernet_path, device=device)
+    if json.dumps(asdict(spec)) != json.dumps(asdict(space.spec)):
+        raise AccuracyError(f"the supernet {supernet_path} was trained for another family than this search space")
+    data = load_prepared(data_dir)
+
+    parts = out_path.with_suffix(".parts")
+    fingerprint = _fingerprint(mine, settings, supernet_path, data_dir, shard, shards)
+    manifest = parts / "manifest.json"
+    if parts.exists():
+        try:
+            same = json.loads(manifest.read_text()).get("fingerprint") == fingerprint
+        except (OSError, ValueError):
+            same = False
+        if not same:
+            shutil.rmtree(parts)
+    parts.mkdir(parents=True, exist_ok=True)
+    if not manifest.exists():
+        tmp = manifest.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"fingerprint": fingerprint, "rows": mine.height}))
+        os.replace(tmp, manifest)
+
+    chunk = settings.chunk_rows
+    starts = list(range(0, mine.height, chunk))
+    done = [s for s in starts if (parts / f"chunk_{s // chunk:05d}.parquet").exists()]
+    columns = [TextColumn("accuracy table"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
+    with Progress(*columns, disable=not _show_progress(progress), transient=False) as bar:
+        task = bar.add_task("rows", total=mine.height, completed=sum(min(chunk, mine.height - s) for s in done))
+        for s in starts:
+            part = parts / f"chunk_{s // chunk:05d}.parquet"
+            if part.exists():
+                continue
+            rows = mine.slice(s, chunk)
+            measured = measure_rows(model, spec, data, rows, settings, device)
+            _write_parquet_atomic(measured, part)
+            bar.advance(task, rows.height)
+
+    table = pl.concat([pl.read_parquet(parts / f"chunk_{s // chunk:05d}.parquet") for s in starts]) \
+        if starts else measure_rows(model, spec, data, mine, settings, device)
+    if table["config_id"].to_list() != mine["config_id"].to_list():
+        raise AccuracyError(f"the chunks under {parts} do not match this table's rows; delete that folder")
+    _write_parquet_atomic(table, out_path)
+    shutil.rmtree(parts, ignore_errors=True)
+    return table
+
+
+def merge_tables(paths: Iterable[str | Path], out_path: str | Path) -> pl.DataFrame:
+    """Concatenate shard tables, sorted by ``config_id``; equals the table one unsharded job writes."""
+    paths = [Path(p) for p in paths]
+    frames = []
+    for p in paths:
+        if not p.is_file():
+            raise AccuracyError(f"the accuracy table shard {p} does not exist")
+        frames.append(pl.read_parquet(p))
+    if not frames:
+        raise AccuracyError("merge_tables needs at least one shard table")
+    first = frames[0].columns
+    for p, f in zip(paths, frames):
+        if f.columns != first:
+            raise AccuracyError(f"the accuracy table shard {p} has other columns than {paths[0]}")
+    table = pl.concat(frames).sort("config_id")
+    dup = table["config_id"].is_duplicated()
+    if dup.any():
+        raise AccuracyError(f"config_id {table['config_id'].filter(dup)[0]} appears in more than one shard")
+    _write_parquet_atomic(table, Path(out_path))
+    return table

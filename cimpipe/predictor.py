@@ -1,0 +1,477 @@
+"""The accuracy predictor: an ensemble of small MLPs fitted on the accuracy table.
+
+The search asks for the accuracy of hundreds of thousands of designs; the predictor answers from
+:func:`cimpipe.space.features` (architecture gene values + CIM settings) with a mean and an ensemble
+spread. Accuracy predictors in the NAS literature are MLPs on architecture encodings (once-for-all, APQ,
+BatchQuant) or tree ensembles (AttentiveNAS, AnalogNAS). Both are scored on the same held-out rows at
+every fit (``baseline_gbt`` in the metrics: sklearn's HistGradientBoostingRegressor). On the 400-row demo
+table the two were within noise of each other (held-out Kendall tau 0.80 trees vs 0.78 MLPs, RMSE 10.1 vs
+9.9 points); the MLP ensemble is the model saved because it gives the search a spread and answers 1e5
+designs in one batched matmul chain.
+
+Protocol of :func:`fit_predictor`: rows are split into fit / held-out (``holdout`` fraction, seeded; the
+fixed anchor rows always stay in fit); an ensemble trained on the fit rows is scored on the held-out rows
+(Kendall tau, RMSE / MAE in accuracy points, ensemble spread); then the ensemble is retrained with the same
+recipe on all rows and saved. The metrics describe the recipe's error on unseen configurations.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import polars as pl
+import torch
+
+from cimpipe.space import (CIM_COLUMNS, DeviceSummary, HardwareSpace, SearchSpace, VGGSpec, features)
+
+FORMAT = "cimpipe-predictor-1"
+
+
+class PredictorError(ValueError):
+    """A predictor setting, file or query the user can fix (one sentence naming the key, file or column)."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Settings
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PredictorSettings:
+    """The ``predictor:`` section of a workload.
+
+    ``ensemble`` members (different initializations and minibatch orders); ``hidden`` widths of each MLP;
+    ``epochs`` passes over the fit rows in minibatches of ``batch_size``; ``lr`` Adam's learning rate
+    (cosine-decayed); ``weight_decay`` AdamW's decoupled decay; ``holdout`` fraction of the rows scored
+    and never fitted; ``seed`` for the split and the members.
+    """
+
+    ensemble: int = 5
+    hidden: tuple[int, ...] = (64, 64)
+    epochs: int = 300
+    lr: float = 0.003
+    holdout: float = 0.2
+    seed: int = 2
+    batch_size: int = 64
+    weight_decay: float = 1e-4
+
+    @classmethod
+    def from_config(cls, section: dict[str, Any] | None) -> "PredictorSettings":
+        """Settings from a workload's ``predictor`` dict; unknown keys and bad values are refused."""
+        section = dict(section or {})
+        known = [f.name for f in fields(cls)]
+        out: dict[str, Any] = {}
+        for key, value in section.items():
+            if key not in known:
+                raise PredictorError(f"predictor.{key} is not a known setting (known: {', '.join(known)})")
+            if key == "hidden":
+                if (not isinstance(value, (list, tuple)) or not value
+                        or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in value)):
+                    raise PredictorError(f"predictor.hidden must be a non-empty list of positive integers, not {value!r}")
+                out[key] = tuple(value)
+            elif key in ("lr", "holdout", "weight_decay"):
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                    raise PredictorError(f"predictor.{key} must be a number, not {value!r}")
+                if key == "lr" and value <= 0:
+                    raise PredictorError(f"predictor.lr must be positive, not {value}")
+                if key == "holdout" and not 0 <= value < 1:
+                    raise PredictorError(f"predictor.holdout must lie in [0, 1), not {value}")
+                if key == "weight_decay" and value < 0:
+                    raise PredictorError(f"predictor.weight_decay must not be negative, not {value}")
+                out[key] = float(value)
+            else:
+                lowest = 0 if key == "seed" else 1
+                if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
+                    raise PredictorError(f"predictor.{key} must be an integer of at least {lowest}, not {value!r}")
+                out[key] = value
+        return cls(**out)
+
+
+# --------------------------------------------------------------------------------------------------
+# The model
+# --------------------------------------------------------------------------------------------------
+
+
+def _init_stack(n_members: int, sizes: Sequence[int], gen: torch.Generator) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Per-layer weights [M, n_in, n_out] and biases [M, 1, n_out], PyTorch's default Linear init
+    (uniform in +-1/sqrt(n_in)), each member drawn independently."""
+    ws, bs = [], []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        bound = 1.0 / math.sqrt(n_in)
+        ws.append(((torch.rand(n_members, n_in, n_out, generator=gen) * 2 - 1) * bound).requires_grad_())
+        bs.append(((torch.rand(n_members, 1, n_out, generator=gen) * 2 - 1) * bound).requires_grad_())
+    return ws, bs
+
+
+def _forward(ws: Sequence[torch.Tensor], bs: Sequence[torch.Tensor], h: torch.Tensor) -> torch.Tensor:
+    """[M, D, F] features -> [M, D] accuracies: SiLU MLP per member, sigmoid output (stays in 0..1)."""
+    last = len(ws) - 1
+    for i, (w, b) in enumerate(zip(ws, bs)):
+        h = torch.baddbmm(b, h, w)
+        if i < last:
+            h = torch.nn.functional.silu(h)
+    return torch.sigmoid(h.squeeze(2))
+
+
+def _train_stack(x: torch.Tensor, y: torch.Tensor, settings: PredictorSettings) -> "_Stacked":
+    """Train all members at once as one batched network (each its own init and minibatch order).
+
+    MSE on accuracy, AdamW with a cosine schedule; members never share a gradient, so this equals training
+    them one by one, in a fraction of the time on a CPU.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matmuls: one thread is faster than two that contend
+    try:
+        return _train_stack_1(x, y, settings)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_stack_1(x: torch.Tensor, y: torch.Tensor, settings: PredictorSettings) -> "_Stacked":
+    gen = torch.Generator().manual_seed(settings.seed)
+    m, n = settings.ensemble, x.shape[0]
+    ws, bs = _init_stack(m, [x.shape[1], *settings.hidden, 1], gen)
+    opt = torch.optim.AdamW([*ws, *bs], lr=settings.lr, weight_decay=settings.weight_decay)
+    batch = min(settings.batch_size, n)
+    per_epoch = math.ceil(n / batch)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(settings.epochs * per_epoch, 1))
+    for _ in range(settings.epochs):
+        order = torch.argsort(torch.rand(m, n, generator=gen), dim=1)
+        for k in range(per_epoch):
+            idx = order[:, k * batch: (k + 1) * batch]
+            loss = torch.mean((_forward(ws, bs, x[idx]) - y[idx]) ** 2) * m
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+    return _Stacked(tuple(w.detach() for w in ws), tuple(b.detach() for b in bs))
+
+
+@dataclass(frozen=True)
+class _Stacked:
+    """Ensemble weights stacked per layer: weight [M, n_in, n_out], bias [M, 1, n_out]."""
+
+    weights: tuple[torch.Tensor, ...]
+    biases: tuple[torch.Tensor, ...]
+
+    @torch.no_grad()
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """[D, F] standardized features -> [M, D] predicted accuracies (one matmul chain per member).
+
+        Equals :func:`_forward`; a loop of ``addmm`` with in-place activations is twice as fast on a CPU as
+        one batched matmul over a broadcast input."""
+        last = len(self.weights) - 1
+        out = torch.empty(self.weights[0].shape[0], x.shape[0])
+        for m in range(out.shape[0]):
+            h = x
+            for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+                h = torch.addmm(b[m], h, w[m])
+                if i < last:
+                    torch.nn.functional.silu(h, inplace=True)
+            out[m] = torch.sigmoid_(h.squeeze(1))
+        return out
+
+
+# --------------------------------------------------------------------------------------------------
+# The predictor
+# --------------------------------------------------------------------------------------------------
+
+
+def _gene_table(space: SearchSpace) -> list[tuple[str, list]]:
+    return [(g.name, [c.item() if hasattr(c, "item") else c for c in g.choices]) for g in space.arch_genes]
+
+
+def _cim_ranges(table: pl.DataFrame) -> dict[str, Any]:
+    """The CIM settings the predictor may be asked about: those its table was measured under."""
+    def choices(name: str) -> list[int]:
+        return sorted(int(v) for v in table[name].unique().to_list())
+
+    return {"adc_bits": choices("adc_bits"), "cell_bits": choices("cell_bits"),
+            "rows_parallel": choices("rows_parallel"),
+            "sigma": [0.0, float(table["sigma"].max())], "on_off_ratio": [float(table["on_off_ratio"].min()), math.inf]}
+
+
+def _space_from_spec(spec_dict: dict[str, Any], cim: dict[str, Any]) -> SearchSpace:
+    """A search space with the stored architecture and a hardware part spanning the table's CIM range
+    (only the architecture genes enter the features)."""
+    spec = VGGSpec(**{k: tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, list) else v
+                      for k, v in spec_dict.items()})
+    hw = HardwareSpace(technologies=("table",), adc_bits=tuple(cim["adc_bits"]), cell_bits=tuple(cim["cell_bits"]),
+                       rows_parallel=tuple(cim["rows_parallel"]))
+    return SearchSpace(spec, hw, {"table": DeviceSummary(cim["sigma"][1], cim["on_off_ratio"][0], max(cim["cell_bits"]))})
+
+
+def _columns(values: Any, names: Sequence[str], what: str) -> np.ndarray:
+    """float64 [D, len(names)] from an array in that column order or a mapping / DataFrame by column name."""
+    if isinstance(values, pl.DataFrame) or isinstance(values, Mapping):
+        cols = []
+        for n in names:
+            if n not in values:
+                raise PredictorError(f"the {what} lack the column {n!r}")
+            cols.append(np.asarray(values[n], dtype=np.float64))
+        if not cols:
+            return np.zeros((0, 0))
+        return np.stack(cols, axis=1)
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2 or arr.shape[1] != len(names):
+        raise PredictorError(f"the {what} must have {len(names)} columns ({', '.join(names[:3])}, ...), not shape {arr.shape}")
+    return arr
+
+
+def crossbar_features(space: SearchSpace, arch: np.ndarray, cim: np.ndarray) -> np.ndarray:
+    """float32 [D, 4 + n_slots]: how far each design's ADC falls short of its partial sums' range.
+
+    One bit-serial read of ``r = min(rows_parallel, c_in * k * k)`` rows of ``cell_bits`` cells sums to at
+    most ``r * (2**cell_bits - 1)``: ``log2(r) + cell_bits`` bits that an ``adc_bits`` ADC must resolve
+    (NeuroSim's partial-sum range; the CIM simulation clips and quantizes there). The shortfall
+    ``max(0, range - adc_bits)`` over the active layers (maximum, mean, MAC-weighted mean, and the share of
+    layers short, then per slot) is what makes accuracy fall off a cliff at low ADC resolution on the demo table.
+    """
+    genes = np.zeros((arch.shape[0], space.n_genes), dtype=np.int64)
+    for i, g in enumerate(space.arch_genes):
+        genes[:, i] = np.abs(arch[:, i: i + 1] - np.asarray(g.choices, dtype=np.float64)[None, :]).argmin(1)
+    layers = space.layer_arrays(genes)
+    active = layers["active"]
+    fan_in = layers["c_in"] * layers["k"] ** 2
+    adc, cell, rows = cim[:, 0:1], cim[:, 1:2], cim[:, 2:3]
+    range_bits = np.log2(np.maximum(np.minimum(rows, fan_in), 1.0)) + np.minimum(cell, layers["weight_bits"])
+    short = np.where(active, np.maximum(range_bits - adc, 0.0), 0.0)
+    n_active = active.sum(1)
+    macs = layers["ifm_h"] * layers["ifm_w"] * fan_in * layers["c_out"] * active
+    summary = np.stack([
+        short.max(1) / 4, short.sum(1) / n_active / 4, (short * macs).sum(1) / np.maximum(macs.sum(1), 1.0) / 4,
+        (short > 0).sum(1) / n_active,
+    ], axis=1)
+    return np.concatenate([summary, short / 4], axis=1).astype(np.float32)
+
+
+class Predictor:
+    """A fitted ensemble with what it needs to check queries: the genes' names and choices, the CIM range."""
+
+    def __init__(self, state: dict[str, Any], space: SearchSpace | None = None) -> None:
+        self.state = state
+        self.genes: list[tuple[str, list]] = [(n, list(c)) for n, c in state["arch_genes"]]
+        self.cim_ranges: dict[str, Any] = state["cim_ranges"]
+        self.space = space if space is not None else _space_from_spec(state["spec"], self.cim_ranges)
+        self.check_space(self.space)
+        self._mean = torch.as_tensor(state["feature_mean"], dtype=torch.float32)
+        self._std = torch.as_tensor(state["feature_std"], dtype=torch.float32)
+        self._net = _Stacked(tuple(state["weights"]), tuple(state["biases"]))
+        self._choices = [np.asarray(c, dtype=np.float64) for _, c in self.genes]
+
+    @property
+    def arch_columns(self) -> list[str]:
+        return [n for n, _ in self.genes]
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return dict(self.state.get("metrics", {}))
+
+    def check_space(self, space: SearchSpace) -> None:
+        """Refuse a space whose architecture genes differ from the ones the predictor was fitted on."""
+        mine = self.genes
+        theirs = _gene_table(space)
+        if [n for n, _ in mine] != [n for n, _ in theirs]:
+            raise PredictorError(
+                f"the predictor was fitted on {len(mine)} architecture genes ({mine[0][0]}..{mine[-1][0]}) but this "
+                f"search space has {len(theirs)} ({theirs[0][0]}..{theirs[-1][0]}); refit it for this space")
+        for (name, a), (_, b) in zip(mine, theirs):
+            if len(a) != len(b) or not np.allclose(np.asarray(a, float), np.asarray(b, float)):
+                raise PredictorError(f"gene {name} has the choices {b} in this search space but {a} in the predictor; "
+                                     f"refit the predictor for this space")
+
+    # queries ------------------------------------------------------------------------------------
+    def _checked(self, arch_values: Any, cim_values: Any) -> tuple[np.ndarray, np.ndarray]:
+        arch = _columns(arch_values, self.arch_columns, "architecture values")
+        cim = _columns(cim_values, CIM_COLUMNS, "CIM values")
+        if arch.shape[0] != cim.shape[0]:
+            raise PredictorError(f"architecture values have {arch.shape[0]} rows but CIM values have {cim.shape[0]}")
+        for j, (name, choices) in enumerate(zip(self.arch_columns, self._choices)):
+            col = arch[:, j]
+            off = np.abs(col[:, None] - choices[None, :]).min(1) > 1e-6 if col.size else np.zeros(0, bool)
+            off |= ~np.isfinite(col)
+            if off.any():
+                raise PredictorError(f"column {name} holds {col[off][0]:g}, which is not one of its choices "
+                                     f"{self.genes[j][1]}")
+        for j, name in enumerate(CIM_COLUMNS):
+            col = cim[:, j]
+            allowed = self.cim_ranges[name]
+            if name in ("sigma", "on_off_ratio"):
+                lo, hi = allowed
+                off = np.isnan(col) | (col < lo * (1 - 1e-9) - 1e-12) | (col > hi * (1 + 1e-9) + 1e-12)
+                what = f"outside the fitted range [{lo:g}, {hi:g}]"
+            else:
+                off = ~np.isin(col, np.asarray(allowed, dtype=np.float64))
+                what = f"not one of the fitted choices {allowed}"
+            if off.any():
+                raise PredictorError(f"column {name} holds {col[off][0]:g}, {what}")
+        return arch, cim
+
+    def features(self, arch_values: Any, cim_values: Any) -> np.ndarray:
+        """The checked, unstandardized feature matrix float32 [D, F]."""
+        arch, cim = self._checked(arch_values, cim_values)
+        return np.concatenate([features(self.space, arch, cim), crossbar_features(self.space, arch, cim)], axis=1)
+
+    @torch.no_grad()
+    def predict(self, arch_values: Any, cim_values: Any, batch: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and ensemble std of predicted top-1 accuracy (0..1), float64 [D] each.
+
+        ``arch_values`` [D, n_arch] in ``SearchSpace.arch_genes`` order (``SearchSpace.arch_values``) or a
+        mapping / DataFrame with the gene columns; ``cim_values`` [D, 5] in ``CIM_COLUMNS`` order
+        (``SearchSpace.cim_values``) or with those columns.
+        """
+        feats = torch.from_numpy(self.features(arch_values, cim_values))
+        means, stds = [], []
+        for lo in range(0, feats.shape[0], batch):
+            out = self._net((feats[lo: lo + batch] - self._mean) / self._std)
+            means.append(out.mean(0))
+            stds.append(out.std(0, unbiased=False))
+        if not means:
+            return np.zeros(0), np.zeros(0)
+        return torch.cat(means).double().numpy(), torch.cat(stds).double().numpy()
+
+    def predict_table(self, table: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Predictions for the rows of an accuracy-table-shaped DataFrame."""
+        return self.predict(table, table)
+
+    # files --------------------------------------------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        """Write the predictor atomically (temp file + rename)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        try:
+            torch.save(self.state, tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: str | Path, space: SearchSpace | None = None) -> "Predictor":
+        """Read a predictor file; with ``space``, refuse it when the space's architecture genes differ."""
+        path = Path(path)
+        if not path.is_file():
+            raise PredictorError(f"the predictor file {path} does not exist")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:  # a corrupt or foreign file: say which
+            raise PredictorError(f"the predictor file {path} cannot be read ({type(e).__name__})") from None
+        if not isinstance(state, dict) or state.get("format") != FORMAT:
+            raise PredictorError(f"the file {path} is not a cimpipe predictor ({FORMAT})")
+        return cls(state, space)
+
+
+# --------------------------------------------------------------------------------------------------
+# Fitting
+# --------------------------------------------------------------------------------------------------
+
+
+def _check_table(table: pl.DataFrame, space: SearchSpace) -> None:
+    needed = [g.name for g in space.arch_genes] + list(CIM_COLUMNS) + ["accuracy"]
+    for c in needed:
+        if c not in table.columns:
+            raise PredictorError(f"the accuracy table lacks the column {c!r}")
+    acc = table["accuracy"].to_numpy()
+    if not np.all(np.isfinite(acc)) or acc.min() < 0 or acc.max() > 1:
+        raise PredictorError("the accuracy table's column 'accuracy' must hold finite values in 0..1")
+
+
+def split_rows(table: pl.DataFrame, holdout: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(fit, held-out) row positions: ``round(holdout * rows)`` held out, drawn from the non-anchor rows."""
+    n = table.height
+    anchor = table["anchor"].to_numpy() if "anchor" in table.columns else np.zeros(n, dtype=bool)
+    candidates = np.flatnonzero(~anchor)
+    rng = np.random.default_rng([seed, 11])
+    k = min(int(round(holdout * n)), len(candidates))
+    held = np.sort(rng.permutation(candidates)[:k])
+    fit = np.setdiff1d(np.arange(n), held)
+    return fit, held
+
+
+def _train_ensemble(feats: np.ndarray, acc: np.ndarray, settings: PredictorSettings
+                    ) -> tuple[_Stacked, np.ndarray, np.ndarray]:
+    mean = feats.mean(0)
+    std = feats.std(0)
+    std = np.where(std > 1e-6, std, 1.0)
+    x = torch.from_numpy(((feats - mean) / std).astype(np.float32))
+    y = torch.from_numpy(acc.astype(np.float32))
+    return _train_stack(x, y, settings), mean.astype(np.float32), std.astype(np.float32)
+
+
+def score(pred: np.ndarray, spread: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """Held-out scores: Kendall tau (scipy), RMSE and MAE in accuracy points (percent), mean spread."""
+    from scipy.stats import kendalltau
+
+    err = (pred - truth) * 100
+    tau = float(kendalltau(pred, truth).statistic) if len(truth) > 1 else float("nan")
+    return {"kendall_tau": tau if math.isfinite(tau) else None,
+            "rmse_pct": float(np.sqrt(np.mean(err ** 2))), "mae_pct": float(np.mean(np.abs(err))),
+            "spread_pct": float(np.mean(spread) * 100)}
+
+
+def _gbt_baseline(feats: np.ndarray, acc: np.ndarray, fit: np.ndarray, held: np.ndarray, seed: int
+                  ) -> dict[str, float]:
+    """The same split scored by sklearn's HistGradientBoostingRegressor (the tree alternative)."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    model = HistGradientBoostingRegressor(max_iter=300, learning_rate=0.05, random_state=seed,
+                                          min_samples_leaf=5).fit(feats[fit], acc[fit])
+    pred = np.clip(model.predict(feats[held]), 0, 1)
+    return score(pred, np.zeros_like(pred), acc[held])
+
+
+def fit_predictor(table: pl.DataFrame, space: SearchSpace, settings: PredictorSettings, out_path: str | Path,
+                  metrics_path: str | Path) -> dict[str, Any]:
+    """Fit the predictor on an accuracy table, score it on held-out rows, refit on all rows, save both files.
+
+    Writes ``out_path`` (the predictor, loaded by :meth:`Predictor.load`) and ``metrics_path`` (JSON: the
+    held-out ``kendall_tau``, ``rmse_pct``, ``mae_pct``, ``spread_pct``, row counts, the gradient-boosted
+    trees' scores on the same split as ``baseline_gbt``, fit seconds). Returns the metrics.
+    """
+    _check_table(table, space)
+    start = time.perf_counter()
+    genes = _gene_table(space)
+    state_base = {"format": FORMAT, "arch_genes": genes, "cim_ranges": _cim_ranges(table),
+                  "spec": json.loads(json.dumps(asdict(space.spec))), "hidden": list(settings.hidden)}
+    checker = Predictor({**state_base, "feature_mean": [0.0], "feature_std": [1.0],
+                         "weights": [torch.zeros(1, 1, 1)], "biases": [torch.zeros(1, 1, 1)]}, space)
+    feats = checker.features(table, table)
+    acc = table["accuracy"].to_numpy().astype(np.float64)
+    fit, held = split_rows(table, settings.holdout, settings.seed)
+    if len(fit) < 2:
+        raise PredictorError(f"the accuracy table has {table.height} rows, too few to fit a predictor")
+
+    metrics: dict[str, Any] = {"model": f"mlp-ensemble x{settings.ensemble} {list(settings.hidden)}",
+                               "final_fit": "all rows (same recipe)", "rows_total": table.height,
+                               "rows_fit": int(len(fit)), "rows_heldout": int(len(held)),
+                               "settings": {**asdict(settings), "hidden": list(settings.hidden)}}
+    if len(held) >= 2:
+        net, mean, std = _train_ensemble(feats[fit], acc[fit], settings)
+        out = net(torch.from_numpy((feats[held] - mean) / std))
+        metrics.update(score(out.mean(0).double().numpy(), out.std(0, unbiased=False).double().numpy(), acc[held]))
+        metrics["baseline_gbt"] = _gbt_baseline(feats, acc, fit, held, settings.seed)
+    else:
+        metrics.update({"kendall_tau": None, "rmse_pct": None, "mae_pct": None, "spread_pct": None})
+    net, mean, std = _train_ensemble(feats, acc, settings)
+    metrics["fit_seconds"] = round(time.perf_counter() - start, 3)
+    state = {**state_base, "feature_mean": torch.from_numpy(mean), "feature_std": torch.from_numpy(std),
+             "weights": list(net.weights), "biases": list(net.biases), "metrics": metrics}
+    Predictor(state, space).save(out_path)
+    metrics_path = Path(metrics_path)
+    metrics_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = metrics_path.with_name(f".{metrics_path.name}.tmp")
+    tmp.write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n")
+    os.replace(tmp, metrics_path)
+    return metrics
