@@ -1,0 +1,157 @@
+"""The accuracy predictor: fitting on a table, its file, and the queries it refuses."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from cimpipe.accuracy import sample_configurations
+from cimpipe.predictor import Predictor, PredictorError, PredictorSettings, fit_predictor
+from cimpipe.space import CIM_COLUMNS, DeviceSummary, HardwareSpace, SearchSpace, VGGSpec
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Tiny tensors: one thread is faster than two that contend with other work on a 2-core machine."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+SPEC = VGGSpec(in_channels=1, image_size=8, num_classes=10, stages=((8, 8), (16,)), fc=(16,), min_depth=(1, 1),
+               width_ratios=(0.5, 1.0), bit_choices=(2, 4, 8))
+HW = HardwareSpace(technologies=("rram", "sram"), adc_bits=(3, 5, 8), cell_bits=(1, 2), rows_parallel=(16, 64, 128),
+                   subarray=(64, 128))
+DEVICES = {"rram": DeviceSummary(sigma=0.05, on_off_ratio=20.0, max_cell_bits=2),
+           "sram": DeviceSummary(sigma=0.0, on_off_ratio=math.inf, max_cell_bits=1)}
+SETTINGS = PredictorSettings(ensemble=3, hidden=(32, 32), epochs=60, lr=0.005, holdout=0.25, seed=0)
+
+
+def _fabricated_table(space: SearchSpace, n: int = 160) -> pl.DataFrame:
+    """A table whose accuracy is a known smooth function of bits, width, ADC bits and sigma (no supernet)."""
+    t = sample_configurations(space, n, seed=0)
+    wb = t.select(pl.col("^wbits_.*$")).to_numpy().mean(1)
+    ab = t.select(pl.col("^abits_.*$")).to_numpy().mean(1)
+    width = t.select(pl.col("^width_.*$")).to_numpy().mean(1)
+    acc = (0.95 - 0.25 * np.exp(-(wb - 2)) - 0.15 * np.exp(-(ab - 2)) - 0.05 * (1 - width)
+           - 3.0 * t["sigma"].to_numpy() - 0.2 * np.exp(-(t["adc_bits"].to_numpy() - 3)))
+    return t.with_columns(pl.Series("accuracy", np.clip(acc, 0.1, 1.0)))
+
+
+@pytest.fixture(scope="module")
+def space() -> SearchSpace:
+    return SearchSpace(SPEC, HW, DEVICES)
+
+
+@pytest.fixture(scope="module")
+def fitted(space: SearchSpace, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, pl.DataFrame]:
+    root = tmp_path_factory.mktemp("predictor")
+    table = _fabricated_table(space)
+    metrics = fit_predictor(table, space, SETTINGS, root / "predictor.pt", root / "predictor_metrics.json")
+    return root, metrics, table
+
+
+def test_settings_from_config() -> None:
+    s = PredictorSettings.from_config({"ensemble": 4, "hidden": [16, 8], "lr": 0.01})
+    assert (s.ensemble, s.hidden, s.lr) == (4, (16, 8), 0.01)
+    with pytest.raises(PredictorError, match="predictor.depth is not a known setting"):
+        PredictorSettings.from_config({"depth": 3})
+    with pytest.raises(PredictorError, match="predictor.holdout must lie in"):
+        PredictorSettings.from_config({"holdout": 1.5})
+    with pytest.raises(PredictorError, match="predictor.hidden must be a non-empty list"):
+        PredictorSettings.from_config({"hidden": []})
+
+
+def test_fit_scores_on_held_out_rows_and_writes_metrics(fitted: tuple[Path, dict, pl.DataFrame]) -> None:
+    root, metrics, table = fitted
+    on_disk = json.loads((root / "predictor_metrics.json").read_text())
+    assert on_disk == metrics
+    assert metrics["rows_heldout"] == round(0.25 * table.height)
+    assert metrics["rows_fit"] + metrics["rows_heldout"] == table.height
+    # a smooth function of the features is learned: ranks agree and errors are a few points at most
+    assert metrics["kendall_tau"] > 0.6
+    assert 0 < metrics["rmse_pct"] < 8 and metrics["mae_pct"] <= metrics["rmse_pct"]
+    assert metrics["spread_pct"] > 0
+    assert set(metrics["baseline_gbt"]) >= {"kendall_tau", "rmse_pct"}
+
+
+def test_predictor_round_trips_through_its_file(fitted: tuple[Path, dict, pl.DataFrame], space: SearchSpace,
+                                                tmp_path: Path) -> None:
+    root, _, table = fitted
+    p = Predictor.load(root / "predictor.pt", space)
+    genes = space.random_genes(np.random.default_rng(1), 500)
+    mean, std = p.predict(space.arch_values(genes), space.cim_values(genes))
+    assert mean.shape == std.shape == (500,) and mean.dtype == np.float64
+    assert ((mean >= 0) & (mean <= 1)).all() and (std >= 0).all()
+    p.save(tmp_path / "copy.pt")
+    again = Predictor.load(tmp_path / "copy.pt")  # no space: rebuilt from the file
+    m2, s2 = again.predict(space.arch_values(genes), space.cim_values(genes))
+    np.testing.assert_array_equal(mean, m2)
+    np.testing.assert_array_equal(std, s2)
+    # batching does not change a prediction; a table and arrays give the same answer
+    m3, _ = p.predict(space.arch_values(genes), space.cim_values(genes), batch=7)
+    np.testing.assert_allclose(m3, mean, rtol=1e-5, atol=1e-6)
+    mt, _ = p.predict_table(table.head(20))
+    ma, _ = p.predict(table.head(20).select(p.arch_columns).to_numpy(), table.head(20).select(CIM_COLUMNS).to_numpy())
+    np.testing.assert_array_equal(mt, ma)
+
+
+def test_predictions_follow_the_table(fitted: tuple[Path, dict, pl.DataFrame]) -> None:
+    root, _, table = fitted
+    p = Predictor.load(root / "predictor.pt")
+    best, worst = p.predict_table(table.head(2))[0]  # anchors: ideal largest, harsh smallest
+    assert best > worst + 0.2
+
+
+def test_configuration_outside_the_space_is_refused(fitted: tuple[Path, dict, pl.DataFrame]) -> None:
+    root, _, table = fitted
+    p = Predictor.load(root / "predictor.pt")
+    rows = table.head(4)
+    with pytest.raises(PredictorError, match="lack the column 'wbits_2'"):
+        p.predict(rows.drop("wbits_2"), rows)
+    with pytest.raises(PredictorError, match="lack the column 'sigma'"):
+        p.predict(rows, rows.drop("sigma"))
+    with pytest.raises(PredictorError, match=r"column wbits_1 holds 3, which is not one of its choices \[2, 4, 8\]"):
+        p.predict(rows.with_columns(pl.lit(3).alias("wbits_1")), rows)
+    with pytest.raises(PredictorError, match="column width_0 holds 0.75"):
+        p.predict(rows.with_columns(pl.lit(0.75).alias("width_0")), rows)
+    top_adc = int(table["adc_bits"].max())
+    with pytest.raises(PredictorError, match=f"column adc_bits holds {top_adc + 1}, outside the range the accuracy table"):
+        p.predict(rows, rows.with_columns(pl.lit(top_adc + 1).alias("adc_bits")))
+    with pytest.raises(PredictorError, match="column sigma holds 0.2, outside the range the accuracy table covers"):
+        p.predict(rows, rows.with_columns(pl.lit(0.2).alias("sigma")))
+    with pytest.raises(PredictorError, match="must have 5 columns"):
+        p.predict(rows.select(p.arch_columns).to_numpy(), np.zeros((4, 3)))
+
+
+def test_a_different_space_is_refused(fitted: tuple[Path, dict, pl.DataFrame]) -> None:
+    root, _, _ = fitted
+    other_bits = VGGSpec(in_channels=1, image_size=8, num_classes=10, stages=((8, 8), (16,)), fc=(16,),
+                         min_depth=(1, 1), width_ratios=(0.5, 1.0), bit_choices=(4, 8))
+    with pytest.raises(PredictorError, match=r"gene wbits_0 has the choices \[4, 8\] in this search space"):
+        Predictor.load(root / "predictor.pt", SearchSpace(other_bits, HW, DEVICES))
+    deeper = VGGSpec(in_channels=1, image_size=8, num_classes=10, stages=((8, 8), (16, 16)), fc=(16,),
+                     min_depth=(1, 1), width_ratios=(0.5, 1.0), bit_choices=(2, 4, 8))
+    with pytest.raises(PredictorError, match="refit it for this space"):
+        Predictor.load(root / "predictor.pt", SearchSpace(deeper, HW, DEVICES))
+
+
+def test_unreadable_files_are_one_sentence(tmp_path: Path) -> None:
+    with pytest.raises(PredictorError, match="predictor file .*missing.pt does not exist"):
+        Predictor.load(tmp_path / "missing.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a torch file")
+    with pytest.raises(PredictorError, match="cannot be read"):
+        Predictor.load(tmp_path / "junk.pt")
+
+
+def test_table_without_accuracy_is_refused(space: SearchSpace, tmp_path: Path) -> None:
+    table = sample_configurations(space, 20, seed=0)
+    with pytest.raises(PredictorError, match="lacks the column 'accuracy'"):
+        fit_predictor(table, space, SETTINGS, tmp_path / "p.pt", tmp_path / "m.json")

@@ -1,0 +1,201 @@
+"""The whole DAG on a tiny config, run as a user runs it: `snakemake -c2` in a fresh folder.
+
+Checks the tables every stage leaves (Parquet schemas), the front's non-domination and completeness, and
+what a second run plans after a change to config.yaml: nothing after no change; hw_cost for a new
+technology plus the search; only the search after a new budget; everything from training on after a new
+seed. Also `snakemake --lint` and a misspelled key failing before any job.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+import yaml
+
+from cimpipe.hw import Technology
+from cimpipe.pareto import non_dominated, to_losses
+from cimpipe.space import HardwareConfig, SubnetConfig
+
+REPO = Path(__file__).resolve().parent.parent
+TINY = REPO / "tests" / "data" / "tiny_config.yaml"
+WORKFLOW_FILES = ("Snakefile", "rules", "workflow", "envs", "profiles")
+
+
+def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=workdir, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def copy_workflow(dest: Path, config: dict | None = None) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in WORKFLOW_FILES:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name)
+        else:
+            shutil.copy2(src, dest / name)
+    if config is None:
+        shutil.copy2(TINY, dest / "config.yaml")
+    else:
+        (dest / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return dest
+
+
+def planned_jobs(workdir: Path) -> Counter:
+    """The jobs a dry run plans, by rule (empty when there is nothing to do)."""
+    out = snakemake(workdir, "-n", "-c2")
+    assert out.returncode == 0, out.stdout + out.stderr
+    text = out.stdout + out.stderr
+    if "Nothing to be done" in text:
+        return Counter()
+    stats = text.split("Job stats:", 1)[1]
+    jobs = Counter()
+    for line in stats.splitlines()[3:]:
+        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if not m:
+            break
+        if m.group(1) != "total":
+            jobs[m.group(1)] = int(m.group(2))
+    return jobs
+
+
+def edited(workdir: Path, change) -> Counter:
+    """Plan after applying ``change`` to config.yaml, then put the file back."""
+    path = workdir / "config.yaml"
+    original = path.read_text()
+    config = yaml.safe_load(original)
+    change(config)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    try:
+        return planned_jobs(workdir)
+    finally:
+        path.write_text(original)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    workdir = copy_workflow(tmp_path_factory.mktemp("dag"))
+    out = snakemake(workdir, "-c2")
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-5000:]
+    return workdir
+
+
+def test_every_stage_leaves_its_table(run: Path) -> None:
+    results = run / "results"
+    prepared = json.loads((run / "data/prepared/digits/meta.json").read_text())
+    assert prepared["num_classes"] == 10 and prepared["channels"] == 1
+
+    log = pl.read_parquet(results / "demo/train_log.parquet")
+    assert log.columns == ["epoch", "lr", "loss", "largest_acc", "smallest_acc", "seconds"]
+    assert log["epoch"].to_list() == [1, 2, 3]
+
+    table = pl.read_parquet(results / "demo/accuracy.parquet")
+    assert table.height == 16 and table["config_id"].to_list() == list(range(16))
+    for column in ("depth_0", "wbits_0", "abits_5", "adc_bits", "cell_bits", "rows_parallel", "sigma",
+                   "on_off_ratio", "accuracy", "loss", "n_images"):
+        assert column in table.columns
+    assert table["accuracy"].is_between(0, 1).all()
+
+    metrics = json.loads((results / "demo/predictor_metrics.json").read_text())
+    assert {"kendall_tau", "rmse_pct", "rows_total"} <= set(metrics)
+
+    for tech in ("rram_22nm", "sram_22nm"):
+        hw = pl.read_parquet(results / f"hwcost/{tech}.parquet")
+        assert {"subarray", "adc_bits", "feasible", "adc_area_um2", "adc_energy_pj", "clock_period_ns"} <= set(hw.columns)
+        assert hw["feasible"].any()
+
+    history = pl.read_parquet(results / "demo/search_history.parquet")
+    assert history.height == 600
+    hv = history.group_by("generation").agg(pl.col("hypervolume").first()).sort("generation")["hypervolume"]
+    assert (hv.diff().drop_nulls() >= -1e-12).all()
+
+    for name in ("index.html", "front_energy.png", "front_latency.png", "front_area.png", "front_edap.png",
+                 "hypervolume.png", "training.png", "predictor.png"):
+        assert (results / "demo/report" / name).stat().st_size > 0
+
+
+def test_the_front_is_non_dominated_and_carries_whole_designs(run: Path) -> None:
+    front = pl.read_parquet(run / "results/pareto_demo.parquet")
+    assert front.height > 0
+    for column in ("accuracy", "accuracy_predicted", "accuracy_measured", "energy_uj", "latency_ms", "area_mm2",
+                   "edap_uj_ms_mm2", "edap_reduction_vs_reference", "technology", "adc_bits", "design_json"):
+        assert column in front.columns
+    losses = to_losses(front.select("accuracy", "energy_uj", "latency_ms", "area_mm2").to_numpy(),
+                       maximize=[True, False, False, False], log_scale=[False, True, True, True])
+    assert non_dominated(losses).all()
+    assert np.allclose(front["accuracy"].to_numpy(), front["accuracy_measured"].to_numpy())
+
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    for design in front["design_json"].to_list():
+        d = json.loads(design)
+        subnet = SubnetConfig.from_dict(d["subnet"])
+        hardware = HardwareConfig(**d["hardware"])
+        assert len(subnet.weight_bits) == 6
+        Technology.from_config(hardware.technology, config["technologies"][hardware.technology])
+
+
+def test_nothing_is_planned_after_a_complete_run(run: Path) -> None:
+    assert planned_jobs(run) == Counter()
+
+
+def test_a_new_technology_runs_its_hw_cost_and_the_search_only(run: Path) -> None:
+    def add_fefet(config: dict) -> None:
+        config["technologies"]["fefet_22nm"] = {
+            "node_nm": 22,
+            "device": {"memory": "fefet", "cell": "1t1r", "r_on_ohm": 240000, "on_off_ratio": 100, "max_cell_bits": 2,
+                       "read_voltage_v": 0.5, "read_pulse_ns": 10, "write_voltage_v": 4.0, "cell_area_f2": 24,
+                       "sigma": 0.05},
+        }
+
+    assert edited(run, add_fefet) == Counter({"hw_cost": 1, "search": 1, "report": 1, "all": 1})
+
+
+def test_a_new_search_budget_reruns_the_search_only(run: Path) -> None:
+    def budget(config: dict) -> None:
+        config["workloads"]["demo"]["search"]["budget"] = 700
+
+    assert edited(run, budget) == Counter({"search": 1, "report": 1, "all": 1})
+
+
+def test_a_new_training_seed_reruns_training_and_everything_after(run: Path) -> None:
+    def seed(config: dict) -> None:
+        config["workloads"]["demo"]["seed"] = 1
+
+    assert edited(run, seed) == Counter({"train_supernet": 1, "accuracy_shard": 2, "accuracy_table": 1,
+                                         "fit_predictor": 1, "search": 1, "report": 1, "all": 1})
+
+
+def test_the_workflow_passes_lint(run: Path) -> None:
+    out = snakemake(run, "--lint")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "Lints for" not in out.stdout + out.stderr, out.stdout + out.stderr
+
+
+def test_a_misspelled_key_fails_before_any_job(tmp_path: Path) -> None:
+    config = yaml.safe_load(TINY.read_text())
+    config["workloads"]["demo"]["search"]["budgett"] = 10
+    workdir = copy_workflow(tmp_path, config)
+    out = snakemake(workdir, "-c1")
+    assert out.returncode != 0
+    assert "config key 'workloads.demo.search.budgett' is not known (did you mean 'budget'?)" in out.stdout + out.stderr
+    assert not (workdir / "results").exists() and not (workdir / "data").exists()
+
+
+def test_the_vgg16_chain_is_planned_from_data_to_front(tmp_path: Path) -> None:
+    workdir = copy_workflow(tmp_path)
+    out = snakemake(workdir, "-n", "-c2", "results/pareto_vgg16.parquet")
+    assert out.returncode == 0, out.stdout + out.stderr
+    text = out.stdout + out.stderr
+    for rule in ("prepare_data", "train_supernet", "accuracy_shard", "accuracy_table", "fit_predictor", "hw_cost",
+                 "search"):
+        assert re.search(rf"^{rule}\s+\d+$", text, re.M), rule
+    assert "data/prepared/tinyimagenet" in text
