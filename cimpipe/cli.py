@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Callable, Sequence
@@ -13,6 +14,35 @@ import yaml
 
 class CliError(ValueError):
     """A user error on the command line (one sentence)."""
+
+
+def _console():
+    """A rich console; off a terminal (pipes, files) it is wide and plain so tables stay one row per line."""
+    from rich.console import Console
+
+    if sys.stdout.isatty():
+        return Console()
+    return Console(width=200, no_color=True, highlight=False, emoji=False)
+
+
+def _table(console):
+    from rich import box
+    from rich.table import Table
+
+    return Table(box=box.HEAVY_HEAD) if console.is_terminal else Table(box=box.SIMPLE, show_edge=False, pad_edge=False)
+
+
+def _print_table(console, table, title: str | None = None, caption: str | None = None) -> None:
+    """Print ``table``; off a terminal its title and caption become plain lines above and below it."""
+    if console.is_terminal:
+        table.title, table.caption = title, caption
+        console.print(table)
+        return
+    if title:
+        console.print(title)
+    console.print(table)
+    if caption:
+        console.print(caption)
 
 
 def _positive_int(text: str) -> int:
@@ -143,11 +173,8 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 
 
 def _print_tables(name: str, summary: dict, m, layers: list[dict]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
-    t = Table(title=f"chip metrics ({name})")
+    console = _console()
+    t = _table(console)
     t.add_column("metric")
     t.add_column("value", justify="right")
     for k, v in summary.items():
@@ -156,19 +183,273 @@ def _print_tables(name: str, summary: dict, m, layers: list[dict]) -> None:
         t.add_row(f"area {k} (mm2)", f"{float(v[0]):.4g}")
     for k, v in m.energy_breakdown_pj.items():
         t.add_row(f"energy {k} (pJ)", f"{float(v[0]):.4g}")
-    console.print(t)
+    _print_table(console, t, f"chip metrics ({name})")
     if layers:
-        lt = Table(title="layers")
+        lt = _table(console)
         for c in layers[0]:
             lt.add_column(c, justify="right")
         for row in layers:
             lt.add_row(*(f"{v:.6g}" if isinstance(v, float) else str(v) for v in row.values()))
-        console.print(lt)
+        _print_table(console, lt, "layers")
+
+
+# --------------------------------------------------------------------------------------------------
+# show
+# --------------------------------------------------------------------------------------------------
+
+_PERCENT = {"accuracy", "accuracy_predicted", "accuracy_measured", "accuracy_std", "utilization"}
+_LABELS = {  # front column: table header
+    "accuracy": "accuracy (%)", "accuracy_measured": "measured (%)", "accuracy_predicted": "predicted (%)",
+    "accuracy_std": "acc. std (%)", "energy_uj": "energy (uJ)", "latency_ms": "latency (ms)", "area_mm2": "area (mm2)",
+    "edap_uj_ms_mm2": "EDAP (uJ ms mm2)", "edap_reduction_vs_reference": "EDAP gain (x)", "technology": "technology",
+    "hardware": "hardware", "bits": "network/bits", "utilization": "utilization (%)",
+}
+
+
+def _format(column: str, value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if column in _PERCENT:
+            return f"{100.0 * value:.2f}"
+        if column == "edap_reduction_vs_reference":
+            return f"{value:.3g}"
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _show_columns(front, requested: str | None) -> list[str]:
+    from cimpipe.search import ALIASES
+
+    if requested:
+        names = [ALIASES.get(c.strip(), c.strip()) for c in requested.split(",") if c.strip()]
+        for name in names:
+            if name not in front.columns:
+                raise CliError(f"the front has no column {name!r} to show (columns: {', '.join(front.columns)})")
+        return names
+    measured = "accuracy_measured" in front.columns and front["accuracy_measured"].null_count() < front.height
+    acc = ["accuracy_measured", "accuracy_predicted"] if measured and "accuracy_predicted" in front.columns else ["accuracy"]
+    return acc + ["energy_uj", "latency_ms", "area_mm2", "edap_uj_ms_mm2", "edap_reduction_vs_reference",
+                  "technology", "hardware", "bits"]
+
+
+def _add_show(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("show", help="print a Pareto front as a table, sorted by one metric")
+    p.add_argument("front", help="a front file, e.g. results/pareto_demo.parquet")
+    p.add_argument("--sort", default="accuracy",
+                   help="column to sort by: accuracy, energy_uj, latency_ms, area_mm2, edap_uj_ms_mm2, "
+                        "edap_reduction_vs_reference, ... (default accuracy; best first)")
+    order = p.add_mutually_exclusive_group()
+    order.add_argument("--desc", dest="descending", action="store_const", const=True, default=None,
+                       help="largest first")
+    order.add_argument("--asc", dest="descending", action="store_const", const=False, help="smallest first")
+    p.add_argument("--limit", type=_positive_int, default=None, help="print only the first N rows")
+    p.add_argument("--columns", default=None, help="comma-separated columns to print instead of the default set "
+                                                   "(any front column, plus 'hardware' and 'bits')")
+    p.add_argument("--csv", action="store_true", help="print CSV (raw values) instead of a table")
+    p.set_defaults(run=_run_show)
+
+
+def _run_show(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from cimpipe.results import SORT_DIRECTIONS, read_front, sort_front, with_summaries
+    from cimpipe.search import ALIASES
+
+    front = with_summaries(read_front(args.front))
+    key = ALIASES.get(args.sort, args.sort)
+    rows = sort_front(front, key, args.descending)
+    if args.limit is not None:
+        rows = rows.head(args.limit)
+    columns = _show_columns(front, args.columns)
+    if args.csv:
+        rows.select(columns).write_csv(sys.stdout)
+        return 0
+    descending = SORT_DIRECTIONS.get(key, False) if args.descending is None else args.descending
+    console = _console()
+    t = _table(console)
+    cells = [[_format(c, v) for c, v in zip(columns, row)] for row in rows.select(columns).iter_rows()]
+    t.add_column("#", justify="right", no_wrap=True)
+    for j, c in enumerate(columns):
+        text = front.schema[c] == pl.Utf8  # text may wrap on a narrow terminal; numbers are never cut
+        width = None if text else max([len(r[j]) for r in cells], default=1)
+        t.add_column(_LABELS.get(c, c), justify="left" if text else "right", min_width=width)
+    for i, row in enumerate(cells, start=1):
+        t.add_row(str(i), *row)
+    _print_table(console, t, str(args.front), f"{rows.height} of {front.height} designs, sorted by {key} "
+                                              f"({'descending' if descending else 'ascending'})")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------
+# compare
+# --------------------------------------------------------------------------------------------------
+
+
+def _add_compare(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("compare", help="dominance and hypervolume of two Pareto fronts on a common normalization")
+    p.add_argument("a", help="first front file")
+    p.add_argument("b", help="second front file")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(run=_run_compare)
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    from cimpipe.results import compare_fronts, read_front
+
+    c = compare_fronts(read_front(args.a), read_front(args.b))
+    names = {"a": args.a, "b": args.b}
+    verdict = "tie" if c.better == "tie" else names[c.better]
+    if args.json:
+        print(json.dumps({
+            "a": args.a, "b": args.b, "points_a": c.n_a, "points_b": c.n_b,
+            "a_points_dominating_b": c.a_dominating, "b_points_dominated_by_a": c.b_dominated,
+            "b_points_dominating_a": c.b_dominating, "a_points_dominated_by_b": c.a_dominated,
+            "a_share_not_dominated": c.a_share_undominated, "b_share_not_dominated": c.b_share_undominated,
+            "hypervolume_a": c.hv_a, "hypervolume_b": c.hv_b, "better": verdict,
+            "objectives": {o.metric: "max" if o.maximize else "min" for o in c.objectives},
+            "normalizer": c.normalizer.to_dict() if c.normalizer else None,
+        }))
+        return 0
+    objectives = ", ".join(f"{o.metric} {'max' if o.maximize else 'min'}{' (log)' if o.log_scale else ''}"
+                           for o in c.objectives)
+    console = _console()
+    t = _table(console)
+    t.add_column("")
+    t.add_column(f"A: {args.a}", justify="right")
+    t.add_column(f"B: {args.b}", justify="right")
+    t.add_row("designs", str(c.n_a), str(c.n_b))
+    t.add_row("designs that dominate one of the other front", str(c.a_dominating), str(c.b_dominating))
+    t.add_row("designs dominated by the other front", str(c.a_dominated), str(c.b_dominated))
+    t.add_row("share not dominated by the other front",
+              *(f"{100 * share:.1f}%" if n else "-" for share, n in ((c.a_share_undominated, c.n_a),
+                                                                     (c.b_share_undominated, c.n_b))))
+    t.add_row("hypervolume (common normalization)", f"{c.hv_a:.6g}", f"{c.hv_b:.6g}")
+    _print_table(console, t, "front comparison", f"objectives: {objectives}")
+    if c.better == "tie":
+        console.print(f"the fronts tie by hypervolume ({c.hv_a:.6g})")
+    else:
+        label = "A" if c.better == "a" else "B"
+        console.print(f"{label} ({verdict}) is better by hypervolume: {max(c.hv_a, c.hv_b):.6g} "
+                      f"against {min(c.hv_a, c.hv_b):.6g}")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------
+# techs
+# --------------------------------------------------------------------------------------------------
+
+
+def _add_techs(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("techs", help="list the memory technologies with their node and device figures")
+    p.add_argument("--config", default=None,
+                   help="config.yaml (default ./config.yaml if present, else the package's built-in set)")
+    p.set_defaults(run=_run_techs)
+
+
+def _run_techs(args: argparse.Namespace) -> int:
+    from cimpipe.config import load_config, search_technologies
+    from cimpipe.hw.technology import builtin_technologies, load_technologies
+
+    path = Path(args.config) if args.config else Path("config.yaml")
+    if args.config or path.is_file():
+        cfg = load_config(path)
+        techs, searched, source = load_technologies(cfg["technologies"]), set(search_technologies(cfg)), str(path)
+    else:
+        techs, searched, source = builtin_technologies(), None, "built-in technologies"
+    console = _console()
+    t = _table(console)
+    heads = ["name", "node (nm)", "memory", "cell", "Ron (kOhm)", "on/off", "max cell bits", "read (V)",
+             "cell area (F2)", "cell area (um2)", "sigma"] + (["searched"] if searched is not None else [])
+    for h in heads:
+        t.add_column(h, justify="left" if h in ("name", "memory", "cell", "searched") else "right")
+    for name, tech in techs.items():
+        d = tech.device
+        area_um2 = d.cell_area_f2 * (tech.node_nm * 1e-3) ** 2
+        row = [name, str(tech.node_nm), d.memory, d.cell, f"{d.r_on_ohm / 1e3:.4g}", f"{d.on_off_ratio:.4g}",
+               str(d.max_cell_bits), f"{d.read_voltage_v:.3g}", f"{d.cell_area_f2:.4g}", f"{area_um2:.4g}",
+               f"{d.sigma:.3g}"]
+        if searched is not None:
+            row.append("yes" if name in searched else "no")
+        t.add_row(*row)
+    _print_table(console, t, f"technologies ({source})")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------
+# plot
+# --------------------------------------------------------------------------------------------------
+
+
+def _add_plot(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("plot", help="write the front plots (and the search report when the history is found)")
+    p.add_argument("front", help="a front file, e.g. results/pareto_demo.parquet")
+    p.add_argument("--history", default=None,
+                   help="search_history.parquet (default results/{workload}/search_history.parquet if present)")
+    p.add_argument("--out", default=None, help="output folder (default {front folder}/{front name}_plots)")
+    p.set_defaults(run=_run_plot)
+
+
+def _check_history(path: Path) -> None:
+    import polars as pl
+
+    if not path.is_file():
+        raise CliError(f"the history file {path} does not exist")
+    try:
+        schema = pl.read_parquet_schema(path)
+    except Exception:
+        raise CliError(f"the file {path} is not a Parquet file") from None
+    for name in ("generation", "hypervolume"):
+        if name not in schema:
+            raise CliError(f"the file {path} is not a cimpipe search history: it lacks the column {name!r}")
+
+
+def _run_plot(args: argparse.Namespace) -> int:
+    from cimpipe.report import FRONT_PLOTS, _front_plot, write_report
+    from cimpipe.results import read_front, workload_dir
+
+    front_path = Path(args.front)
+    front = read_front(front_path)
+    if front.height == 0:
+        raise CliError(f"the front file {front_path} holds no designs to plot")
+    wdir = workload_dir(front_path)
+    if args.history is not None:
+        history = Path(args.history)
+    else:
+        history = wdir / "search_history.parquet" if wdir is not None else None
+        history = history if history is not None and history.is_file() else None
+    out = Path(args.out) if args.out else front_path.with_name(f"{front_path.stem}_plots")
+    if history is not None:
+        _check_history(history)
+        beside = history.parent
+        train_log = beside / "train_log.parquet"
+        metrics = beside / "predictor_metrics.json"
+        written = write_report(front_path, history, out, train_log if train_log.is_file() else None,
+                               metrics if metrics.is_file() else None)
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        reference = None
+        summary = wdir / "search_summary.json" if wdir is not None else None
+        if summary is not None and summary.is_file():
+            try:
+                reference = json.loads(summary.read_text()).get("reference")
+            except (json.JSONDecodeError, AttributeError):
+                reference = None
+        written = []
+        for stem, (column, label) in FRONT_PLOTS.items():
+            _front_plot(front, column, label, reference, out / f"{stem}.png")
+            written.append(out / f"{stem}.png")
+    for p in written:
+        print(p)
+    return 0
 
 
 # --------------------------------------------------------------------------------------------------
 
-SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (_add_evaluate,)
+SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
+    _add_evaluate, _add_show, _add_compare, _add_techs, _add_plot)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -185,6 +466,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args) or 0)
     except ValueError as e:  # every user error of the package is a ValueError subclass
         print(f"cimpipe: error: {e}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # the reader went away (`cimpipe show f | head`): not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except OSError as e:
+        print(f"cimpipe: error: cannot use {e.filename}: {e.strerror}" if e.filename else f"cimpipe: error: {e}",
+              file=sys.stderr)
         return 2
 
 

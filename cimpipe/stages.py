@@ -201,6 +201,21 @@ def _remeasure(model, spec, space, data_dir: str, accuracy_settings: dict):
     return remeasure
 
 
+def _check_devices_covered(space, cim_ranges: dict) -> None:
+    """Refuse a technology whose device lies outside what the accuracy table measured (one sentence)."""
+    from cimpipe.config import ConfigError
+
+    sigma_max = cim_ranges["sigma"][1]
+    on_off_min = cim_ranges["on_off_ratio"][0]
+    for name, device in space.devices.items():
+        if device.sigma > sigma_max * (1 + 1e-9):
+            raise ConfigError(f"technology {name} has sigma {device.sigma:g}, beyond the {sigma_max:g} the accuracy "
+                              f"table covers: raise the workload's accuracy.sigma_max")
+        if min(device.on_off_ratio, 1e6) < on_off_min * (1 - 1e-9):
+            raise ConfigError(f"technology {name} has on_off_ratio {device.on_off_ratio:g}, below the {on_off_min:g} "
+                              f"the accuracy table covers: lower the workload's accuracy.on_off_min")
+
+
 def search(predictor_path: str, supernet_path: str, data_dir: str, hwcost_paths: list[str], settings: dict,
            front_path: str, history_path: str) -> None:
     """Run the multi-objective search; write the history, the front and the summary."""
@@ -218,8 +233,9 @@ def search(predictor_path: str, supernet_path: str, data_dir: str, hwcost_paths:
         for name, entry in settings["technologies"].items()
     }
     search_settings = SearchSettings.from_config(settings["search"])
-    objective = Objective(space, Predictor.load(predictor_path), evaluators, search_settings.objectives,
-                          search_settings.constraints)
+    predictor = Predictor.load(predictor_path)
+    _check_devices_covered(space, predictor.cim_ranges)
+    objective = Objective(space, predictor, evaluators, search_settings.objectives, search_settings.constraints)
     remeasure = None
     if settings["search"].get("remeasure", True):
         remeasure = _remeasure(model, spec, space, data_dir, settings["accuracy"])

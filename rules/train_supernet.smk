@@ -3,11 +3,7 @@ rule train_supernet:
         data=prepared_data,
     output:
         supernet="results/{workload}/supernet.pt",
-        log_table=report(
-            "results/{workload}/train_log.parquet",
-            caption="../workflow/report/train_log.rst",
-            category="Training",
-        ),
+        log_table="results/{workload}/train_log.parquet",
     params:
         recipe=train_params,
         code=code("nn", "train.py", "space.py"),

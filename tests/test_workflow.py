@@ -199,3 +199,14 @@ def test_the_vgg16_chain_is_planned_from_data_to_front(tmp_path: Path) -> None:
                  "search"):
         assert re.search(rf"^{rule}\s+\d+$", text, re.M), rule
     assert "data/prepared/tinyimagenet" in text
+
+
+def test_snakemake_report_is_self_contained_with_the_plots(run: Path) -> None:
+    out = snakemake(run, "--report", "report.html")
+    assert out.returncode == 0, out.stdout + out.stderr
+    html = (run / "report.html").read_text(errors="replace")
+    for name in ("front_energy.png", "front_latency.png", "front_area.png", "front_edap.png", "hypervolume.png",
+                 "training.png", "predictor.png"):
+        assert name in html, name
+    assert len(html) > 200_000  # the figures are embedded, not linked
+    assert "Hypervolume of the feasible non-dominated set" in html  # a caption from workflow/report/
