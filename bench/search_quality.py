@@ -12,6 +12,13 @@ method evaluated so far. Optuna (its default multi-objective sampler, TPE in opt
 ``--optuna-cap`` evaluations because it is slow.
 
     python bench/search_quality.py --budget 10000 --seeds 3
+    python bench/search_quality.py --vgg16-speed        # wall time of 10^5 evaluations of the VGG-16 space
+
+The speed mode builds config.yaml's vgg16 space (Tiny-ImageNet 64x64x3, 200 classes, both configured
+technologies, the full hardware space) with the real hardware model and a real ``Predictor`` (the default
+5 x [128, 128] ensemble) fitted for a few epochs on a fabricated 300-row accuracy table (the fit quality
+does not matter for speed; its cost per query does), and runs the default optimizer for 10^5 evaluations
+on one torch thread.
 """
 
 from __future__ import annotations
@@ -156,14 +163,73 @@ def run_optuna(space, objective, norm, budget, seed, batch, cps):
     return log.hv
 
 
+def vgg16_speed(budget: int, batch: int) -> None:
+    import tempfile
+
+    import polars as pl
+    import torch
+    import yaml
+
+    from cimpipe.accuracy import sample_configurations
+    from cimpipe.hw.technology import load_technologies
+    from cimpipe.predictor import Predictor, PredictorSettings, fit_predictor
+
+    torch.set_num_threads(1)
+    cfg = yaml.safe_load(Path("config.yaml").read_text())
+    arch = cfg["workloads"]["vgg16"]["arch"]
+    spec = VGGSpec(in_channels=3, image_size=64, num_classes=200, stages=tuple(tuple(s) for s in arch["stages"]),
+                   fc=tuple(arch["fc"]), min_depth=tuple(arch["min_depth"]), width_ratios=tuple(arch["width_ratios"]),
+                   kernel_choices=tuple(arch["kernel_choices"]), bit_choices=tuple(arch["bit_choices"]))
+    hcfg = cfg["hardware_space"]
+    techs = load_technologies(cfg["technologies"])
+    hs = HardwareSpace(technologies=("rram_22nm", "sram_22nm"), **{k: tuple(v) for k, v in hcfg.items()})
+    devices = {n: DeviceSummary(float(getattr(techs[n].device, "sigma", 0.0)),
+                                float(min(getattr(techs[n].device, "on_off_ratio", 1e6), 1e6)),
+                                int(getattr(techs[n].device, "max_cell_bits", 1))) for n in hs.technologies}
+    space = SearchSpace(spec, hs, devices)
+    t0 = time.perf_counter()
+    grid = HardwareGrid(subarray=hs.subarray, rows_parallel=hs.rows_parallel, col_mux=hs.col_mux,
+                        adc_bits=hs.adc_bits, adc_type=hs.adc_type, cell_bits=hs.cell_bits)
+    evaluators = {n: Evaluator.for_grid(techs[n], grid) for n in hs.technologies}
+    t_hw = time.perf_counter() - t0
+    table = sample_configurations(space, 300, seed=0)
+    wb = table.select(pl.col("^wbits_.*$")).to_numpy().mean(1)
+    table = table.with_columns(pl.Series("accuracy", np.clip(0.7 - 0.3 * np.exp(-(wb - 2)), 0.0, 1.0)))
+    with tempfile.TemporaryDirectory() as tmp:
+        fit_predictor(table, space, PredictorSettings(epochs=3, holdout=0.0), f"{tmp}/p.pt", f"{tmp}/m.json")
+        predictor = Predictor.load(f"{tmp}/p.pt", space)
+    objective = Objective(space, predictor, evaluators)
+    timing = {"objective": 0.0}
+
+    def timed(genes):
+        t = time.perf_counter()
+        out = objective(genes)
+        timing["objective"] += time.perf_counter() - t
+        return out
+
+    print(f"vgg16 space: {space.n_genes} genes, 10^{space.log10_size():.1f} designs; hw characterization "
+          f"{t_hw:.1f} s (both technologies, not part of the search)")
+    settings = SearchSettings(budget=budget, batch=batch, seed=0)
+    t0 = time.perf_counter()
+    result = search(space, timed, settings)
+    wall = time.perf_counter() - t0
+    print(f"{settings.optimizer} (population {settings.population}, batch {batch}): {budget} evaluations in "
+          f"{wall:.1f} s; objective {timing['objective']:.1f} s, search overhead {wall - timing['objective']:.1f} s; "
+          f"final HV {result.hypervolume[-1]:.4f}, archive {len(result.front_rows)}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--budget", type=int, default=10000)
     ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--batch", type=int, default=500)
+    ap.add_argument("--batch", type=int, default=SearchSettings.batch)
     ap.add_argument("--optuna-cap", type=int, default=1000)
-    ap.add_argument("--methods", default="moead,DE,TwoPointsDE,RandomSearch,nsga2,optuna")
+    ap.add_argument("--methods", default=f"{SearchSettings.optimizer},DE,TwoPointsDE,RandomSearch,nsga2,optuna")
+    ap.add_argument("--vgg16-speed", action="store_true", help="time 10^5 evaluations of the VGG-16 space instead")
     args = ap.parse_args()
+    if args.vgg16_speed:
+        vgg16_speed(100000, args.batch)
+        return
     space = demo_space()
     objective, acc_source = demo_objective(space)
     print(f"demo space: {space.n_genes} genes, 10^{space.log10_size():.1f} designs; accuracy from {acc_source}")
@@ -186,7 +252,7 @@ def main() -> None:
             walls.append(time.perf_counter() - t0)
             for c in mcps:
                 hvs[c].append(hv[c])
-        name = "moead (default)" if method == "moead" else method
+        name = f"{method} (default)" if method == SearchSettings.optimizer else method
         cells = [f"{statistics.median(hvs[c]):.4f}" if c in hvs else "-" for c in cps]
         rows.append((name, cells, statistics.median(walls), budget))
         print(f"{name:18s} " + " ".join(f"{x:>8s}" for x in cells) + f"  wall {statistics.median(walls):7.1f} s"

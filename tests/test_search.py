@@ -12,7 +12,7 @@ import torch
 from cimpipe.pareto import non_dominated
 from cimpipe.search import (Constraints, Objective, SearchConfigError, SearchSettings, decode_unit, encode_unit,
                             parse_objectives, reference_design, run_search, search)
-from cimpipe.space import DeviceSummary, HardwareConfig, HardwareSpace, SearchSpace, SubnetConfig, VGGSpec
+from cimpipe.space import Design, DeviceSummary, HardwareConfig, HardwareSpace, SearchSpace, SubnetConfig, VGGSpec
 
 
 def _get(obj, key):
@@ -75,7 +75,7 @@ def small_objective(space: SearchSpace, constraints: Constraints = Constraints()
         {"accuracy": "max", "energy_uj": "min", "latency_ms": "min", "area_mm2": "min"}), constraints)
 
 
-SETTINGS = SearchSettings(budget=1200, batch=200, seed=3, subproblems=8)
+SETTINGS = SearchSettings(budget=1200, batch=100, seed=3, population=50)
 
 
 def test_objective_is_batched_and_groups_technologies():
@@ -180,7 +180,7 @@ def test_constraint_violators_never_enter_the_front(tmp_path):
     area = free.batch.metrics["area_mm2"]
     bound = float(np.quantile(area[free.batch.hw_feasible], 0.3))
     cons = Constraints(max_area_mm2=bound, min_accuracy=0.3)
-    settings = SearchSettings(budget=1200, batch=200, seed=3, subproblems=8, constraints=cons)
+    settings = SearchSettings(budget=1200, batch=100, seed=3, population=50, constraints=cons)
     front = run_search(space, small_objective(space, cons), settings, tmp_path / "h.parquet", tmp_path / "f.parquet")
     assert front.height > 0
     assert (front["area_mm2"] <= bound).all() and (front["accuracy"] >= 0.3).all()
@@ -215,7 +215,7 @@ def test_report_writes_the_stable_plot_names(tmp_path):
     from cimpipe.report import write_report
 
     space = small_space()
-    settings = SearchSettings(budget=400, batch=200, seed=0, subproblems=4)
+    settings = SearchSettings(budget=400, batch=100, seed=0, population=20)
     run_search(space, small_objective(space), settings, tmp_path / "search_history.parquet", tmp_path / "front.parquet")
     pl.DataFrame({"epoch": [0, 1, 2], "train_loss": [2.0, 1.0, 0.5], "val_acc": [0.3, 0.6, 0.8]}).write_parquet(
         tmp_path / "train_log.parquet")
@@ -228,3 +228,51 @@ def test_report_writes_the_stable_plot_names(tmp_path):
     page = (tmp_path / "report" / "index.html").read_text()
     assert all(n in page for n in names - {"index.html"})
     assert all((tmp_path / "report" / n).stat().st_size > 1000 for n in names - {"index.html"})
+
+
+def test_search_on_the_real_objective(tmp_path):
+    """The real hardware model (two technologies) and a real predictor fitted on a fabricated table."""
+    from cimpipe.accuracy import sample_configurations
+    from cimpipe.hw.characterize import HardwareGrid
+    from cimpipe.hw.evaluate import Evaluator
+    from cimpipe.hw.technology import builtin_technologies
+    from cimpipe.predictor import PredictorSettings, fit_predictor
+
+    torch.set_num_threads(1)
+    spec = VGGSpec(in_channels=1, image_size=8, num_classes=10, stages=((8, 8), (16, 16)), fc=(32,),
+                   min_depth=(1, 1), width_ratios=(0.5, 1.0), bit_choices=(2, 4, 8))
+    hs = HardwareSpace(technologies=("rram_22nm", "sram_22nm"), subarray=(64, 128), rows_parallel=(32, 64, 128),
+                       col_mux=(4, 8), adc_bits=(3, 5, 7), cell_bits=(1, 2))
+    techs = builtin_technologies()
+    devices = {n: DeviceSummary(float(getattr(techs[n].device, "sigma", 0.0)),
+                                float(min(getattr(techs[n].device, "on_off_ratio", 1e6), 1e6)),
+                                int(getattr(techs[n].device, "max_cell_bits", 1))) for n in hs.technologies}
+    space = SearchSpace(spec, hs, devices)
+    table = sample_configurations(space, 80, seed=0)
+    wb = table.select(pl.col("^wbits_.*$")).to_numpy().mean(1)
+    acc = 0.95 - 0.3 * np.exp(-(wb - 2)) - 0.2 * np.exp(-(table["adc_bits"].to_numpy() - 3))
+    table = table.with_columns(pl.Series("accuracy", np.clip(acc, 0.1, 1.0)))
+    fit_predictor(table, space, PredictorSettings(ensemble=2, hidden=(16,), epochs=20, holdout=0.0),
+                  tmp_path / "predictor.pt", tmp_path / "predictor_metrics.json")
+    from cimpipe.predictor import Predictor
+
+    grid = HardwareGrid(subarray=hs.subarray, rows_parallel=hs.rows_parallel, col_mux=hs.col_mux,
+                        adc_bits=hs.adc_bits, adc_type=hs.adc_type, cell_bits=hs.cell_bits)
+    evaluators = {n: Evaluator.for_grid(techs[n], grid) for n in hs.technologies}
+    cons = Constraints(min_accuracy=0.5)
+    objective = Objective(space, Predictor.load(tmp_path / "predictor.pt", space), evaluators,
+                          constraints=cons)
+    settings = SearchSettings(budget=600, batch=100, seed=0, population=40, constraints=cons)
+    front = run_search(space, objective, settings, tmp_path / "search_history.parquet", tmp_path / "pareto.parquet")
+    assert front.height > 0 and (front["accuracy"] >= 0.5).all()
+    assert set(front["technology"].unique()) <= {"rram_22nm", "sram_22nm"}
+    losses = np.stack([-front["accuracy"].to_numpy(), np.log10(front["energy_uj"].to_numpy()),
+                       np.log10(front["latency_ms"].to_numpy()), np.log10(front["area_mm2"].to_numpy())], 1)
+    assert non_dominated(losses).all()
+    for row, text in zip(front.iter_rows(named=True), front["design_json"]):
+        d = json.loads(text)
+        design_genes = space.encode(Design(SubnetConfig.from_dict(d["subnet"]), HardwareConfig(**d["hardware"])))
+        again = objective(design_genes[None, :])  # the rebuilt design scores what the front says
+        assert bool(again.feasible[0])
+        assert again.metrics["energy_uj"][0] == pytest.approx(row["energy_uj"])
+        assert again.accuracy[0] == pytest.approx(row["accuracy"])
