@@ -189,14 +189,22 @@ def _remeasure(model, spec, space, data_dir: str, accuracy_settings: dict):
     settings = AccuracySettings.from_config(accuracy_settings)
 
     def remeasure(designs) -> np.ndarray:
+        """Accuracy of each design; designs that differ only in hardware the accuracy does not see (subarray,
+        column mux, ADC type, pipelining) share one measurement."""
         if not designs:
             return np.zeros(0)
         genes = np.stack([space.encode(d) for d in designs])
-        columns = {name: space.arch_values(genes)[:, i] for i, name in enumerate(arch_columns(space))}
+        arch = space.canonical_arch_values(space.arch_values(genes))
+        columns = {name: arch[:, i] for i, name in enumerate(arch_columns(space))}
         cim = space.cim_values(genes)
         columns |= {name: cim[:, i] for i, name in enumerate(CIM_COLUMNS)}
-        rows = pl.DataFrame({"config_id": np.arange(len(designs)), **columns})
-        return measure_rows(model, spec, data, rows, settings)["accuracy"].to_numpy()
+        rows = pl.DataFrame(columns)
+        distinct = rows.unique(maintain_order=True).with_row_index("config_id").with_columns(
+            pl.col("config_id").cast(pl.Int64))
+        measured = measure_rows(model, spec, data, distinct, settings)
+        print(f"re-measured {distinct.height} distinct (sub-network, CIM setting) pairs for {len(designs)} designs")
+        return rows.join(measured.select(*columns, "accuracy"), on=list(columns), how="left",
+                         maintain_order="left")["accuracy"].to_numpy()
 
     return remeasure
 

@@ -14,17 +14,6 @@ from cimpipe.accuracy import sample_configurations
 from cimpipe.predictor import Predictor, PredictorError, PredictorSettings, fit_predictor
 from cimpipe.space import CIM_COLUMNS, DeviceSummary, HardwareSpace, SearchSpace, VGGSpec
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny tensors: one thread is faster than two that contend with other work on a 2-core machine."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 SPEC = VGGSpec(in_channels=1, image_size=8, num_classes=10, stages=((8, 8), (16,)), fc=(16,), min_depth=(1, 1),
                width_ratios=(0.5, 1.0), bit_choices=(2, 4, 8))
 HW = HardwareSpace(technologies=("rram", "sram"), adc_bits=(3, 5, 8), cell_bits=(1, 2), rows_parallel=(16, 64, 128),

@@ -238,7 +238,6 @@ def test_search_on_the_real_objective(tmp_path):
     from cimpipe.hw.technology import builtin_technologies
     from cimpipe.predictor import PredictorSettings, fit_predictor
 
-    torch.set_num_threads(1)
     spec = VGGSpec(in_channels=1, image_size=8, num_classes=10, stages=((8, 8), (16, 16)), fc=(32,),
                    min_depth=(1, 1), width_ratios=(0.5, 1.0), bit_choices=(2, 4, 8))
     hs = HardwareSpace(technologies=("rram_22nm", "sram_22nm"), subarray=(64, 128), rows_parallel=(32, 64, 128),

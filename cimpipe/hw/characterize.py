@@ -15,6 +15,7 @@ import torch
 
 from cimpipe.hw import components as C
 from cimpipe.hw.technology import Technology
+from cimpipe.space import HardwareSpace
 
 KEY_COLUMNS = ("subarray", "rows_parallel", "col_mux", "adc_bits", "adc_is_sar", "cell_bits")
 ADC_BITS_RANGE = (1, 12)
@@ -35,12 +36,12 @@ REASONS = (
 class HardwareGrid:
     """The hardware options a search may pick; :func:`characterize` takes their cartesian product."""
 
-    subarray: tuple[int, ...] = (64, 128, 256)
-    rows_parallel: tuple[int, ...] = (16, 32, 64, 128, 256)
-    col_mux: tuple[int, ...] = (4, 8, 16)
-    adc_bits: tuple[int, ...] = (3, 4, 5, 6, 7, 8)
-    adc_type: tuple[str, ...] = ("flash", "sar")
-    cell_bits: tuple[int, ...] = (1, 2, 4)
+    subarray: tuple[int, ...] = HardwareSpace.subarray
+    rows_parallel: tuple[int, ...] = HardwareSpace.rows_parallel
+    col_mux: tuple[int, ...] = HardwareSpace.col_mux
+    adc_bits: tuple[int, ...] = HardwareSpace.adc_bits
+    adc_type: tuple[str, ...] = HardwareSpace.adc_type
+    cell_bits: tuple[int, ...] = HardwareSpace.cell_bits
 
     def options(self) -> list[tuple[int, int, int, int, bool, int]]:
         for t in self.adc_type:
