@@ -160,12 +160,15 @@ class SearchSettings:
     population: int = 100
     crossover: str | float = "twopoints"
     f1: float = 0.8
+    front_size: int | None = 200
 
     def __post_init__(self) -> None:
         if self.budget < 1 or self.batch < 1:
             raise SearchConfigError("search.budget and search.batch must be positive")
         if self.optimizer != "nsga_de" and self.optimizer not in ng.optimizers.registry:
             raise SearchConfigError(f"search.optimizer {self.optimizer!r} is neither 'nsga_de' nor a Nevergrad optimizer")
+        if self.front_size is not None and self.front_size < 2:
+            raise SearchConfigError("search.front_size must be at least 2 (or null for the whole front)")
         if self.population < 4:
             raise SearchConfigError("search.population must be at least 4")
         if not (isinstance(self.crossover, float) or self.crossover in ("twopoints", "onepoint", "dimension", "random")):
@@ -175,8 +178,8 @@ class SearchSettings:
     @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> "SearchSettings":
         s = dict(section)
-        kw: dict[str, Any] = {k: s[k] for k in ("optimizer", "budget", "batch", "seed", "population", "crossover", "f1")
-                           if k in s}
+        kw: dict[str, Any] = {k: s[k] for k in ("optimizer", "budget", "batch", "seed", "population", "crossover", "f1",
+                                                "front_size") if k in s}
         if "objectives" in s:
             kw["objectives"] = parse_objectives(s["objectives"])
         kw["constraints"] = Constraints.from_config(s.get("constraints"))
@@ -574,9 +577,10 @@ def _canonical_genes(space: SearchSpace, genes: np.ndarray) -> tuple[np.ndarray,
 
 def front_frame(space: SearchSpace, genes: np.ndarray, b: ObjectiveBatch, objectives: Sequence[ObjectiveSpec],
                 ref_edap: float, remeasure_fn: Callable[[list[Design]], np.ndarray] | None = None,
-                constraints: Constraints = Constraints()) -> pl.DataFrame:
-    """The front table from candidate rows (already feasible): canonicalize, deduplicate, re-measure,
-    re-filter for dominance, and attach every metric and the design."""
+                constraints: Constraints = Constraints(), max_front: int | None = None) -> pl.DataFrame:
+    """The front table from candidate rows (already feasible): canonicalize, deduplicate, thin to
+    ``max_front`` designs spread along the front (NSGA-II's crowding distance keeps the extremes and drops
+    the most crowded), re-measure, re-filter for dominance, and attach every metric and the design."""
     cgenes, designs = _canonical_genes(space, genes)
     if len(designs):
         _, first = np.unique(cgenes, axis=0, return_index=True)
@@ -584,6 +588,11 @@ def front_frame(space: SearchSpace, genes: np.ndarray, b: ObjectiveBatch, object
         cgenes, designs = cgenes[first], [designs[i] for i in first]
         b = ObjectiveBatch(b.accuracy[first], b.accuracy_std[first], {k: v[first] for k, v in b.metrics.items()},
                            b.hw_feasible[first], b.violation[first])
+    if max_front is not None and len(designs) > max_front:
+        pick = np.sort(survivors(b.losses(objectives), max_front))
+        cgenes, designs = cgenes[pick], [designs[i] for i in pick]
+        b = ObjectiveBatch(b.accuracy[pick], b.accuracy_std[pick], {k: v[pick] for k, v in b.metrics.items()},
+                           b.hw_feasible[pick], b.violation[pick])
     predicted = b.accuracy.copy()
     measured = np.full(len(designs), np.nan)
     if remeasure_fn is not None and designs:
@@ -641,7 +650,8 @@ def run_search(space: SearchSpace, objective: Objective, settings: SearchSetting
         b.accuracy[none], b.accuracy_std[none], {k: v[none] for k, v in b.metrics.items()}, b.hw_feasible[none],
         b.violation[none])
     ref_edap = float(ref_batch.metrics["edap_uj_ms_mm2"][0])
-    front = front_frame(space, cgenes, cand, settings.objectives, ref_edap, remeasure_fn, settings.constraints)
+    front = front_frame(space, cgenes, cand, settings.objectives, ref_edap, remeasure_fn, settings.constraints,
+                        settings.front_size)
     history = history_frame(space, result)
     _atomic_write(history_path, lambda p: history.write_parquet(p))
     _atomic_write(front_path, lambda p: front.write_parquet(p))

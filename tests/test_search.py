@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import polars as pl
@@ -172,6 +173,28 @@ def test_run_search_writes_history_front_and_summary(tmp_path):
     assert summary["reference"]["design"]["hardware"] == ref.hardware.to_dict()
     ratio = summary["reference"]["edap_uj_ms_mm2"] / on_disk["edap_uj_ms_mm2"].to_numpy()
     np.testing.assert_allclose(on_disk["edap_reduction_vs_reference"].to_numpy(), ratio)
+
+
+def test_a_large_front_is_thinned_to_its_spread_before_remeasurement(tmp_path):
+    space = small_space()
+    whole = run_search(space, small_objective(space), replace(SETTINGS, front_size=None), tmp_path / "h1.parquet",
+                       tmp_path / "f1.parquet")
+    assert whole.height > 12
+    measured = []
+
+    def remeasure(designs):
+        measured.append(len(designs))
+        return np.full(len(designs), 0.5)
+
+    thin = run_search(space, small_objective(space), replace(SETTINGS, front_size=12), tmp_path / "h2.parquet",
+                      tmp_path / "f2.parquet", remeasure_fn=remeasure)
+    assert measured == [12] and 0 < thin.height <= 12
+    # the extremes of every cost survive the thinning
+    thin_p = run_search(space, small_objective(space), replace(SETTINGS, front_size=12), tmp_path / "h3.parquet",
+                        tmp_path / "f3.parquet")
+    for cost in ("energy_uj", "latency_ms", "area_mm2"):
+        assert thin_p[cost].min() == pytest.approx(whole[cost].min())
+    assert thin_p["accuracy"].max() == pytest.approx(whole["accuracy"].max())
 
 
 def test_constraint_violators_never_enter_the_front(tmp_path):
