@@ -237,10 +237,7 @@ def crossbar_features(space: SearchSpace, arch: np.ndarray, cim: np.ndarray) -> 
     ``max(0, range - adc_bits)`` over the active layers (maximum, mean, MAC-weighted mean, and the share of
     layers short, then per slot) is what makes accuracy fall off a cliff at low ADC resolution on the demo table.
     """
-    genes = np.zeros((arch.shape[0], space.n_genes), dtype=np.int64)
-    for i, g in enumerate(space.arch_genes):
-        genes[:, i] = np.abs(arch[:, i: i + 1] - np.asarray(g.choices, dtype=np.float64)[None, :]).argmin(1)
-    layers = space.layer_arrays(genes)
+    layers = space.layer_arrays(space.genes_from_arch_values(arch))
     active = layers["active"]
     fan_in = layers["c_in"] * layers["k"] ** 2
     adc, cell, rows = cim[:, 0:1], cim[:, 1:2], cim[:, 2:3]

@@ -465,6 +465,16 @@ class SearchSpace:
                 vals[off, col[f"abits_{slot}"]] = top_b
         return vals
 
+    def genes_from_arch_values(self, arch_values: np.ndarray) -> np.ndarray:
+        """Gene rows for architecture values (nearest choice of each gene), hardware genes at index 0: the
+        input :meth:`layer_arrays` needs when only the table's value columns are at hand."""
+        arch_values = np.asarray(arch_values, dtype=np.float64)
+        genes = np.zeros((arch_values.shape[0], self.n_genes), dtype=np.int64)
+        for i, g in enumerate(self.arch_genes):
+            choices = np.asarray(g.choices, dtype=np.float64)
+            genes[:, i] = np.abs(arch_values[:, i : i + 1] - choices[None, :]).argmin(1)
+        return genes
+
     def encode_subnet(self, cfg: SubnetConfig) -> np.ndarray:
         """The architecture gene indices of one member (inverse of :meth:`decode_subnet`)."""
         self.spec.validate(cfg)
@@ -608,7 +618,7 @@ def features(space: SearchSpace, arch_values: np.ndarray, cim_values: np.ndarray
     scaled = (arch_values - lo) / np.where(hi > lo, hi - lo, 1.0)
     cim = np.asarray(cim_values, dtype=np.float64)
     adc, cell, rows, sigma, onoff = (cim[:, i] for i in range(cim.shape[1]))
-    genes_for_layers = _arch_genes_from_values(space, arch_values)
+    genes_for_layers = space.genes_from_arch_values(arch_values)
     layers = space.layer_arrays(genes_for_layers)
     act = layers["active"]
     macs = (layers["ifm_h"] * layers["ifm_w"] * layers["c_in"] * layers["k"] ** 2 * layers["c_out"] * act).sum(1)
@@ -621,13 +631,3 @@ def features(space: SearchSpace, arch_values: np.ndarray, cim_values: np.ndarray
         adc / 8, cell / 4, np.log2(rows) / 8, sigma * 10, np.log10(np.minimum(onoff, 1e6)) / 6,
     ], axis=1)
     return np.concatenate([scaled, derived], axis=1).astype(np.float32)
-
-
-def _arch_genes_from_values(space: SearchSpace, arch_values: np.ndarray) -> np.ndarray:
-    """Gene indices for architecture values, with the hardware genes set to 0 (for :meth:`layer_arrays`)."""
-    d = arch_values.shape[0]
-    genes = np.zeros((d, space.n_genes), dtype=np.int64)
-    for i, g in enumerate(space.arch_genes):
-        choices = np.asarray(g.choices, dtype=np.float64)
-        genes[:, i] = np.abs(arch_values[:, i : i + 1] - choices[None, :]).argmin(1)
-    return genes
