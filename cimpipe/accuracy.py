@@ -30,7 +30,7 @@ loss                Float64  nats     mean cross-entropy on the validation split
 n_images            Int64    images   validation images the row was measured on
 ==================  =======  =======  =============================================================
 
-Architecture columns hold gene *values* (not indices), canonicalized with :meth:`VGGSpec.canonical`:
+Architecture columns hold gene *values* (not indices), canonicalized with :meth:`Family.canonical`:
 slots a member does not use carry the largest choice. Their order is ``SearchSpace.arch_genes``.
 """
 
@@ -50,7 +50,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import polars as pl
 
-from cimpipe.space import CIM_COLUMNS, CIMSettings, SearchSpace, SubnetConfig, VGGSpec
+from cimpipe.space import CIM_COLUMNS, CIMSettings, Family, SearchSpace, SubnetConfig
 
 ON_OFF_CAP = 1e6
 """Largest on/off ratio the table samples; beyond it a finite-on/off error is negligible (and
@@ -174,7 +174,8 @@ def _gene_dtype(choices: Sequence[Any]) -> pl.DataType:
 
 
 def _subnet_values(cfg: SubnetConfig) -> list[float]:
-    return [*cfg.depths, *cfg.width_ratios, *cfg.kernels, *cfg.weight_bits, *cfg.act_bits]
+    """A member's architecture values in gene order (:class:`cimpipe.space.SearchSpace`'s arch genes)."""
+    return [*cfg.depths, *cfg.width_ratios, *cfg.kernels, *cfg.expand_ratios, *cfg.weight_bits, *cfg.act_bits]
 
 
 def sample_configurations(space: SearchSpace, n: int, seed: int,
@@ -242,9 +243,8 @@ def sample_configurations(space: SearchSpace, n: int, seed: int,
     return pl.DataFrame(list(cols.values()))
 
 
-def subnet_from_row(spec: VGGSpec, row: dict[str, Any]) -> SubnetConfig:
+def subnet_from_row(spec: Family, row: dict[str, Any]) -> SubnetConfig:
     """The sub-network a table row describes (columns named as the genes), canonicalized."""
-    n_stage, n_w, n_conv, n_slots = len(spec.stages), spec.n_width_slots, spec.n_conv, spec.n_slots
 
     def take(prefix: str, count: int, cast: type) -> tuple:
         try:
@@ -252,9 +252,10 @@ def subnet_from_row(spec: VGGSpec, row: dict[str, Any]) -> SubnetConfig:
         except KeyError as e:
             raise AccuracyError(f"the configuration table lacks the column {e.args[0]!r}") from None
 
-    cfg = SubnetConfig(depths=take("depth", n_stage, int), width_ratios=take("width", n_w, float),
-                       kernels=take("kernel", n_conv, int), weight_bits=take("wbits", n_slots, int),
-                       act_bits=take("abits", n_slots, int))
+    cfg = SubnetConfig(depths=take("depth", spec.n_stages, int), width_ratios=take("width", spec.n_width_slots, float),
+                       kernels=take("kernel", spec.n_kernel_slots, int),
+                       expand_ratios=take("expand", spec.n_expand_slots, float),
+                       weight_bits=take("wbits", spec.n_slots, int), act_bits=take("abits", spec.n_slots, int))
     return spec.canonical(cfg)
 
 
@@ -284,7 +285,7 @@ def calibration_indices(n_train: int, settings: AccuracySettings) -> np.ndarray:
     return np.sort(rng.permutation(n_train)[: min(settings.calib_images, n_train)])
 
 
-def measure_rows(model: Any, spec: VGGSpec, data: Any, configs_df: pl.DataFrame, settings: AccuracySettings,
+def measure_rows(model: Any, spec: Family, data: Any, configs_df: pl.DataFrame, settings: AccuracySettings,
                  device: str | Any = "cpu") -> pl.DataFrame:
     """``configs_df`` with ``accuracy``, ``loss`` and ``n_images`` measured on the validation split.
 

@@ -15,7 +15,8 @@ from typing import Any, Iterable
 
 import yaml
 
-from cimpipe.space import DeviceSummary, HardwareSpace, SearchSpace, VGGSpec
+from cimpipe.space import (DeviceSummary, Family, HardwareSpace, MobileNetV2Spec, ResNetSpec, SearchSpace, SpaceError,
+                           VGGSpec)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SCHEMA = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -120,7 +121,7 @@ def _check_references(config: dict) -> None:
         if wl["dataset"] not in datasets:
             raise ConfigError(f"config key workloads.{name}.dataset names {wl['dataset']!r}, which is not under datasets")
         arch = wl["arch"]
-        if len(arch["min_depth"]) != len(arch["stages"]):
+        if len(arch.get("min_depth", [])) != len(arch["stages"]):
             raise ConfigError(
                 f"config key workloads.{name}.arch.min_depth has {len(arch['min_depth'])} entries "
                 f"but arch.stages has {len(arch['stages'])}"
@@ -149,26 +150,57 @@ def load_config(path: Path | str, schema_path: Path | str | None = None) -> dict
 # --------------------------------------------------------------------------------------------------
 
 
-def family_spec(section: dict, meta: dict, where: str = "workload") -> VGGSpec:
+# arch keys each family takes (the schema lists their union; a key of another family is refused here)
+_ARCH_KEYS = {
+    "vgg": ({"stages", "fc", "min_depth"}, {"width_ratios", "kernel_choices", "bit_choices"}),
+    "resnet": ({"stages", "blocks", "min_depth"}, {"stem", "stem_type", "width_ratios", "bit_choices"}),
+    "mobilenetv2": ({"stages", "blocks", "strides", "min_depth"},
+                    {"stem", "stem_stride", "head", "width_ratios", "kernel_choices", "expand_choices", "bit_choices"}),
+}
+
+
+def family_spec(section: dict, meta: dict, where: str = "workload") -> Family:
     """The supernet family of a workload section (``family`` and ``arch``); ``meta`` is the prepared
     dataset's meta.json, which fixes the input channels, image size and class count."""
-    arch = section["arch"]
-    if section["family"] != "vgg":
-        raise ConfigError(f"config key {where}.family={section['family']!r} is not built yet (only 'vgg')")
-    return VGGSpec(
-        in_channels=int(meta["channels"]),
-        image_size=int(meta["image_size"]),
-        num_classes=int(meta["num_classes"]),
-        stages=tuple(tuple(int(c) for c in st) for st in arch["stages"]),
-        fc=tuple(int(c) for c in arch["fc"]),
-        min_depth=tuple(int(d) for d in arch["min_depth"]),
+    arch, family = section["arch"], section["family"]
+    required, optional = _ARCH_KEYS[family]
+    for key in sorted(arch):
+        if key not in required | optional:
+            raise ConfigError(f"config key {where}.arch.{key} does not apply to the {family} family "
+                              f"(it takes {', '.join(sorted(required | optional))})")
+    for key in sorted(required - set(arch)):
+        raise ConfigError(f"config key {where}.arch.{key} is required by the {family} family")
+    ints = lambda v: tuple(int(x) for x in v)  # noqa: E731
+    nested = [isinstance(st, list) for st in arch["stages"]]
+    if family == "vgg" and not all(nested):
+        raise ConfigError(f"config key {where}.arch.stages must list each stage's conv widths (a list per stage) "
+                          "for the vgg family")
+    if family != "vgg" and any(nested):
+        raise ConfigError(f"config key {where}.arch.stages must list one output width per stage for the {family} family")
+    common = dict(
+        in_channels=int(meta["channels"]), image_size=int(meta["image_size"]), num_classes=int(meta["num_classes"]),
+        min_depth=ints(arch["min_depth"]),
         width_ratios=tuple(float(r) for r in arch.get("width_ratios", (0.5, 0.75, 1.0))),
-        kernel_choices=tuple(int(k) for k in arch.get("kernel_choices", (3,))),
-        bit_choices=tuple(int(b) for b in arch.get("bit_choices", range(2, 9))),
+        bit_choices=ints(arch.get("bit_choices", range(2, 9))),
     )
+    optional_values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in arch.items() if k in optional}
+    optional_values.pop("width_ratios", None)
+    optional_values.pop("bit_choices", None)
+    if "expand_choices" in optional_values:
+        optional_values["expand_choices"] = tuple(float(e) for e in optional_values["expand_choices"])
+    try:
+        if family == "vgg":
+            return VGGSpec(stages=tuple(ints(st) for st in arch["stages"]), fc=ints(arch["fc"]), **common,
+                           **optional_values)
+        if family == "resnet":
+            return ResNetSpec(stages=ints(arch["stages"]), blocks=ints(arch["blocks"]), **common, **optional_values)
+        return MobileNetV2Spec(stages=ints(arch["stages"]), blocks=ints(arch["blocks"]), strides=ints(arch["strides"]),
+                               **common, **optional_values)
+    except SpaceError as e:
+        raise ConfigError(f"config key {where}.arch is not a valid {family} family: {e}") from None
 
 
-def workload_spec(config: dict, workload: str, meta: dict) -> VGGSpec:
+def workload_spec(config: dict, workload: str, meta: dict) -> Family:
     """The supernet family of ``workload``; ``meta`` is the prepared dataset's meta.json."""
     return family_spec(workload_section(config, workload), meta, f"workloads.{workload}")
 
@@ -205,7 +237,7 @@ def device_summaries(config: dict) -> dict[str, DeviceSummary]:
     }
 
 
-def search_space(config: dict, spec: VGGSpec) -> SearchSpace:
+def search_space(config: dict, spec: Family) -> SearchSpace:
     return SearchSpace(spec, hardware_space(config), device_summaries(config))
 
 

@@ -30,7 +30,7 @@ import numpy as np
 import polars as pl
 import torch
 
-from cimpipe.space import (CIM_COLUMNS, DeviceSummary, HardwareSpace, SearchSpace, VGGSpec, features)
+from cimpipe.space import (CIM_COLUMNS, DeviceSummary, HardwareSpace, SearchSpace, features, spec_from_dict)
 
 FORMAT = "cimpipe-predictor-1"
 
@@ -202,8 +202,7 @@ def _cim_ranges(table: pl.DataFrame) -> dict[str, Any]:
 def _space_from_spec(spec_dict: dict[str, Any], cim: dict[str, Any]) -> SearchSpace:
     """A search space with the stored architecture and a hardware part spanning the table's CIM range
     (only the architecture genes enter the features)."""
-    spec = VGGSpec(**{k: tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, list) else v
-                      for k, v in spec_dict.items()})
+    spec = spec_from_dict(spec_dict)
     hw = HardwareSpace(technologies=("table",), adc_bits=tuple(cim["adc_bits"]), cell_bits=tuple(cim["cell_bits"]),
                        rows_parallel=tuple(cim["rows_parallel"]))
     return SearchSpace(spec, hw, {"table": DeviceSummary(cim["sigma"][1], cim["on_off_ratio"][0], max(cim["cell_bits"]))})

@@ -14,259 +14,27 @@ designs.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Sequence
 
 import numpy as np
 
-BIT_RANGE = (2, 8)
+from cimpipe.families import (  # noqa: F401 - the families are part of the space's declaration
+    BIT_RANGE,
+    FAMILIES,
+    ArchArrays,
+    Family,
+    FamilySpec,
+    LayerShape,
+    MobileNetV2Spec,
+    ResNetSpec,
+    SpaceError,
+    SubnetConfig,
+    VGGSpec,
+    spec_from_dict,
+)
+
 ADC_RANGES = ("dynamic", "full")
-
-
-class SpaceError(ValueError):
-    """A configuration lies outside the declared space (one sentence naming the field)."""
-
-
-# --------------------------------------------------------------------------------------------------
-# Network family
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LayerShape:
-    """One weight layer in NeuroSim's network format (NetWork.csv).
-
-    ``ifm_h, ifm_w`` input feature map, ``c_in`` input channels, ``k`` kernel (square), ``c_out`` output
-    channels, ``pool`` whether a 2x2 max-pool follows, ``stride`` the convolution stride. Fully connected
-    layers are ``1 x 1 x c_in`` inputs with a 1x1 kernel, as in NeuroSim.
-    """
-
-    ifm_h: int
-    ifm_w: int
-    c_in: int
-    k: int
-    c_out: int
-    pool: bool
-    stride: int = 1
-
-    def as_row(self) -> tuple[int, ...]:
-        return (self.ifm_h, self.ifm_w, self.c_in, self.k, self.k, self.c_out, int(self.pool), self.stride)
-
-
-@dataclass(frozen=True)
-class VGGSpec:
-    """An elastic VGG family: its largest member and the choices each layer has.
-
-    ``stages`` lists the largest output channels of each conv layer, stage by stage; a 2x2 max-pool closes
-    each stage. ``fc`` lists the hidden fully connected widths; a classifier of ``num_classes`` outputs
-    follows. Elastic depth keeps the first ``d`` conv layers of a stage, ``min_depth[s] <= d <=
-    len(stages[s])``. Every conv layer and hidden FC layer scales its width by one of ``width_ratios``; every
-    conv layer picks a kernel from ``kernel_choices``; every weight layer (classifier included) picks weight
-    and activation bits from ``bit_choices``.
-    """
-
-    in_channels: int
-    image_size: int
-    num_classes: int
-    stages: tuple[tuple[int, ...], ...]
-    fc: tuple[int, ...]
-    min_depth: tuple[int, ...]
-    width_ratios: tuple[float, ...] = (0.5, 0.75, 1.0)
-    kernel_choices: tuple[int, ...] = (3,)
-    bit_choices: tuple[int, ...] = (2, 3, 4, 5, 6, 7, 8)
-    family: str = "vgg"
-
-    def __post_init__(self) -> None:
-        if len(self.min_depth) != len(self.stages):
-            raise SpaceError(f"min_depth has {len(self.min_depth)} entries but there are {len(self.stages)} stages")
-        for s, (lo, stage) in enumerate(zip(self.min_depth, self.stages)):
-            if not 1 <= lo <= len(stage):
-                raise SpaceError(f"min_depth[{s}]={lo} must lie between 1 and the stage's {len(stage)} layers")
-        for b in self.bit_choices:
-            if not BIT_RANGE[0] <= b <= BIT_RANGE[1]:
-                raise SpaceError(f"bit choice {b} is outside {BIT_RANGE[0]}..{BIT_RANGE[1]}")
-        if any(not 0 < r <= 1 for r in self.width_ratios):
-            raise SpaceError(f"width_ratios {self.width_ratios} must lie in (0, 1]")
-        if any(k % 2 == 0 or k < 1 for k in self.kernel_choices):
-            raise SpaceError(f"kernel_choices {self.kernel_choices} must be odd positive sizes")
-        size = self.image_size
-        for _ in self.stages:
-            size //= 2
-        if size < 1:
-            raise SpaceError(f"{len(self.stages)} pooling stages shrink a {self.image_size}px image below one pixel")
-
-    # slots --------------------------------------------------------------------------------------
-    @property
-    def n_conv(self) -> int:
-        return sum(len(s) for s in self.stages)
-
-    @property
-    def n_slots(self) -> int:
-        """Weight layers of the largest member: conv layers, hidden FC layers, classifier."""
-        return self.n_conv + len(self.fc) + 1
-
-    @property
-    def n_width_slots(self) -> int:
-        """Layers with an elastic width: every conv and hidden FC layer (not the classifier)."""
-        return self.n_conv + len(self.fc)
-
-    def conv_slot(self, stage: int, index: int) -> int:
-        return sum(len(s) for s in self.stages[:stage]) + index
-
-    def max_widths(self) -> tuple[int, ...]:
-        return tuple(c for stage in self.stages for c in stage) + tuple(self.fc)
-
-    @property
-    def final_size(self) -> int:
-        return self.image_size // (2 ** len(self.stages))
-
-    # members ------------------------------------------------------------------------------------
-    def largest(self, bits: int | None = None) -> "SubnetConfig":
-        b = max(self.bit_choices) if bits is None else bits
-        return SubnetConfig(
-            depths=tuple(len(s) for s in self.stages),
-            width_ratios=(max(self.width_ratios),) * self.n_width_slots,
-            kernels=(max(self.kernel_choices),) * self.n_conv,
-            weight_bits=(b,) * self.n_slots,
-            act_bits=(b,) * self.n_slots,
-        )
-
-    def smallest(self, bits: int | None = None) -> "SubnetConfig":
-        b = min(self.bit_choices) if bits is None else bits
-        return SubnetConfig(
-            depths=tuple(self.min_depth),
-            width_ratios=(min(self.width_ratios),) * self.n_width_slots,
-            kernels=(min(self.kernel_choices),) * self.n_conv,
-            weight_bits=(b,) * self.n_slots,
-            act_bits=(b,) * self.n_slots,
-        )
-
-    def sample(self, rng: np.random.Generator, bits: Sequence[int] | None = None) -> "SubnetConfig":
-        """A uniformly random member; ``bits`` restricts the bit choices (e.g. during a training phase)."""
-        bit_pool = list(self.bit_choices if bits is None else bits)
-        depths = tuple(int(rng.integers(lo, len(st) + 1)) for lo, st in zip(self.min_depth, self.stages))
-        cfg = SubnetConfig(
-            depths=depths,
-            width_ratios=tuple(float(rng.choice(self.width_ratios)) for _ in range(self.n_width_slots)),
-            kernels=tuple(int(rng.choice(self.kernel_choices)) for _ in range(self.n_conv)),
-            weight_bits=tuple(int(rng.choice(bit_pool)) for _ in range(self.n_slots)),
-            act_bits=tuple(int(rng.choice(bit_pool)) for _ in range(self.n_slots)),
-        )
-        return self.canonical(cfg)
-
-    def active_slots(self, cfg: "SubnetConfig") -> list[int]:
-        """Indices of the weight layers a member uses, in order."""
-        slots = [self.conv_slot(s, i) for s, d in enumerate(cfg.depths) for i in range(d)]
-        return slots + list(range(self.n_conv, self.n_slots))
-
-    def channels(self, cfg: "SubnetConfig") -> tuple[int, ...]:
-        """Output channels of every width slot under ``cfg`` (inactive slots included)."""
-        return tuple(max(1, int(round(r * w))) for r, w in zip(cfg.width_ratios, self.max_widths()))
-
-    def canonical(self, cfg: "SubnetConfig") -> "SubnetConfig":
-        """The same member with every unused slot set to the largest choice, so equal members compare equal."""
-        self.validate(cfg)
-        active = set(self.active_slots(cfg))
-        top_w, top_k, top_b = max(self.width_ratios), max(self.kernel_choices), max(self.bit_choices)
-        return replace(
-            cfg,
-            width_ratios=tuple(r if i in active else top_w for i, r in enumerate(cfg.width_ratios)),
-            kernels=tuple(k if i in active else top_k for i, k in enumerate(cfg.kernels)),
-            weight_bits=tuple(b if i in active else top_b for i, b in enumerate(cfg.weight_bits)),
-            act_bits=tuple(b if i in active else top_b for i, b in enumerate(cfg.act_bits)),
-        )
-
-    def validate(self, cfg: "SubnetConfig") -> None:
-        """Raise :class:`SpaceError` naming the first field of ``cfg`` that the family cannot build."""
-        expect = {
-            "depths": len(self.stages),
-            "width_ratios": self.n_width_slots,
-            "kernels": self.n_conv,
-            "weight_bits": self.n_slots,
-            "act_bits": self.n_slots,
-        }
-        for name, n in expect.items():
-            got = len(getattr(cfg, name))
-            if got != n:
-                raise SpaceError(f"{name} has {got} entries but this {self.family} family has {n}")
-        for s, (d, lo, st) in enumerate(zip(cfg.depths, self.min_depth, self.stages)):
-            if not lo <= d <= len(st):
-                raise SpaceError(f"depths[{s}]={d} is outside this stage's range {lo}..{len(st)}")
-        for i, r in enumerate(cfg.width_ratios):
-            if not any(math.isclose(r, c) for c in self.width_ratios):
-                raise SpaceError(f"width_ratios[{i}]={r} is not one of {self.width_ratios}")
-        for i, k in enumerate(cfg.kernels):
-            if k not in self.kernel_choices:
-                raise SpaceError(f"kernels[{i}]={k} is not one of {self.kernel_choices}")
-        for name in ("weight_bits", "act_bits"):
-            for i, b in enumerate(getattr(cfg, name)):
-                if not BIT_RANGE[0] <= b <= BIT_RANGE[1]:
-                    raise SpaceError(f"{name}[{i}]={b} is outside {BIT_RANGE[0]}..{BIT_RANGE[1]} bits")
-
-    def layer_shapes(self, cfg: "SubnetConfig") -> list[LayerShape]:
-        """The member's weight layers in NeuroSim's network format, in execution order."""
-        self.validate(cfg)
-        chans = self.channels(cfg)
-        shapes: list[LayerShape] = []
-        size, c_in = self.image_size, self.in_channels
-        for s, d in enumerate(cfg.depths):
-            for i in range(d):
-                slot = self.conv_slot(s, i)
-                c_out = chans[slot]
-                shapes.append(LayerShape(size, size, c_in, cfg.kernels[slot], c_out, pool=(i == d - 1)))
-                c_in = c_out
-            size //= 2
-        c_in = c_in * size * size
-        for j in range(len(self.fc)):
-            c_out = chans[self.n_conv + j]
-            shapes.append(LayerShape(1, 1, c_in, 1, c_out, pool=False))
-            c_in = c_out
-        shapes.append(LayerShape(1, 1, c_in, 1, self.num_classes, pool=False))
-        return shapes
-
-    def layer_bits(self, cfg: "SubnetConfig") -> tuple[list[int], list[int]]:
-        """Weight and activation bits of the active layers, aligned with :meth:`layer_shapes`."""
-        slots = self.active_slots(cfg)
-        return [cfg.weight_bits[i] for i in slots], [cfg.act_bits[i] for i in slots]
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-FamilySpec = VGGSpec  # the families the package builds; ResNet/MobileNet join this union when they land
-
-
-@dataclass(frozen=True)
-class SubnetConfig:
-    """One member of a supernet family: the active architecture and its per-layer precision.
-
-    ``depths`` active conv layers per stage; ``width_ratios`` per conv and hidden FC slot; ``kernels`` per
-    conv slot; ``weight_bits`` and ``act_bits`` per weight-layer slot (classifier last), where ``act_bits`` is
-    the precision of the layer's *input*. Slots a member does not use are kept (at the largest choice, see
-    :meth:`VGGSpec.canonical`) so every member of a family has the same field lengths.
-    """
-
-    depths: tuple[int, ...]
-    width_ratios: tuple[float, ...]
-    kernels: tuple[int, ...]
-    weight_bits: tuple[int, ...]
-    act_bits: tuple[int, ...]
-
-    def to_dict(self) -> dict[str, list]:
-        return {k: list(v) for k, v in asdict(self).items()}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Iterable]) -> "SubnetConfig":
-        try:
-            return cls(
-                depths=tuple(int(x) for x in d["depths"]),
-                width_ratios=tuple(float(x) for x in d["width_ratios"]),
-                kernels=tuple(int(x) for x in d["kernels"]),
-                weight_bits=tuple(int(x) for x in d["weight_bits"]),
-                act_bits=tuple(int(x) for x in d["act_bits"]),
-            )
-        except KeyError as e:
-            raise SpaceError(f"a sub-network description lacks the field {e.args[0]!r}") from None
 
 
 @dataclass(frozen=True)
@@ -395,17 +163,21 @@ class SearchSpace:
     search) reads its genes from here.
     """
 
-    def __init__(self, spec: VGGSpec, hardware: HardwareSpace, devices: dict[str, DeviceSummary]):
+    def __init__(self, spec: Family, hardware: HardwareSpace, devices: dict[str, DeviceSummary]):
         self.spec = spec
         self.hardware = hardware
         self.devices = {t: devices[t] for t in hardware.technologies}
         arch: list[Gene] = []
-        for s, (lo, stage) in enumerate(zip(spec.min_depth, spec.stages)):
-            arch.append(Gene(f"depth_{s}", tuple(range(lo, len(stage) + 1))))
+        for s, (lo, hi) in enumerate(zip(spec.min_depth, spec.max_depths)):
+            arch.append(Gene(f"depth_{s}", tuple(range(lo, hi + 1))))
         arch += [Gene(f"width_{i}", tuple(spec.width_ratios)) for i in range(spec.n_width_slots)]
-        arch += [Gene(f"kernel_{i}", tuple(spec.kernel_choices)) for i in range(spec.n_conv)]
+        arch += [Gene(f"kernel_{i}", tuple(spec.kernel_choices)) for i in range(spec.n_kernel_slots)]
+        arch += [Gene(f"expand_{i}", tuple(float(e) for e in spec.expand_choices)) for i in range(spec.n_expand_slots)]
         arch += [Gene(f"wbits_{i}", tuple(spec.bit_choices)) for i in range(spec.n_slots)]
         arch += [Gene(f"abits_{i}", tuple(spec.bit_choices)) for i in range(spec.n_slots)]
+        # the block whose activity each architecture gene follows (None: always used)
+        self._gene_blocks: tuple = ((None,) * spec.n_stages + tuple(spec.width_blocks) + tuple(spec.kernel_blocks)
+                                    + tuple(spec.expand_blocks) + tuple(spec.slot_blocks) * 2)
         hw = [Gene("technology", tuple(hardware.technologies))]
         hw += [Gene(k, tuple(getattr(hardware, k))) for k in HardwareSpace.KNOBS]
         self.arch_genes: tuple[Gene, ...] = tuple(arch)
@@ -418,8 +190,7 @@ class SearchSpace:
     # sizes -------------------------------------------------------------------------------------
     def largest_macs(self) -> float:
         """Multiply-accumulates of the family's largest member (a fixed scale for the predictor's features)."""
-        return float(sum(s.ifm_h * s.ifm_w * s.c_in * s.k * s.k * s.c_out
-                         for s in self.spec.layer_shapes(self.spec.largest())))
+        return float(sum(s.macs for s in self.spec.layer_shapes(self.spec.largest())))
 
     @property
     def n_genes(self) -> int:
@@ -450,19 +221,12 @@ class SearchSpace:
 
     def canonical_arch_values(self, arch_values: np.ndarray) -> np.ndarray:
         """Architecture values with every slot a design does not use set to the largest choice (as
-        :meth:`VGGSpec.canonical`), batched: equal sub-networks get equal rows whatever their unused genes."""
+        :meth:`Family.canonical`), batched: equal sub-networks get equal rows whatever their unused genes."""
         vals = np.array(arch_values, dtype=np.float64, copy=True)
-        spec, col = self.spec, {g.name: i for i, g in enumerate(self.arch_genes)}
-        top_w, top_k, top_b = max(spec.width_ratios), max(spec.kernel_choices), max(spec.bit_choices)
-        for s, stage in enumerate(spec.stages):
-            depth = vals[:, col[f"depth_{s}"]]
-            for i in range(len(stage)):
-                slot = spec.conv_slot(s, i)
-                off = depth <= i
-                vals[off, col[f"width_{slot}"]] = top_w
-                vals[off, col[f"kernel_{slot}"]] = top_k
-                vals[off, col[f"wbits_{slot}"]] = top_b
-                vals[off, col[f"abits_{slot}"]] = top_b
+        for i, (g, block) in enumerate(zip(self.arch_genes, self._gene_blocks)):
+            if block is not None:
+                off = vals[:, block[0]] <= block[1]
+                vals[off, i] = max(float(c) for c in g.choices)
         return vals
 
     def genes_from_arch_values(self, arch_values: np.ndarray) -> np.ndarray:
@@ -478,7 +242,7 @@ class SearchSpace:
     def encode_subnet(self, cfg: SubnetConfig) -> np.ndarray:
         """The architecture gene indices of one member (inverse of :meth:`decode_subnet`)."""
         self.spec.validate(cfg)
-        vals = list(cfg.depths) + list(cfg.width_ratios) + list(cfg.kernels) + list(cfg.weight_bits) + list(cfg.act_bits)
+        vals = [*cfg.depths, *cfg.width_ratios, *cfg.kernels, *cfg.expand_ratios, *cfg.weight_bits, *cfg.act_bits]
         out = []
         for g, v in zip(self.arch_genes, vals):
             idx = [i for i, c in enumerate(g.choices) if math.isclose(float(c), float(v))]
@@ -504,9 +268,10 @@ class SearchSpace:
         spec, it = self.spec, iter(vals)
         take = lambda n: tuple(next(it) for _ in range(n))  # noqa: E731
         cfg = SubnetConfig(
-            depths=tuple(int(v) for v in take(len(spec.stages))),
+            depths=tuple(int(v) for v in take(spec.n_stages)),
             width_ratios=tuple(float(v) for v in take(spec.n_width_slots)),
-            kernels=tuple(int(v) for v in take(spec.n_conv)),
+            kernels=tuple(int(v) for v in take(spec.n_kernel_slots)),
+            expand_ratios=tuple(float(v) for v in take(spec.n_expand_slots)),
             weight_bits=tuple(int(v) for v in take(spec.n_slots)),
             act_bits=tuple(int(v) for v in take(spec.n_slots)),
         )
@@ -555,52 +320,29 @@ class SearchSpace:
         cols = {**hw, **dev}
         return np.stack([cols[c] for c in CIM_COLUMNS], axis=1)
 
+    def arch_arrays(self, arch_values: np.ndarray) -> ArchArrays:
+        """The elastic choices of a batch of architecture value rows, grouped as the family's
+        :meth:`Family.layer_table` takes them."""
+        spec, v = self.spec, np.asarray(arch_values, dtype=np.float64)
+        bounds = np.cumsum([0, spec.n_stages, spec.n_width_slots, spec.n_kernel_slots, spec.n_expand_slots])
+        part = [v[:, bounds[i]: bounds[i + 1]] for i in range(4)]
+        return ArchArrays(depths=part[0], widths=part[1], kernels=part[2], expands=part[3])
+
     def layer_arrays(self, genes: np.ndarray) -> dict[str, np.ndarray]:
-        """[D, n_slots] arrays of every weight layer in NeuroSim's format, slot-aligned; ``active`` masks the
-        slots a design does not use. Vectorized over designs (the loop runs over the family's slots)."""
+        """[D, n_slots] arrays of every weight layer in NeuroSim's format (the family's
+        :meth:`Family.layer_table`), slot-aligned, with ``weight_bits``, ``input_bits`` and ``active`` (which
+        masks the slots a design does not use). Vectorized over designs."""
         spec = self.spec
-        genes = np.asarray(genes)
-        d = genes.shape[0]
-        vals = self.arch_values(genes)
-        col = {g.name: vals[:, i] for i, g in enumerate(self.arch_genes)}
-        max_w = spec.max_widths()
-        L = spec.n_slots
-        out = {k: np.zeros((d, L)) for k in ("ifm_h", "ifm_w", "c_in", "k", "c_out", "pool", "stride",
-                                               "weight_bits", "input_bits")}
-        active = np.zeros((d, L), dtype=bool)
-        size = np.full(d, float(spec.image_size))
-        c_prev = np.full(d, float(spec.in_channels))
-        for s, stage in enumerate(spec.stages):
-            depth = col[f"depth_{s}"]
-            for i in range(len(stage)):
-                slot = spec.conv_slot(s, i)
-                on = depth > i
-                c_out = np.maximum(1.0, np.round(col[f"width_{slot}"] * max_w[slot]))
-                active[:, slot] = on
-                out["ifm_h"][:, slot] = size
-                out["ifm_w"][:, slot] = size
-                out["c_in"][:, slot] = c_prev
-                out["k"][:, slot] = col[f"kernel_{slot}"]
-                out["c_out"][:, slot] = c_out
-                out["pool"][:, slot] = depth == i + 1
-                c_prev = np.where(on, c_out, c_prev)
-            size = np.floor(size / 2)
-        c_prev = c_prev * size * size
-        for j in range(len(spec.fc) + 1):
-            slot = spec.n_conv + j
-            c_out = (np.maximum(1.0, np.round(col[f"width_{slot}"] * max_w[slot]))
-                     if j < len(spec.fc) else np.full(d, float(spec.num_classes)))
-            active[:, slot] = True
-            out["ifm_h"][:, slot] = 1
-            out["ifm_w"][:, slot] = 1
-            out["c_in"][:, slot] = c_prev
-            out["k"][:, slot] = 1
-            out["c_out"][:, slot] = c_out
-            c_prev = c_out
-        out["stride"][:] = 1
-        for slot in range(L):
-            out["weight_bits"][:, slot] = col[f"wbits_{slot}"]
-            out["input_bits"][:, slot] = col[f"abits_{slot}"]
+        vals = self.arch_values(np.asarray(genes))
+        out = spec.layer_table(self.arch_arrays(vals))
+        n_slots = spec.n_slots
+        first_bits = vals.shape[1] - 2 * n_slots
+        out["weight_bits"] = vals[:, first_bits: first_bits + n_slots].copy()
+        out["input_bits"] = vals[:, first_bits + n_slots:].copy()
+        active = np.ones_like(out["weight_bits"], dtype=bool)
+        for slot, block in enumerate(spec.slot_blocks):
+            if block is not None:
+                active[:, slot] = vals[:, block[0]] > block[1]
         out["active"] = active
         return out
 

@@ -29,8 +29,9 @@ import torch.nn.functional as F
 
 from cimpipe.data import Augmentation, BatchLoader, PreparedDataset
 from cimpipe.nn.evaluate import evaluate_subnet
-from cimpipe.nn.vgg import Supernet
-from cimpipe.space import BIT_RANGE, SpaceError, SubnetConfig, VGGSpec
+from cimpipe.nn import build_supernet
+from cimpipe.space import BIT_RANGE, Family, SpaceError, SubnetConfig
+from cimpipe.space import spec_from_dict as families_spec_from_dict
 
 CHECKPOINT_FORMAT = "cimpipe-supernet-1"
 LOG_SCHEMA = {
@@ -157,7 +158,7 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _param_groups(model: Supernet, weight_decay: float) -> list[dict[str, Any]]:
+def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     """Weight decay on conv/linear weights only (none on BN, biases and quantizer steps), as in OFA."""
     decay, no_decay = [], []
     for name, p in model.named_parameters():
@@ -193,13 +194,13 @@ def _atomic_save(obj: Any, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _sandwich(spec: VGGSpec, bits: tuple[int, ...], rng: np.random.Generator, n_random: int) -> list[SubnetConfig]:
+def _sandwich(spec: Family, bits: tuple[int, ...], rng: np.random.Generator, n_random: int) -> list[SubnetConfig]:
     largest = spec.largest(bits=max(bits))
     smallest = spec.smallest(bits=min(bits))
     return [largest, smallest] + [spec.sample(rng, bits=bits) for _ in range(n_random)]
 
 
-def _monitor(model: Supernet, spec: VGGSpec, data: PreparedDataset, calib: np.ndarray,
+def _monitor(model: torch.nn.Module, spec: Family, data: PreparedDataset, calib: np.ndarray,
              batch_size: int) -> tuple[float, float]:
     """Validation accuracy of the largest member at the highest bits and the smallest at the lowest."""
     accs = []
@@ -210,7 +211,7 @@ def _monitor(model: Supernet, spec: VGGSpec, data: PreparedDataset, calib: np.nd
     return accs[0], accs[1]
 
 
-def _check_data(spec: VGGSpec, data: PreparedDataset) -> None:
+def _check_data(spec: Family, data: PreparedDataset) -> None:
     if data.channels != spec.in_channels or data.image_size != spec.image_size or data.num_classes != spec.num_classes:
         raise TrainError(
             f"the dataset ({data.channels} channels, {data.image_size}px, {data.num_classes} classes) does not match "
@@ -219,7 +220,7 @@ def _check_data(spec: VGGSpec, data: PreparedDataset) -> None:
 
 
 def train_supernet(
-    spec: VGGSpec,
+    spec: Family,
     data: PreparedDataset,
     recipe: TrainRecipe,
     out_path: Path,
@@ -246,7 +247,7 @@ def train_supernet(
 
 
 def _train(
-    spec: VGGSpec,
+    spec: Family,
     data: PreparedDataset,
     recipe: TrainRecipe,
     out_path: Path,
@@ -262,7 +263,7 @@ def _train(
     device = resolve_device(recipe.device)
     use_amp = recipe.amp and device.type == "cuda"
     torch.manual_seed(seed)
-    model = Supernet(spec).to(device)
+    model = build_supernet(spec).to(device)
     optimizer = torch.optim.SGD(_param_groups(model, recipe.weight_decay), lr=recipe.lr,
                                 momentum=recipe.momentum, nesterov=recipe.momentum > 0)
     loader = BatchLoader(data.train_x, data.train_y, recipe.batch_size, mean=data.mean, std=data.std, shuffle=True,
@@ -332,7 +333,7 @@ def _train(
     return out_path
 
 
-def _sandwich_step(model: Supernet, spec: VGGSpec, x: torch.Tensor, y: torch.Tensor, recipe: TrainRecipe,
+def _sandwich_step(model: torch.nn.Module, spec: Family, x: torch.Tensor, y: torch.Tensor, recipe: TrainRecipe,
                    bits: tuple[int, ...], rng: np.random.Generator, use_amp: bool) -> float:
     """Accumulate the gradients of one sandwich (largest on labels, the others distilled); return its loss."""
     members = _sandwich(spec, bits, rng, recipe.random_subnets)
@@ -371,22 +372,15 @@ def _progress_bar(enabled: bool):  # noqa: ANN202 - a rich Progress or a null co
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
 
 
-def spec_from_dict(d: dict[str, Any]) -> VGGSpec:
-    """Rebuild a :class:`VGGSpec` from :meth:`VGGSpec.to_dict` output."""
-    d = dict(d)
-    family = d.get("family", "vgg")
-    if family != "vgg":
-        raise TrainError(f"supernet family {family!r} is not one this package builds")
-    return VGGSpec(
-        in_channels=int(d["in_channels"]), image_size=int(d["image_size"]), num_classes=int(d["num_classes"]),
-        stages=tuple(tuple(int(c) for c in s) for s in d["stages"]), fc=tuple(int(c) for c in d["fc"]),
-        min_depth=tuple(int(v) for v in d["min_depth"]), width_ratios=tuple(float(r) for r in d["width_ratios"]),
-        kernel_choices=tuple(int(k) for k in d["kernel_choices"]), bit_choices=tuple(int(b) for b in d["bit_choices"]),
-        family=family,
-    )
+def spec_from_dict(d: dict[str, Any]) -> Family:
+    """Rebuild a family spec from :meth:`Family.to_dict` output (a checkpoint's ``spec``)."""
+    try:
+        return families_spec_from_dict(d)
+    except SpaceError as e:
+        raise TrainError(str(e)) from None
 
 
-def load_supernet(path: Path, device: str | torch.device = "cpu") -> tuple[Supernet, VGGSpec, dict[str, Any]]:
+def load_supernet(path: Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, Family, dict[str, Any]]:
     """Load ``supernet.pt``: the model (eval mode), its spec, and the dataset meta (mean/std/classes...)."""
     path = Path(path)
     if not path.is_file():
@@ -399,7 +393,7 @@ def load_supernet(path: Path, device: str | torch.device = "cpu") -> tuple[Super
         raise TrainError(f"supernet checkpoint {path} is not a {CHECKPOINT_FORMAT} file")
     try:
         spec = spec_from_dict(ckpt["spec"])
-        model = Supernet(spec).to(device)
+        model = build_supernet(spec).to(device)
         model.load_state_dict(ckpt["state_dict"])
     except (KeyError, TypeError, RuntimeError, SpaceError) as e:
         raise TrainError(f"supernet checkpoint {path} does not match its own spec ({type(e).__name__})") from None

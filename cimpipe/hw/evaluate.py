@@ -6,7 +6,9 @@ Tile.cpp / ProcessingUnit.cpp (see ``cimpipe/hw/components.py`` for the circuit 
 
 Units: area mm^2, latency ns, energy pJ, leakage power uW; ``edap`` = total energy (uJ) x latency (ms) x
 area (mm^2). Operations are counted as NeuroSim does: 2*IFM_H*IFM_W*C_in*K*K*C_out per layer (stride
-ignored), and TOPS/W divides by the post-layout factor zeta.
+ignored; divided by the groups of a grouped layer), and TOPS/W divides by the post-layout factor zeta. A
+grouped (depthwise) layer is mapped as its dense block-diagonal matrix of ``C_in*K*K`` rows (see
+:mod:`cimpipe.families`).
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ class LayerBatch:
     weight_bits: Tensor
     input_bits: Tensor
     active: Tensor
+    groups: Tensor | None = None  # [D, L] convolution groups (c_in for a depthwise layer); None: all 1
 
     @classmethod
     def from_shapes(
@@ -103,7 +106,8 @@ class LayerBatch:
         active = torch.zeros((d, n_layers), dtype=torch.bool)
         for i, net in enumerate(shapes):
             for j, s in enumerate(net):
-                grid[:, i, j] = torch.tensor([s.ifm_h, s.ifm_w, s.c_in, s.k, s.c_out, float(s.pool), s.stride, 0.0])
+                grid[:, i, j] = torch.tensor([s.ifm_h, s.ifm_w, s.c_in, s.k, s.c_out, float(s.pool), s.stride,
+                                              float(s.groups)])
                 active[i, j] = True
             wb[i, : len(net)] = torch.tensor(_bits_for(weight_bits, i, len(net), "weight_bits"), dtype=F64)
             ib[i, : len(net)] = torch.tensor(_bits_for(input_bits, i, len(net), "input_bits"), dtype=F64)
@@ -114,6 +118,7 @@ class LayerBatch:
             c_in=torch.where(pad, ones, grid[2]), k=torch.where(pad, ones, grid[3]),
             c_out=torch.where(pad, ones, grid[4]), pool=grid[5] > 0.5, stride=torch.where(pad, ones, grid[6]),
             weight_bits=torch.where(pad, ones * 8, wb), input_bits=torch.where(pad, ones * 8, ib), active=active,
+            groups=torch.where(pad, ones, grid[7]),
         )
 
 
@@ -260,7 +265,10 @@ class Evaluator:
 
 
 def _slice(batch, lo: int, hi: int):
-    return type(batch)(**{f.name: getattr(batch, f.name)[lo:hi] for f in fields(batch)})
+    def part(v):
+        return None if v is None else v[lo:hi]
+
+    return type(batch)(**{f.name: part(getattr(batch, f.name)) for f in fields(batch)})
 
 
 def _concat(parts: list[ChipMetrics]) -> ChipMetrics:
@@ -313,7 +321,8 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
     cps = torch.ceil(wb / cb[:, None])
     rows = c_in * kk
     cols = c_out * cps
-    m: Mapping = map_network(rows, cols, c_in, kk, lb.ifm_h, act, n_sub, hw.pipeline)
+    groups = torch.ones_like(c_in) if lb.groups is None else torch.clamp(lb.groups, min=1.0)
+    m: Mapping = map_network(rows, cols, c_in, kk, lb.ifm_h, act, n_sub, hw.pipeline, grouped=groups > 1)
     nm = m.novel
     pipe = hw.pipeline
 
@@ -440,7 +449,7 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
     ge_total = (sum(area_um2.values()) - area_um2["array"] - area_um2["interconnect"]) / node.gate_area_um2
     leak_uw = ge_total * node.gate_leakage_nw * 1e-3
     leak_pj = leak_uw * latency * 1e-3
-    ops = (max_in * kk * c_out).sum(dim=1) * 2  # integers: exact in any order
+    ops = (max_in * kk * c_out / groups).sum(dim=1) * 2  # integers: exact in any order
     total_pj = dynamic + leak_pj
     tops = ops / torch.clamp(latency, min=1e-12) * 1e-3
     tops_w = ops / torch.clamp(total_pj, min=1e-12) / C.CAL.zeta

@@ -138,15 +138,18 @@ def map_network(
     active: Tensor,
     subarray: Tensor,
     pipeline: Tensor,
+    grouped: Tensor | None = None,
 ) -> Mapping:
     """Floorplan of a batch. ``rows``=C_in*K*K, ``cols``=C_out*cells per weight, ``kk``=K*K, ``ifm``=IFM height
     (all [D, L]); ``active`` [D, L] bool; ``subarray`` [D] edge of one subarray (a power of two);
-    ``pipeline`` [D] bool."""
+    ``pipeline`` [D] bool; ``grouped`` [D, L] bool marks grouped (depthwise) layers, which are mapped
+    conventionally as their dense block-diagonal matrix (NeuroSim's novel mapping splits a dense kernel)."""
     f64 = rows.dtype
     d, n_layers = rows.shape
     n = subarray[:, None]
-    num_pe_nm = _most_frequent_kernel(kk, active)
-    novel = active & (kk == num_pe_nm[:, None]) & (rows >= n)  # num_pe_nm is 0 or a K*K > 1
+    dense = active if grouped is None else active & ~grouped
+    num_pe_nm = _most_frequent_kernel(kk, dense)
+    novel = dense & (kk == num_pe_nm[:, None]) & (rows >= n)  # num_pe_nm is 0 or a K*K > 1
     conv = active & ~novel
     novel_f, conv_f = novel.to(f64), conv.to(f64)
     active_f = active.to(f64)

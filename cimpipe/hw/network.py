@@ -13,7 +13,8 @@ class NetworkFileError(ValueError):
 
 
 def read_network_csv(path: str | Path) -> list[LayerShape]:
-    """Rows IFM_H, IFM_W, C_in, K_H, K_W, C_out, maxpool-after (0/1), stride; square kernels only."""
+    """Rows IFM_H, IFM_W, C_in, K_H, K_W, C_out, maxpool-after (0/1), stride, and optionally groups (a ninth
+    column this package adds for depthwise layers); square kernels only."""
     p = Path(path)
     if not p.is_file():
         raise NetworkFileError(f"network file {p} does not exist")
@@ -23,7 +24,7 @@ def read_network_csv(path: str | Path) -> list[LayerShape]:
             row = [c.strip() for c in row if c.strip() != ""]
             if not row:
                 continue
-            if len(row) not in (7, 8):
+            if len(row) not in (7, 8, 9):
                 raise NetworkFileError(f"network file {p} line {n} has {len(row)} columns, expected 8")
             try:
                 v = [int(float(c)) for c in row]
@@ -33,8 +34,11 @@ def read_network_csv(path: str | Path) -> list[LayerShape]:
                 raise NetworkFileError(f"network file {p} line {n} has a non-square kernel {v[3]}x{v[4]}")
             if min(v[:6]) < 1:
                 raise NetworkFileError(f"network file {p} line {n} has a size below 1")
-            stride = v[7] if len(v) == 8 else 1
-            shapes.append(LayerShape(v[0], v[1], v[2], v[3], v[5], bool(v[6]), max(stride, 1)))
+            stride = v[7] if len(v) >= 8 else 1
+            groups = v[8] if len(v) == 9 else 1
+            if groups < 1 or v[2] % groups or v[5] % groups:
+                raise NetworkFileError(f"network file {p} line {n} has {groups} groups, which do not divide its channels")
+            shapes.append(LayerShape(v[0], v[1], v[2], v[3], v[5], bool(v[6]), max(stride, 1), groups))
     if not shapes:
         raise NetworkFileError(f"network file {p} holds no layers")
     return shapes
