@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -12,7 +16,7 @@ from cimpipe.data import Augmentation, PreparedDataset
 from cimpipe.hw.evaluate import LayerBatch
 from cimpipe.nn import build_supernet, recalibrate_bn
 from cimpipe.space import (CIMSettings, DeviceSummary, HardwareSpace, LayerShape, MobileNetV2Spec, ResNetSpec,
-                           SearchSpace, SpaceError, VGGSpec, spec_from_dict)
+                           SearchSpace, SpaceError, SubnetConfig, VGGSpec, spec_from_dict)
 from cimpipe.train import TrainRecipe, load_supernet, train_supernet
 
 RESNET = ResNetSpec(in_channels=3, image_size=16, num_classes=5, stages=(8, 16), blocks=(2, 2), min_depth=(1, 1),
@@ -212,3 +216,41 @@ def test_a_short_sandwich_training_learns_and_reloads(tmp_path, digits, spec):
     acc, _ = evaluate_subnet(model, spec.largest(), None, digits.val_x, digits.val_y, mean=digits.mean,
                              std=digits.std, calib_images=digits.train_x[:64])
     assert acc > 0.3  # chance is 0.1
+
+
+def test_resnet_and_mobilenetv2_workloads_run_the_whole_chain_to_a_front(tmp_path):
+    """The DAG is family-agnostic: tiny ResNet and MobileNetV2 workloads on digits reach re-measured fronts
+    whose rows rebuild their sub-networks, and the shipped workloads plan their chains."""
+    import polars as pl
+    import yaml
+
+    from test_workflow import TINY, copy_workflow, snakemake
+
+    config = yaml.safe_load(TINY.read_text())
+    demo = config["workloads"]["demo"]
+    config["workloads"] = {
+        "rn": {**demo, "family": "resnet", "arch": {"stages": [8, 16], "blocks": [1, 2], "min_depth": [1, 1],
+                                                    "stem": 8}},
+        "mb": {**demo, "family": "mobilenetv2", "arch": {"stages": [8, 16], "blocks": [1, 2], "strides": [1, 2],
+                                                         "min_depth": [1, 1], "stem": 8, "head": 16,
+                                                         "kernel_choices": [3, 5], "expand_choices": [3, 6]}},
+    }
+    work = copy_workflow(tmp_path / "wf", config)
+    out = snakemake(work, "-c2", "results/pareto_rn.parquet", "results/pareto_mb.parquet")
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    for name, spec_type in (("rn", ResNetSpec), ("mb", MobileNetV2Spec)):
+        front = pl.read_parquet(work / f"results/pareto_{name}.parquet")
+        assert front.height > 0 and front["accuracy_measured"].is_not_null().all()
+        _, spec, _ = load_supernet(work / f"results/{name}/supernet.pt")
+        assert isinstance(spec, spec_type)
+        for text in front["design_json"]:
+            subnet = SubnetConfig.from_dict(json.loads(text)["subnet"])
+            spec.validate(subnet)
+            assert spec.layer_shapes(subnet)
+
+    shipped = copy_workflow(tmp_path / "shipped")
+    shutil.copy2(Path(__file__).resolve().parent.parent / "config.yaml", shipped / "config.yaml")
+    for workload in ("resnet18", "mobilenetv2"):
+        plan = snakemake(shipped, "-n", "-c2", f"results/pareto_{workload}.parquet")
+        assert plan.returncode == 0, plan.stdout + plan.stderr
+        assert "train_supernet" in plan.stdout + plan.stderr
