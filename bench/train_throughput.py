@@ -1,9 +1,10 @@
 """Training throughput: a sandwich step of the supernet vs a plain step of the largest static network.
 
-Prints images/second for the demo and VGG-8 shapes on CPU (and CUDA when present). A sandwich step runs
+Prints images/second for the demo, VGG-8, ResNet-18 and MobileNetV2 (CIFAR) shapes on CPU (and CUDA when
+present). A sandwich step runs
 2 + ``--random`` members, so it costs several forward/backward passes per batch.
 
-    python bench/train_throughput.py [--steps 5] [--random 2] [--threads 1]
+    python bench/train_throughput.py [--steps 5] [--random 2] [--threads 1] [--shapes demo,vgg8,resnet18]
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cimpipe.nn import Supernet
-from cimpipe.space import VGGSpec
+from cimpipe.nn import build_supernet
+from cimpipe.space import MobileNetV2Spec, ResNetSpec, VGGSpec
 from cimpipe.train import TrainRecipe, _sandwich_step
 
 SHAPES = {
@@ -24,6 +25,11 @@ SHAPES = {
                      min_depth=(1, 1)), 64),
     "vgg8": (VGGSpec(in_channels=3, image_size=32, num_classes=10, stages=((128, 128), (256, 256), (512, 512)),
                      fc=(1024,), min_depth=(1, 1, 1)), 64),
+    "resnet18": (ResNetSpec(in_channels=3, image_size=32, num_classes=10, stages=(64, 128, 256, 512),
+                            blocks=(2, 2, 2, 2), min_depth=(1, 1, 1, 1)), 64),
+    "mobilenetv2": (MobileNetV2Spec(in_channels=3, image_size=32, num_classes=10,
+                                    stages=(16, 24, 32, 64, 96, 160, 320), blocks=(1, 2, 3, 4, 3, 3, 1),
+                                    strides=(1, 1, 2, 2, 1, 2, 1), min_depth=(1,) * 7), 64),
 }
 
 
@@ -35,7 +41,7 @@ def _sync(device: torch.device) -> None:
 def bench(name: str, device: torch.device, steps: int, n_random: int) -> None:
     spec, batch = SHAPES[name]
     torch.manual_seed(0)
-    model = Supernet(spec).to(device)
+    model = build_supernet(spec).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
     x = torch.randn(batch, spec.in_channels, spec.image_size, spec.image_size, device=device)
     y = torch.randint(0, spec.num_classes, (batch,), device=device)
@@ -67,7 +73,7 @@ def bench(name: str, device: torch.device, steps: int, n_random: int) -> None:
             fn()
         _sync(device)
         dt = (time.perf_counter() - t) / steps
-        print(f"{name:5s} {device.type:4s} batch {batch:3d} {label:26s} {batch / dt:9.1f} images/s  ({dt * 1e3:.1f} ms/step)")
+        print(f"{name:11s} {device.type:4s} batch {batch:3d} {label:26s} {batch / dt:9.1f} images/s  ({dt * 1e3:.1f} ms/step)")
 
 
 def main() -> None:
