@@ -3,8 +3,9 @@
     python bench/predictor_speed.py                                  # demo space, a freshly fitted predictor
     python bench/predictor_speed.py --predictor results/demo/predictor.pt --n 100000 --threads 2
 
-Prints the time of the input checks, of ``cimpipe.space.features`` and of the ensemble's forward pass
-and the crossbar features separately, then of the whole ``Predictor.predict`` call (median of ``--repeat`` runs).
+Prints the time of the input checks, of ``cimpipe.space.features``, of the crossbar features, of the MLP
+ensemble's forward pass and of the gradient-boosted trees separately, then of the whole ``Predictor.predict``
+call (median of ``--repeat`` runs).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import polars as pl
 import torch
 
 from cimpipe.accuracy import sample_configurations
-from cimpipe.predictor import Predictor, PredictorSettings, crossbar_features, fit_predictor
+from cimpipe.predictor import Predictor, PredictorSettings, _predict_trees, crossbar_features, fit_predictor
 from cimpipe.space import DeviceSummary, HardwareSpace, SearchSpace, VGGSpec, features
 
 DEMO_SPEC = VGGSpec(in_channels=1, image_size=8, num_classes=10, stages=((32, 32), (64, 64)), fc=(128,),
@@ -69,14 +70,19 @@ def main() -> None:
     t_feat = _timed(lambda: features(space, arch, cim), args.repeat)
     t_xbar = _timed(lambda: crossbar_features(space, arch, cim), args.repeat)
     t_net = _timed(lambda: predictor._net(stand), args.repeat)
+    trees = predictor.state.get("trees")
+    t_trees = _timed(lambda: _predict_trees(trees, feats), args.repeat) if trees is not None else 0.0
     t_all = _timed(lambda: predictor.predict(arch, cim), args.repeat)
     members = predictor._net.weights[0].shape[0]
     hidden = [w.shape[2] for w in predictor._net.weights[:-1]]
     print(f"designs {args.n}  threads {args.threads}  ensemble {members} x {hidden}  features {feats.shape[1]}")
     print(f"checks   {t_check * 1e3:8.1f} ms")
     print(f"features {t_feat * 1e3:8.1f} ms  (cimpipe.space.features)")
-    print(f"crossbar {t_xbar * 1e3:8.1f} ms  (ADC shortfall features)")
+    print(f"crossbar {t_xbar * 1e3:8.1f} ms  (ADC shortfall and crossbar noise features)")
     print(f"ensemble {t_net * 1e3:8.1f} ms")
+    if trees is not None:
+        print(f"trees    {t_trees * 1e3:8.1f} ms  ({trees['feature'].shape[0]} trees of depth "
+              f"{(trees['feature'].shape[1] + 1).bit_length() - 1})")
     print(f"predict  {t_all * 1e3:8.1f} ms  ({args.n / t_all:,.0f} designs/s)")
     if not math.isfinite(t_all):
         raise SystemExit(1)

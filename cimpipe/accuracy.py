@@ -5,8 +5,9 @@ The search cannot run the supernet on every design it considers, so a predictor
 drawn from the one space declaration (:class:`cimpipe.space.SearchSpace`): a handful of fixed anchor rows
 (the extremes of the space), then rows stratified over bit-width levels and ADC resolutions. Each row is
 evaluated on the validation split (never used for training), after BatchNorm recalibration on a fixed
-subset of training images, with the crossbar simulation of :class:`cimpipe.space.CIMSettings` (conductance
-variation seeded per row).
+subset of training images, with the crossbar simulation of :class:`cimpipe.space.CIMSettings`. A row with
+conductance variation is one die of a random population: its accuracy is the mean over independent variation
+draws (seeded per row and draw), drawn until the mean's standard error is small (see :func:`measure_rows`).
 
 Schema of ``results/{workload}/accuracy.parquet`` (one row per configuration, sorted by ``config_id``):
 
@@ -25,9 +26,11 @@ cell_bits           Int64    bits     weight bits stored per memory cell
 rows_parallel       Int64    rows     crossbar rows summed into one partial sum
 sigma               Float64  -        relative Gaussian conductance variation (std / mean)
 on_off_ratio        Float64  -        Gon / Goff of the memory device
-accuracy            Float64  0..1     top-1 accuracy on the validation split
-loss                Float64  nats     mean cross-entropy on the validation split
+accuracy            Float64  0..1     top-1 accuracy on the validation split, mean over the draws
+loss                Float64  nats     mean cross-entropy on the validation split, mean over the draws
 n_images            Int64    images   validation images the row was measured on
+draws               Int64    -        conductance-variation draws averaged (1 without variation)
+accuracy_std        Float64  0..1     standard deviation of the draws' accuracies (0 for one draw)
 ==================  =======  =======  =============================================================
 
 Architecture columns hold gene *values* (not indices), canonicalized with :meth:`Family.canonical`:
@@ -56,7 +59,7 @@ ON_OFF_CAP = 1e6
 """Largest on/off ratio the table samples; beyond it a finite-on/off error is negligible (and
 :func:`cimpipe.space.features` clips there too)."""
 
-RESULT_COLUMNS = ("accuracy", "loss", "n_images")
+RESULT_COLUMNS = ("accuracy", "loss", "n_images", "draws", "accuracy_std")
 
 
 class AccuracyError(ValueError):
@@ -79,6 +82,8 @@ class AccuracySettings:
     images per forward pass. ``sigma_max``, ``on_off_min`` and ``on_off_max`` bound the device variation and
     on/off ratios the table covers: they belong to the table, not to the configured technologies, so adding
     a technology inside these bounds reuses the table (the predictor refuses one outside them).
+    ``draws_min`` .. ``draws_max`` conductance-variation draws are averaged per row with variation, stopping
+    once the standard error of the mean accuracy is at most ``draw_sem`` (see :func:`measure_rows`).
     """
 
     rows: int = 400
@@ -91,22 +96,30 @@ class AccuracySettings:
     sigma_max: float = 0.1
     on_off_min: float = 10.0
     on_off_max: float = 1e6
+    draws_min: int = 2
+    draws_max: int = 8
+    draw_sem: float = 0.005
 
     @classmethod
     def from_config(cls, section: dict[str, Any] | None) -> "AccuracySettings":
         """Settings from a workload's ``accuracy`` dict; unknown keys and bad values are refused."""
         section = dict(section or {})
-        floats = {k: section.pop(k) for k in ("sigma_max", "on_off_min", "on_off_max") if k in section}
+        floats = {k: section.pop(k) for k in ("sigma_max", "on_off_min", "on_off_max", "draw_sem") if k in section}
         for key, value in floats.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise AccuracyError(f"accuracy.{key} must be a finite number, not {value!r}")
+        if floats.get("draw_sem", 1.0) <= 0:
+            raise AccuracyError(f"accuracy.draw_sem must be positive, not {floats['draw_sem']}")
         if floats.get("sigma_max", 0.0) < 0:
             raise AccuracyError(f"accuracy.sigma_max must not be negative, not {floats['sigma_max']}")
         lo, hi = floats.get("on_off_min", cls.on_off_min), floats.get("on_off_max", cls.on_off_max)
         if not 1 < lo <= hi:
             raise AccuracyError(f"accuracy.on_off_min ({lo}) must exceed 1 and not exceed accuracy.on_off_max ({hi})")
-        return cls(**_checked_settings("accuracy", section, cls, optional_ints={"eval_images"},
-                                       non_negative={"seed"}), **{k: float(v) for k, v in floats.items()})
+        ints = _checked_settings("accuracy", section, cls, optional_ints={"eval_images"}, non_negative={"seed"})
+        lo_draws, hi_draws = ints.get("draws_min", cls.draws_min), ints.get("draws_max", cls.draws_max)
+        if lo_draws > hi_draws:
+            raise AccuracyError(f"accuracy.draws_min ({lo_draws}) must not exceed accuracy.draws_max ({hi_draws})")
+        return cls(**ints, **{k: float(v) for k, v in floats.items()})
 
 
 def _checked_settings(section_name: str, section: dict[str, Any] | None, cls: type,
@@ -269,9 +282,10 @@ def cim_from_row(row: dict[str, Any], seed: int) -> CIMSettings:
         raise AccuracyError(f"the configuration table lacks the column {e.args[0]!r}") from None
 
 
-def row_seed(table_seed: int, config_id: int) -> int:
-    """The variation seed of one row: independent of which shard or chunk measures it."""
-    return int(np.random.SeedSequence([table_seed, config_id]).generate_state(1)[0])
+def row_seed(table_seed: int, config_id: int, draw: int = 0) -> int:
+    """The variation seed of one row's ``draw``: independent of which shard or chunk measures it."""
+    key = [table_seed, config_id] if draw == 0 else [table_seed, config_id, draw]
+    return int(np.random.SeedSequence(key).generate_state(1)[0])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -287,15 +301,20 @@ def calibration_indices(n_train: int, settings: AccuracySettings) -> np.ndarray:
 
 def measure_rows(model: Any, spec: Family, data: Any, configs_df: pl.DataFrame, settings: AccuracySettings,
                  device: str | Any = "cpu") -> pl.DataFrame:
-    """``configs_df`` with ``accuracy``, ``loss`` and ``n_images`` measured on the validation split.
+    """``configs_df`` with the :data:`RESULT_COLUMNS` measured on the validation split.
 
     Each row: the supernet's weights as loaded (BatchNorm statistics restored, so a row never depends on
     the rows measured before it), BatchNorm recalibrated on :func:`calibration_indices` of the training
-    split, then evaluated in CIM mode with the row's settings and its own variation seed.
+    split, then evaluated in CIM mode with the row's settings. A row with conductance variation is evaluated
+    on independent variation draws (:func:`row_seed` of the row and draw) until :func:`enough_draws`; its
+    accuracy and loss are the draws' means. One draw's accuracy spreads by points where a coarse ADC meets
+    variation (on the demo, 2.1 points standard deviation between draws below 90 % accuracy, 0.6 above:
+    ``python bench/accuracy_noise.py``), as much as the predictor fitted on the table may err, so the table
+    stores the expectation over dies.
     """
     import torch
 
-    from cimpipe.nn import evaluate_subnet
+    from cimpipe.nn.evaluate import evaluate_calibrated, normalize_images, recalibrate_bn
 
     if len(data.val_y) == 0:
         raise AccuracyError("the prepared dataset has an empty validation split, so accuracies cannot be measured")
@@ -303,26 +322,64 @@ def measure_rows(model: Any, spec: Family, data: Any, configs_df: pl.DataFrame, 
     val_x, val_y = np.array(data.val_x[:n_eval]), np.array(data.val_y[:n_eval])  # off the read-only memmap
     calib = np.array(data.train_x[calibration_indices(len(data.train_x), settings)])
     model = model.to(device)
+    calib_batches = [normalize_images(calib[i: i + settings.batch_size], data.mean, data.std, device)
+                     for i in range(0, len(calib), settings.batch_size)]
     pristine = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    acc, loss = [], []
+    acc, loss, draws, spread = [], [], [], []
     for row in configs_df.iter_rows(named=True):
         subnet = subnet_from_row(spec, row)
-        cim = cim_from_row(row, row_seed(settings.seed, int(row["config_id"])))
+        config_id = int(row["config_id"])
         model.load_state_dict(pristine)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(row_seed(settings.seed, int(row["config_id"])))
-            top1, row_loss = evaluate_subnet(model, subnet, cim, val_x, val_y, mean=data.mean, std=data.std,
-                                             calib_images=calib, batch_size=settings.batch_size)
-        if not (math.isfinite(top1) and math.isfinite(row_loss)):
-            raise AccuracyError(f"configuration {row['config_id']} measured a non-finite accuracy or loss")
-        acc.append(float(top1))
-        loss.append(float(row_loss))
+        recalibrate_bn(model, subnet, calib_batches)
+        row_acc: list[float] = []
+        row_loss: list[float] = []
+        while not enough_draws(row_acc, float(row["sigma"]), n_eval, settings):
+            seed = row_seed(settings.seed, config_id, len(row_acc))
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                top1, draw_loss = evaluate_calibrated(model, subnet, cim_from_row(row, seed), val_x, val_y,
+                                                      mean=data.mean, std=data.std, batch_size=settings.batch_size)
+            if not (math.isfinite(top1) and math.isfinite(draw_loss)):
+                raise AccuracyError(f"configuration {config_id} measured a non-finite accuracy or loss")
+            row_acc.append(float(top1))
+            row_loss.append(float(draw_loss))
+        acc.append(float(np.mean(row_acc)))
+        loss.append(float(np.mean(row_loss)))
+        draws.append(len(row_acc))
+        spread.append(float(np.std(row_acc, ddof=1)) if len(row_acc) > 1 else 0.0)
     model.load_state_dict(pristine)
     return configs_df.with_columns(
         pl.Series("accuracy", acc, dtype=pl.Float64),
         pl.Series("loss", loss, dtype=pl.Float64),
         pl.lit(n_eval, dtype=pl.Int64).alias("n_images"),
+        pl.Series("draws", draws, dtype=pl.Int64),
+        pl.Series("accuracy_std", spread, dtype=pl.Float64),
     )
+
+
+def enough_draws(accuracies: Sequence[float], sigma: float, n_images: int, settings: AccuracySettings) -> bool:
+    """Whether a row's variation draws measured so far pin its mean accuracy down.
+
+    Without variation one draw is exact. Otherwise at least ``draws_min`` and at most ``draws_max`` draws;
+    in between, stop once the standard error of the mean, ``s / sqrt(n)``, is at most ``draw_sem``. A spread
+    ``s`` estimated from two or three draws is itself noisy, so it is taken as at least half the binomial
+    standard deviation ``sqrt(p (1 - p) / n_images)`` of an accuracy ``p`` on ``n_images`` images (on the
+    demo the draws spread 0.7 to 1.1 times that): two draws that agree by chance do not stop a row in the
+    steep region where a die's accuracy varies most.
+    """
+    n = len(accuracies)
+    if n == 0:
+        return False
+    if sigma == 0:
+        return True
+    if n < settings.draws_min:
+        return False
+    if n >= settings.draws_max:
+        return True
+    p = float(np.mean(accuracies))
+    spread = float(np.std(accuracies, ddof=1)) if n > 1 else 0.0
+    s = max(spread, 0.5 * math.sqrt(p * (1 - p) / max(n_images, 1)))
+    return s / math.sqrt(n) <= settings.draw_sem
 
 
 # --------------------------------------------------------------------------------------------------

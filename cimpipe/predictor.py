@@ -1,18 +1,19 @@
-"""The accuracy predictor: an ensemble of small MLPs fitted on the accuracy table.
+"""The accuracy predictor: an ensemble of small MLPs averaged with gradient-boosted trees, fitted on the table.
 
 The search asks for the accuracy of hundreds of thousands of designs; the predictor answers from
-:func:`cimpipe.space.features` (architecture gene values + CIM settings) with a mean and an ensemble
+:func:`cimpipe.space.features` (architecture gene values + CIM settings) and :func:`crossbar_features` (the
+ADC's shortfall and the crossbar noise of every layer, from the space's layer shapes) with a mean and a
 spread. Accuracy predictors in the NAS literature are MLPs on architecture encodings (once-for-all, APQ,
-BatchQuant) or tree ensembles (AttentiveNAS, AnalogNAS). Both are scored on the same held-out rows at
-every fit (``baseline_gbt`` in the metrics: sklearn's HistGradientBoostingRegressor). On the 400-row demo
-table the two were within noise of each other (held-out Kendall tau 0.80 trees vs 0.78 MLPs, RMSE 10.1 vs
-9.9 points); the MLP ensemble is the model saved because it gives the search a spread and answers 1e5
-designs in one batched matmul chain.
+BatchQuant) or tree ensembles (AttentiveNAS, AnalogNAS). On the demo table the two err on different rows,
+so their mean beats either (``python bench/predictor_quality.py``: held-out RMSE 4.7 points for the MLPs,
+6.5 for the trees, 4.6 for the mean; over five cross-validation folds 6.8, 6.5 and 5.8); the trees are stored
+as tensors (complete binary trees) and evaluated without sklearn.
 
 Protocol of :func:`fit_predictor`: rows are split into fit / held-out (``holdout`` fraction, seeded; the
-fixed anchor rows always stay in fit); an ensemble trained on the fit rows is scored on the held-out rows
-(Kendall tau, RMSE / MAE in accuracy points, ensemble spread); then the ensemble is retrained with the same
-recipe on all rows and saved. The metrics describe the recipe's error on unseen configurations.
+fixed anchor rows always stay in fit); the model trained on the fit rows is scored on the held-out rows
+(Kendall tau, RMSE / MAE in accuracy points, spread; the MLP ensemble and the trees alone beside it); then
+it is retrained with the same recipe on all rows and saved. The metrics describe the recipe's error on
+unseen configurations.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ class PredictorSettings:
     ``ensemble`` members (different initializations and minibatch orders); ``hidden`` widths of each MLP;
     ``epochs`` passes over the fit rows in minibatches of ``batch_size``; ``lr`` Adam's learning rate
     (cosine-decayed); ``weight_decay`` AdamW's decoupled decay; ``holdout`` fraction of the rows scored
-    and never fitted; ``seed`` for the split and the members.
+    and never fitted; ``seed`` for the split and the members; ``trees`` boosting iterations of the
+    gradient-boosted trees whose prediction is averaged with the ensemble's (0: the MLP ensemble alone).
     """
 
     ensemble: int = 5
@@ -62,6 +64,7 @@ class PredictorSettings:
     seed: int = 2
     batch_size: int = 64
     weight_decay: float = 1e-4
+    trees: int = 300
 
     @classmethod
     def from_config(cls, section: dict[str, Any] | None) -> "PredictorSettings":
@@ -88,7 +91,7 @@ class PredictorSettings:
                     raise PredictorError(f"predictor.weight_decay must not be negative, not {value}")
                 out[key] = float(value)
             else:
-                lowest = 0 if key == "seed" else 1
+                lowest = 0 if key in ("seed", "trees") else 1
                 if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
                     raise PredictorError(f"predictor.{key} must be an integer of at least {lowest}, not {value!r}")
                 out[key] = value
@@ -180,6 +183,86 @@ class _Stacked:
         return out
 
 
+TREE_DEPTH = 6
+"""Largest depth of the gradient-boosted trees (as deep as the demo table rewards, and shallow enough to evaluate
+as complete binary trees)."""
+
+
+def _fit_trees(feats: np.ndarray, acc: np.ndarray, settings: PredictorSettings) -> dict[str, torch.Tensor]:
+    """Gradient-boosted regression trees (sklearn's HistGradientBoostingRegressor, squared error, depth at most
+    :data:`TREE_DEPTH`) as tensors: every tree laid out as a complete binary tree of that depth.
+
+    Split ``i`` of a tree sends ``x`` to child ``2 i + 1`` when ``x[feature[i]] <= threshold[i]`` and to
+    ``2 i + 2`` otherwise; a leaf reached early passes its value down (threshold +inf). ``feature`` and
+    ``threshold`` are [T, 2**depth - 1], ``value`` (learning rate applied) [T, 2**depth], so
+    :func:`_predict_trees` needs no sklearn and the predictor file holds tensors only.
+    """
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    model = HistGradientBoostingRegressor(max_iter=settings.trees, learning_rate=0.05, min_samples_leaf=5,
+                                          max_depth=TREE_DEPTH, random_state=settings.seed)
+    model.fit(feats.astype(np.float64), acc)
+    trees = [predictors[0].nodes for predictors in model._predictors]
+    depth = max(1, int(max(nodes["depth"].max() for nodes in trees)))
+    n_split = 2**depth - 1
+    feature = np.zeros((len(trees), n_split), dtype=np.int64)
+    threshold = np.full((len(trees), n_split), np.inf)
+    value = np.zeros((len(trees), 2**depth))
+    for t, nodes in enumerate(trees):
+        stack = [(0, 0, 0)]  # (sklearn node, position in the complete tree, level)
+        while stack:
+            node, pos, level = stack.pop()
+            if level == depth:
+                value[t, pos - n_split] = nodes["value"][node]
+            elif nodes["is_leaf"][node]:
+                stack += [(node, 2 * pos + 1, level + 1), (node, 2 * pos + 2, level + 1)]
+            else:
+                feature[t, pos], threshold[t, pos] = nodes["feature_idx"][node], nodes["num_threshold"][node]
+                stack += [(int(nodes["left"][node]), 2 * pos + 1, level + 1),
+                          (int(nodes["right"][node]), 2 * pos + 2, level + 1)]
+    return {"feature": torch.from_numpy(feature), "threshold": torch.from_numpy(threshold),
+            "value": torch.from_numpy(value),
+            "baseline": torch.tensor(float(np.ravel(model._baseline_prediction)[0]), dtype=torch.float64)}
+
+
+@torch.no_grad()
+def _predict_trees(trees: Mapping[str, torch.Tensor], x: torch.Tensor, batch: int = 2048) -> torch.Tensor:
+    """[D, F] float32 unstandardized features -> [D] float64 predictions of :func:`_fit_trees`' trees (all
+    trees descend one level per step).
+
+    The comparisons run in float32: for a float32 ``x``, ``x <= t`` equals ``x <= t32`` with ``t32`` the largest
+    float32 not above the float64 threshold ``t``, so the answers are sklearn's (half the memory traffic)."""
+    n_trees, n_split = trees["feature"].shape
+    depth = int(n_split + 1).bit_length() - 1
+    feature = trees["feature"].reshape(-1)
+    t64 = trees["threshold"].reshape(-1)
+    t32 = t64.float()
+    threshold = torch.where(t32.double() > t64, torch.nextafter(t32, torch.tensor(-math.inf)), t32)
+    split_base = torch.arange(n_trees) * n_split
+    leaf_base = torch.arange(n_trees) * (n_split + 1) - n_split
+    x = x.float()
+    out = torch.empty(x.shape[0], dtype=torch.float64)
+    for lo in range(0, x.shape[0], batch):
+        xb = x[lo: lo + batch]
+        pos = torch.zeros(xb.shape[0], n_trees, dtype=torch.int64)
+        for _ in range(depth):
+            at = pos + split_base
+            right = xb.gather(1, feature[at]) > threshold[at]
+            pos = pos * 2 + 1 + right
+        out[lo: lo + batch] = trees["value"].reshape(-1)[pos + leaf_base].sum(1) + trees["baseline"]
+    return out.clamp_(0.0, 1.0)
+
+
+def _hybrid(members: torch.Tensor, trees: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and spread from the MLP members' [M, D] predictions and the trees' [D] (or none): the mean of the
+    ensemble's mean and the trees; the spread combines the members' standard deviation and half the
+    distance between the two models in quadrature."""
+    mean, spread = members.mean(0).double(), members.std(0, unbiased=False).double()
+    if trees is None:
+        return mean, spread
+    return (mean + trees) / 2, torch.sqrt(spread ** 2 + ((mean - trees) / 2) ** 2)
+
+
 # --------------------------------------------------------------------------------------------------
 # The predictor
 # --------------------------------------------------------------------------------------------------
@@ -227,28 +310,78 @@ def _columns(values: Any, names: Sequence[str], what: str) -> np.ndarray:
     return arr
 
 
-def crossbar_features(space: SearchSpace, arch: np.ndarray, cim: np.ndarray) -> np.ndarray:
-    """float32 [D, 4 + n_slots]: how far each design's ADC falls short of its partial sums' range.
+NSR_FLOOR = 1e-6
+"""Noise-to-signal ratios below this read as this in the log-scaled crossbar features (an error of 0.1 %)."""
 
-    One bit-serial read of ``r = min(rows_parallel, c_in * k * k)`` rows of ``cell_bits`` cells sums to at
-    most ``r * (2**cell_bits - 1)``: ``log2(r) + cell_bits`` bits that an ``adc_bits`` ADC must resolve
-    (NeuroSim's partial-sum range; the CIM simulation clips and quantizes there). The shortfall
-    ``max(0, range - adc_bits)`` over the active layers (maximum, mean, MAC-weighted mean, and the share of
-    layers short, then per slot) is what makes accuracy fall off a cliff at low ADC resolution on the demo table.
+
+def crossbar_features(space: SearchSpace, arch: np.ndarray, cim: np.ndarray) -> np.ndarray:
+    """float32 [D, 7 + 2 * n_slots]: how far each design's ADC falls short of its partial sums' range, and the
+    noise the crossbar adds to each layer relative to its signal.
+
+    Per active weight layer, with the differential arrays of :mod:`cimpipe.nn.cim` (``m = w_bits - 1``
+    magnitude bits in ``S = ceil(m / cell_bits)`` cells per array, input bits fed serially):
+
+    * ADC range: one read of ``r = min(rows_parallel, c_in * k * k)`` cells sums to at most
+      ``F = r * (2**min(cell_bits, m) - 1 + g_off)`` level steps, ``g_off = (2**cell_bits - 1) / (on_off - 1)``
+      the off-state conductance (NeuroSim's partial-sum range). The shortfall ``max(0, log2 F - adc_bits)``
+      is the ADC bits missing to resolve every level.
+    * ADC noise: an ADC step ``q = max(1, F / (2**adc_bits - 1))`` rounds each partial sum by ``q**2 / 12`` in
+      variance (uniform quantization noise; zero when ``q = 1`` resolves integer sums); the shift-add weighs
+      slice ``s`` by ``2**(cell_bits * s)`` and input bit ``t`` by ``2**t``, over ``ceil(fan_in / r)`` row
+      groups and two arrays. Relative to the variance of the exact dot product (uniform codes:
+      ``fan_in * E[x^2] * E[w^2]``, ``E[w^2] = (2**m - 1)**2 / 3``) that is
+      ``NSR_adc = 2 * groups * q**2 / 12 * sum_s 4**(cell_bits * s) * 3 / (2**m - 1)**2 / fan_in``.
+    * Variation: every cell's conductance is scaled by ``1 + sigma * N(0, 1)``, an on cell's error is
+      ``sigma`` of its weight share and each of the ``2 S`` cells adds ``sigma * g_off`` of its slice's weight
+      even when off, so ``NSR_var = sigma**2 * (1 + 2 g_off**2 * sum_s 4**(cell_bits * s) * 3 / (2**m - 1)**2)``.
+      An ADC that resolves every level (``q = 1``) rounds a partial sum's analog error away unless it exceeds half
+      a level: with that error Gaussian of standard deviation ``e = sigma * sqrt(r / 2) * (L + g_off)`` (half the
+      rows driven, cells at the root-mean-square level ``L`` of uniform levels), ``NSR_var`` is scaled by the
+      chance ``erfc(0.5 / (sqrt(2) e))`` that it does.
+
+    Columns: the shortfall's maximum, mean, MAC-weighted mean and share of layers short (over 4 bits);
+    ``log10`` of the summed and the largest layer NSR (over 6, floored at :data:`NSR_FLOOR`); the shortfall per
+    slot; ``log10`` NSR per slot. The demo table's accuracy falls off a cliff where these grow: a coarse ADC
+    on wide row groups, variation on a low on/off ratio.
     """
     layers = space.layer_arrays(space.genes_from_arch_values(arch))
     active = layers["active"]
-    fan_in = layers["c_in"] * layers["k"] ** 2
+    # rows one column sums over: a grouped (depthwise) layer's block-diagonal column holds only its group's
+    fan_in = np.maximum(layers["c_in"] / layers["groups"] * layers["k"] ** 2, 1.0)
     adc, cell, rows = cim[:, 0:1], cim[:, 1:2], cim[:, 2:3]
-    range_bits = np.log2(np.maximum(np.minimum(rows, fan_in), 1.0)) + np.minimum(cell, layers["weight_bits"])
-    short = np.where(active, np.maximum(range_bits - adc, 0.0), 0.0)
+    sigma, on_off = cim[:, 3:4], np.minimum(cim[:, 4:5], 1e6)
+    mag = np.maximum(layers["weight_bits"] - 1, 1.0)
+    r = np.maximum(np.minimum(rows, fan_in), 1.0)
+    g_off = (2.0 ** cell - 1) / (on_off - 1)
+    full = r * (2.0 ** np.minimum(cell, mag) - 1 + g_off)
+    short = np.where(active, np.maximum(np.log2(full) - adc, 0.0), 0.0)
+    step = np.maximum(1.0, full / (2.0 ** adc - 1))
+    slices = np.ceil(mag / cell)
+    slice_gain = (4.0 ** (cell * slices) - 1) / (4.0 ** cell - 1) * 3 / (2.0 ** mag - 1) ** 2
+    groups = np.ceil(fan_in / r)
+    nsr_adc = np.where(step > 1, 2 * groups * step ** 2 / 12 * slice_gain / fan_in, 0.0)
+    levels = 2.0 ** np.minimum(cell, mag) - 1
+    analog = sigma * np.sqrt(r / 2) * (np.sqrt(levels * (2 * levels + 1) / 6) + g_off)
+    survives = np.where(step > 1, 1.0, _erfc(0.5 / np.maximum(np.sqrt(2) * analog, 1e-12)))
+    nsr_var = sigma ** 2 * (1 + 2 * g_off ** 2 * slice_gain) * survives
+    nsr = np.where(active, nsr_adc + nsr_var, 0.0)
     n_active = active.sum(1)
     macs = layers["ifm_h"] * layers["ifm_w"] * fan_in * layers["c_out"] * active
+
+    def log_nsr(x: np.ndarray) -> np.ndarray:
+        return np.log10(np.maximum(x, NSR_FLOOR)) / 6
+
     summary = np.stack([
         short.max(1) / 4, short.sum(1) / n_active / 4, (short * macs).sum(1) / np.maximum(macs.sum(1), 1.0) / 4,
-        (short > 0).sum(1) / n_active,
+        (short > 0).sum(1) / n_active, log_nsr(nsr.sum(1)), log_nsr(nsr.max(1)),
+        log_nsr(np.where(active, nsr_adc, 0.0).sum(1)),
     ], axis=1)
-    return np.concatenate([summary, short / 4], axis=1).astype(np.float32)
+    return np.concatenate([summary, short / 4, log_nsr(nsr)], axis=1).astype(np.float32)
+
+
+def _erfc(x: np.ndarray) -> np.ndarray:
+    """The complementary error function, elementwise (torch's, on float64)."""
+    return torch.special.erfc(torch.from_numpy(np.asarray(x, dtype=np.float64))).numpy()
 
 
 class Predictor:
@@ -263,6 +396,7 @@ class Predictor:
         self._mean = torch.as_tensor(state["feature_mean"], dtype=torch.float32)
         self._std = torch.as_tensor(state["feature_std"], dtype=torch.float32)
         self._net = _Stacked(tuple(state["weights"]), tuple(state["biases"]))
+        self._trees: dict[str, torch.Tensor] | None = state.get("trees")
         self._choices = [np.asarray(c, dtype=np.float64) for _, c in self.genes]
 
     @property
@@ -323,11 +457,16 @@ class Predictor:
         (``SearchSpace.cim_values``) or with those columns.
         """
         feats = torch.from_numpy(self.features(arch_values, cim_values))
+        if feats.shape[1] != self._mean.shape[0]:
+            raise PredictorError(f"the predictor was fitted on {self._mean.shape[0]} features but this version of "
+                                 f"cimpipe computes {feats.shape[1]}; refit it (snakemake reruns fit_predictor)")
         means, stds = [], []
         for lo in range(0, feats.shape[0], batch):
-            out = self._net((feats[lo: lo + batch] - self._mean) / self._std)
-            means.append(out.mean(0))
-            stds.append(out.std(0, unbiased=False))
+            part = feats[lo: lo + batch]
+            out = self._net((part - self._mean) / self._std)
+            mean, spread = _hybrid(out, None if self._trees is None else _predict_trees(self._trees, part))
+            means.append(mean)
+            stds.append(spread)
         if not means:
             return np.zeros(0), np.zeros(0)
         return torch.cat(means).double().numpy(), torch.cat(stds).double().numpy()
@@ -429,8 +568,9 @@ def fit_predictor(table: pl.DataFrame, space: SearchSpace, settings: PredictorSe
     """Fit the predictor on an accuracy table, score it on held-out rows, refit on all rows, save both files.
 
     Writes ``out_path`` (the predictor, loaded by :meth:`Predictor.load`) and ``metrics_path`` (JSON: the
-    held-out ``kendall_tau``, ``rmse_pct``, ``mae_pct``, ``spread_pct``, row counts, the gradient-boosted
-    trees' scores on the same split as ``baseline_gbt``, fit seconds). Returns the metrics.
+    held-out ``kendall_tau``, ``rmse_pct``, ``mae_pct``, ``spread_pct`` of the saved model, row counts, the
+    MLP ensemble's and the gradient-boosted trees' own scores on the same split as ``mlp_ensemble`` and
+    ``baseline_gbt``, fit seconds). Returns the metrics.
     """
     _check_table(table, space)
     start = time.perf_counter()
@@ -445,21 +585,32 @@ def fit_predictor(table: pl.DataFrame, space: SearchSpace, settings: PredictorSe
     if len(fit) < 2:
         raise PredictorError(f"the accuracy table has {table.height} rows, too few to fit a predictor")
 
-    metrics: dict[str, Any] = {"model": f"mlp-ensemble x{settings.ensemble} {list(settings.hidden)}",
+    model = f"mlp-ensemble x{settings.ensemble} {list(settings.hidden)}"
+    if settings.trees:
+        model = f"mean of {model} and gradient-boosted trees x{settings.trees}"
+    metrics: dict[str, Any] = {"model": model,
                                "final_fit": "all rows (same recipe)", "rows_total": table.height,
                                "rows_fit": int(len(fit)), "rows_heldout": int(len(held)),
                                "settings": {**asdict(settings), "hidden": list(settings.hidden)}}
     if len(held) >= 2:
         net, mean, std = _train_ensemble(feats[fit], acc[fit], settings)
         out = net(torch.from_numpy((feats[held] - mean) / std))
-        metrics.update(score(out.mean(0).double().numpy(), out.std(0, unbiased=False).double().numpy(), acc[held]))
-        metrics["baseline_gbt"] = _gbt_baseline(feats, acc, fit, held, settings.seed)
+        trees = _predict_trees(_fit_trees(feats[fit], acc[fit], settings), torch.from_numpy(feats[held])) \
+            if settings.trees else None
+        pred, spread = _hybrid(out, trees)
+        metrics.update(score(pred.numpy(), spread.numpy(), acc[held]))
+        metrics["mlp_ensemble"] = score(out.mean(0).double().numpy(), out.std(0, unbiased=False).double().numpy(),
+                                        acc[held])
+        metrics["baseline_gbt"] = score(trees.numpy(), np.zeros(len(held)), acc[held]) if trees is not None \
+            else _gbt_baseline(feats, acc, fit, held, settings.seed)
     else:
         metrics.update({"kendall_tau": None, "rmse_pct": None, "mae_pct": None, "spread_pct": None})
     net, mean, std = _train_ensemble(feats, acc, settings)
-    metrics["fit_seconds"] = round(time.perf_counter() - start, 3)
     state = {**state_base, "feature_mean": torch.from_numpy(mean), "feature_std": torch.from_numpy(std),
              "weights": list(net.weights), "biases": list(net.biases), "metrics": metrics}
+    if settings.trees:
+        state["trees"] = _fit_trees(feats, acc, settings)
+    metrics["fit_seconds"] = round(time.perf_counter() - start, 3)
     Predictor(state, space).save(out_path)
     metrics_path = Path(metrics_path)
     metrics_path.parent.mkdir(parents=True, exist_ok=True)

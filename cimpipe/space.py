@@ -363,7 +363,8 @@ def features(space: SearchSpace, arch_values: np.ndarray, cim_values: np.ndarray
     genes_for_layers = space.genes_from_arch_values(arch_values)
     layers = space.layer_arrays(genes_for_layers)
     act = layers["active"]
-    macs = (layers["ifm_h"] * layers["ifm_w"] * layers["c_in"] * layers["k"] ** 2 * layers["c_out"] * act).sum(1)
+    macs = (layers["ifm_h"] * layers["ifm_w"] * layers["c_in"] * layers["k"] ** 2 * layers["c_out"] / layers["groups"]
+            * act).sum(1)
     macs_max = space.largest_macs()
     wb = np.where(act, layers["weight_bits"], np.nan)
     ab = np.where(act, layers["input_bits"], np.nan)

@@ -44,7 +44,7 @@ def workload(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return supernet, Path(data_dir)
 
 
-SETTINGS = AccuracySettings(rows=12, chunk_rows=4, calib_images=32, eval_images=24, seed=3, batch_size=64)
+SETTINGS = AccuracySettings(rows=12, chunk_rows=4, calib_images=32, eval_images=24, seed=3, batch_size=64, draws_max=3)
 
 
 # --- settings ----------------------------------------------------------------------------------------
@@ -59,6 +59,12 @@ def test_settings_from_config_defaults_and_errors() -> None:
         AccuracySettings.from_config({"chunk_rows": 0})
     with pytest.raises(AccuracyError, match="accuracy.calib_images must be an integer"):
         AccuracySettings.from_config({"calib_images": "many"})
+    s = AccuracySettings.from_config({"draws_min": 1, "draws_max": 4, "draw_sem": 0.01})
+    assert (s.draws_min, s.draws_max, s.draw_sem) == (1, 4, 0.01)
+    with pytest.raises(AccuracyError, match=r"accuracy.draws_min \(5\) must not exceed accuracy.draws_max \(4\)"):
+        AccuracySettings.from_config({"draws_min": 5, "draws_max": 4})
+    with pytest.raises(AccuracyError, match="accuracy.draw_sem must be positive"):
+        AccuracySettings.from_config({"draw_sem": 0})
 
 
 # --- sampling ----------------------------------------------------------------------------------------
@@ -125,11 +131,16 @@ def test_build_table_measures_every_row(space: SearchSpace, workload: tuple[Path
     on_disk = pl.read_parquet(out)
     assert on_disk.equals(table)
     expected = sample_configurations(space, SETTINGS.rows, SETTINGS.seed)
-    assert table.drop("accuracy", "loss", "n_images").equals(expected)
+    assert table.drop(*accuracy.RESULT_COLUMNS).equals(expected)
     assert table["accuracy"].is_between(0, 1).all() and table["loss"].is_finite().all()
     assert table["n_images"].to_list() == [24] * SETTINGS.rows
     # the ideal largest network is measured, not copied: harsh settings give other numbers somewhere
     assert table["loss"].n_unique() > 1
+    # rows without variation are exact in one draw; rows with variation average 2..draws_max draws
+    varied = table["sigma"].to_numpy() > 0
+    draws = table["draws"].to_numpy()
+    assert (draws[~varied] == 1).all() and (table["accuracy_std"].to_numpy()[~varied] == 0).all()
+    assert ((draws[varied] >= SETTINGS.draws_min) & (draws[varied] <= SETTINGS.draws_max)).all()
 
 
 def test_killed_run_resumes_to_the_same_table(space: SearchSpace, workload: tuple[Path, Path], tmp_path: Path,
@@ -225,3 +236,45 @@ def test_rows_are_measured_in_cim_mode(space: SearchSpace, workload: tuple[Path,
     assert out["loss"][1] > out["loss"][0]
     again = accuracy.measure_rows(model, spec, data, pl.concat([ideal, harsh]), settings, "cpu")
     assert again.equals(out)
+
+
+def test_a_row_with_variation_is_the_mean_of_its_draws(space: SearchSpace, workload: tuple[Path, Path]) -> None:
+    """Each draw is one die (its own variation seed); the row holds their mean and spread."""
+    from dataclasses import replace
+
+    from cimpipe.accuracy import calibration_indices, cim_from_row
+    from cimpipe.data import load_prepared
+    from cimpipe.nn.evaluate import evaluate_subnet
+    from cimpipe.train import load_supernet
+
+    supernet, data_dir = workload
+    model, spec, _ = load_supernet(supernet)
+    data = load_prepared(data_dir)
+    row = sample_configurations(space, 10, seed=0).head(1).with_columns(
+        pl.lit(3).cast(pl.Int64).alias("adc_bits"), pl.lit(0.3).alias("sigma"), pl.lit(5.0).alias("on_off_ratio"))
+    three = AccuracySettings(calib_images=32, eval_images=40, seed=0, draws_min=3, draws_max=3)
+    out = accuracy.measure_rows(model, spec, data, row, three, "cpu")
+    single = accuracy.measure_rows(model, spec, data, row, replace(three, draws_min=1, draws_max=1), "cpu")
+    assert out["draws"][0] == 3 and single["draws"][0] == 1
+    # the first draw is the single-draw measurement; the mean and spread are over three different dies
+    calib = np.array(data.train_x[calibration_indices(len(data.train_x), three)])
+    r = row.row(0, named=True)
+    per_draw = [evaluate_subnet(model, subnet_from_row(spec, r), cim_from_row(r, accuracy.row_seed(0, 0, k)),
+                                np.array(data.val_x[:40]), np.array(data.val_y[:40]), mean=data.mean, std=data.std,
+                                calib_images=calib, batch_size=three.batch_size)[0]
+                for k in range(3)]
+    assert single["accuracy"][0] == pytest.approx(per_draw[0])
+    assert len(set(per_draw)) > 1 or out["accuracy_std"][0] == 0
+    assert out["accuracy"][0] == pytest.approx(np.mean(per_draw))
+    assert out["accuracy_std"][0] == pytest.approx(np.std(per_draw, ddof=1))
+
+
+def test_draws_stop_once_the_mean_is_pinned_down() -> None:
+    s = AccuracySettings(draws_min=2, draws_max=6, draw_sem=0.005)
+    assert accuracy.enough_draws([0.9], sigma=0.0, n_images=400, settings=s)  # no variation: exact
+    assert not accuracy.enough_draws([0.98], sigma=0.05, n_images=400, settings=s)  # below draws_min
+    assert accuracy.enough_draws([0.98, 0.98], sigma=0.05, n_images=400, settings=s)  # agreeing, high accuracy
+    # two draws that agree by chance at 60 % do not stop a row: the binomial floor keeps drawing
+    assert not accuracy.enough_draws([0.6, 0.6], sigma=0.05, n_images=400, settings=s)
+    assert not accuracy.enough_draws([0.5, 0.7, 0.55], sigma=0.05, n_images=400, settings=s)
+    assert accuracy.enough_draws([0.5, 0.7, 0.55, 0.6, 0.65, 0.52], sigma=0.05, n_images=400, settings=s)  # draws_max

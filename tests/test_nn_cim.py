@@ -104,3 +104,16 @@ def test_supernet_in_ideal_cim_mode_matches_the_quantized_forward_pass():
             torch.testing.assert_close(sim, digital, rtol=1e-4, atol=1e-5)
         coarse = model(x, cfg, CIMSettings(adc_bits=3, cell_bits=2, rows_parallel=128))
         assert not torch.allclose(coarse, digital, atol=1e-3)
+
+
+def test_a_dynamic_adc_is_calibrated_per_read_batch():
+    """The ADC's range is set by each read batch of input vectors, so a vector's result does not depend on the
+    batches after its own, and harsh settings still lose against the exact products."""
+    from cimpipe.nn.cim import READ_BATCH
+
+    x, w = codes(5, m=READ_BATCH + 37)
+    cim = CIMSettings(adc_bits=3, cell_bits=2, rows_parallel=128, sigma=0.05, on_off_ratio=20.0, seed=2)
+    whole = crossbar_matmul(x, w, act_bits=6, act_signed=False, w_bits=5, cim=cim)
+    first = crossbar_matmul(x[:READ_BATCH], w, act_bits=6, act_signed=False, w_bits=5, cim=cim)
+    torch.testing.assert_close(whole[:READ_BATCH], first, rtol=0, atol=0)
+    assert float((whole - x @ w.t()).abs().mean()) > 1.0

@@ -56,6 +56,9 @@ def test_settings_from_config() -> None:
         PredictorSettings.from_config({"holdout": 1.5})
     with pytest.raises(PredictorError, match="predictor.hidden must be a non-empty list"):
         PredictorSettings.from_config({"hidden": []})
+    assert PredictorSettings.from_config({"trees": 0}).trees == 0
+    with pytest.raises(PredictorError, match="predictor.trees must be an integer of at least 0"):
+        PredictorSettings.from_config({"trees": -1})
 
 
 def test_fit_scores_on_held_out_rows_and_writes_metrics(fitted: tuple[Path, dict, pl.DataFrame]) -> None:
@@ -69,6 +72,8 @@ def test_fit_scores_on_held_out_rows_and_writes_metrics(fitted: tuple[Path, dict
     assert 0 < metrics["rmse_pct"] < 8 and metrics["mae_pct"] <= metrics["rmse_pct"]
     assert metrics["spread_pct"] > 0
     assert set(metrics["baseline_gbt"]) >= {"kendall_tau", "rmse_pct"}
+    # the saved model is the mean of the MLP ensemble and the trees; each part is scored beside it
+    assert "gradient-boosted trees" in metrics["model"] and set(metrics["mlp_ensemble"]) >= {"kendall_tau", "rmse_pct"}
 
 
 def test_predictor_round_trips_through_its_file(fitted: tuple[Path, dict, pl.DataFrame], space: SearchSpace,
@@ -144,3 +149,33 @@ def test_table_without_accuracy_is_refused(space: SearchSpace, tmp_path: Path) -
     table = sample_configurations(space, 20, seed=0)
     with pytest.raises(PredictorError, match="lacks the column 'accuracy'"):
         fit_predictor(table, space, SETTINGS, tmp_path / "p.pt", tmp_path / "m.json")
+
+
+def test_crossbar_features_grow_with_adc_shortfall_and_variation(space: SearchSpace) -> None:
+    """The crossbar noise the predictor sees: none for an ideal crossbar, more for a coarser ADC on wider row
+    groups and for more variation on a lower on/off ratio; an ADC resolving every level rounds small
+    variation away."""
+    from cimpipe.predictor import crossbar_features
+
+    genes = space.random_genes(np.random.default_rng(3), 1)
+    arch = np.repeat(space.arch_values(genes), 5, axis=0)
+    cim = np.array([[8, 1, 16, 0.0, 1e6],       # ideal
+                    [3, 2, 128, 0.0, 1e6],      # coarse ADC on wide groups
+                    [3, 2, 128, 0.05, 100.0],   # ... with variation
+                    [3, 2, 128, 0.05, 10.0],    # ... on a low on/off ratio
+                    [8, 1, 16, 0.005, 1e6]])    # fine ADC, small variation
+    f = crossbar_features(space, arch, cim)
+    total_nsr = f[:, 4]
+    assert f[0, 0] == 0 and f[1, 0] > 0
+    assert total_nsr[3] > total_nsr[2] > total_nsr[1] > total_nsr[0]
+    assert total_nsr[4] == total_nsr[0] == total_nsr.min()
+
+
+def test_without_trees_the_predictor_is_the_mlp_ensemble(space: SearchSpace, tmp_path: Path) -> None:
+    table = _fabricated_table(space, 60)
+    mlp_only = PredictorSettings(ensemble=2, hidden=(16,), epochs=20, holdout=0.25, seed=0, trees=0)
+    metrics = fit_predictor(table, space, mlp_only, tmp_path / "p.pt", tmp_path / "m.json")
+    assert metrics["model"].startswith("mlp-ensemble") and metrics["rmse_pct"] == metrics["mlp_ensemble"]["rmse_pct"]
+    p = Predictor.load(tmp_path / "p.pt", space)
+    mean, std = p.predict_table(table)
+    assert ((mean >= 0) & (mean <= 1)).all() and (std >= 0).all()

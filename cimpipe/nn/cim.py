@@ -23,8 +23,8 @@ batched tensors):
   layer's normalised image) is fed in two's complement, its last bit weighted ``-2^(a_bits-1)``.
 * Every (row group, input bit, weight slice) column sum is read by an ``adc_bits`` ADC. With
   ``cim.adc_range == "dynamic"`` (the default, as NeuroSim's inference wrapper) its ``2^adc_bits`` levels
-  are spread over the min..max of the partial sums of that row group in one read batch: the ADC's
-  references calibrated to the layer's data. With "full" they span the physical range of the column,
+  are spread over the min..max of the partial sums of that row group in one read batch of ``READ_BATCH``
+  input vectors (rows of the unrolled input): the ADC's references calibrated to the layer's data. With "full" they span the physical range of the column,
   ``0 .. n_rows * G_on`` for the ``n_rows`` cells of the group (a fixed, uncalibrated circuit). Either way
   an ADC with more levels than the column can produce resolves every level step, so that a
   high-resolution ADC on ideal devices is exact.
@@ -33,7 +33,10 @@ batched tensors):
 
 The computation is vectorised: per row group, one matmul of the input bit-planes against the sliced
 conductances gives every (input bit, weight slice, column) partial sum, quantized elementwise in place,
-then one batched matmul does the shift-add. Rows of the batch are processed in chunks to bound memory.
+then one batched matmul does the shift-add, the dynamic ADC's step and offset applied to its result rather
+than to every partial sum. Rows of the batch are processed in read batches (chunks bounding memory for a
+full-range ADC), small enough that a row group's partial sums stay in a core's cache between the matmul,
+the ADC and the shift-add.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ from cimpipe.space import CIMSettings
 
 SIGN_ENCODINGS = ("differential", "offset")
 _CHUNK_ELEMENTS = 8_000_000  # partial sums of one row group held at once (float32: ~32 MB)
+READ_BATCH = 256
+"""Input vectors whose partial sums set one dynamic-range ADC calibration (four 8x8 images of a convolution)."""
 
 
 def slices_per_weight(w_bits: int, cell_bits: int, sign_encoding: str = "differential") -> int:
@@ -123,6 +128,8 @@ def crossbar_matmul(
     # an ADC that resolves every level of integer column sums changes nothing: skip its arithmetic
     lossless = cim.sigma == 0 and g_off == 0 and bool((step == 1).all())
     dynamic = cim.adc_range == "dynamic"
+    # a dynamic ADC over integer column sums that can span no more levels than it has reads them exactly
+    lossless_dynamic = ((full_scale <= n_levels - 1) & (cim.sigma == 0) & (g_off == 0)).tolist()
     if dynamic:  # the step is set per read from the data's range below; keep it out of the coefficients
         step = torch.ones_like(step)
 
@@ -140,35 +147,49 @@ def crossbar_matmul(
         xi = torch.remainder(xi, 2**act_bits)  # two's complement
     xi = F.pad(xi.to(torch.uint8), (0, padded - rows))  # absent rows get no input
     t_idx = t_idx.to(torch.uint8)
+    coef_sum = coef.sum(1).tolist()
     out = torch.zeros(m, 1, n_cols, device=device)
-    chunk = max(1, _CHUNK_ELEMENTS // (act_bits * n_slices * n_cols))
-    for lo in range(0, m, chunk):
-        xc = xi[lo : lo + chunk]
+    block = READ_BATCH if dynamic else max(1, _CHUNK_ELEMENTS // (act_bits * n_slices * n_cols))
+    for lo in range(0, m, block):
+        xc = xi[lo : lo + block]
         mc = xc.shape[0]
         bits = ((xc.unsqueeze(1) >> t_idx.view(1, -1, 1)) & 1).float().view(mc * act_bits, padded)  # [Mc*T, R]
+        acc = out[lo : lo + mc]
         for g in range(n_groups):
             # every (input bit, slice, column) partial sum of this row group
-            sums = bits[:, g * rp : (g + 1) * rp] @ cond[g]  # [Mc*T, S*(C+1)]
+            sums = bits[:, g * rp : (g + 1) * rp] @ cond[g]  # [Mc*T, S*C']
+            scale, offset = 1.0, 0.0
             if dynamic:
-                _quantize_dynamic(sums, n_levels)
+                if not lossless_dynamic[g]:
+                    scale, offset = _quantize_dynamic(sums, n_levels)
             elif not lossless:
                 sums.mul_(inv_step[g]).round_().clamp_(0, n_levels - 1)  # ADC codes
-            # shift-add over input bits and slices (ADC step folded into the coefficients)
-            out[lo : lo + mc] += torch.matmul(coef[g].view(1, 1, -1), sums.view(mc, act_bits * n_slices, n_cols))
+            # shift-add over input bits and slices (ADC step folded into the coefficients); a dynamic ADC's
+            # codes map back to partial sums as code * scale + offset, the offset summed over the coefficients
+            part = torch.matmul(coef[g].view(1, 1, -1), sums.view(mc, act_bits * n_slices, n_cols))
+            if scale != 1.0:
+                part.mul_(scale)
+            if offset != 0.0:
+                part.add_(offset * coef_sum[g])
+            acc += part
     out = out.view(m, n_cols)
     return out[:, :c_out] - out[:, c_out:]  # negative array, or the reference column
 
 
-def _quantize_dynamic(sums: Tensor, n_levels: int) -> None:
-    """Quantize partial sums in place with ``n_levels`` levels spread over their own min..max.
+def _quantize_dynamic(sums: Tensor, n_levels: int) -> tuple[float, float]:
+    """Replace partial sums in place by the codes of an ``n_levels`` ADC spread over their own min..max;
+    returns ``(step, low)``: a code ``q`` reads ``q * step + low``.
 
     As NeuroSim's inference wrapper does (its LinearQuantizeOut over each partial-sum tensor): the ADC's
     references are calibrated to the range the layer's data actually reaches. Integer column sums whose
     span needs no more levels than the ADC has pass unchanged, so an ideal high-resolution ADC is exact.
     """
-    lo, hi = float(sums.min()), float(sums.max())
+    lo_t, hi_t = torch.aminmax(sums)
+    lo, hi = float(lo_t), float(hi_t)
     step = max(1.0, (hi - lo) / (n_levels - 1))  # never finer than one level step of a cell
-    sums.sub_(lo).div_(step).round_().clamp_(0, n_levels - 1).mul_(step).add_(lo)
+    # (s - lo) / step lies in [0, n_levels - 1] by construction, so the rounded code needs no clamp
+    sums.sub_(lo).div_(step).round_()
+    return step, lo
 
 
 def crossbar_conv2d(

@@ -84,11 +84,34 @@ def evaluate_subnet(
     BN statistics are first re-estimated on ``calib_images`` (training images) in the digital forward
     pass: they belong to the network, and the crossbar's errors (``cim``) are then seen uncorrected.
     """
-    if len(images) == 0 or len(images) != len(labels):
-        raise SpaceError(f"evaluation needs matching, non-empty images and labels (got {len(images)} and {len(labels)})")
+    _check_images(images, labels)
     device = next(model.parameters()).device
     calib = normalize_images(calib_images, mean, std, device)
     recalibrate_bn(model, subnet, _batches(calib, batch_size))
+    return evaluate_calibrated(model, subnet, cim, images, labels, mean=mean, std=std, batch_size=batch_size)
+
+
+def _check_images(images: np.ndarray, labels: np.ndarray) -> None:
+    if len(images) == 0 or len(images) != len(labels):
+        raise SpaceError(f"evaluation needs matching, non-empty images and labels (got {len(images)} and {len(labels)})")
+
+
+@torch.no_grad()
+def evaluate_calibrated(
+    model: Supernet,
+    subnet: SubnetConfig,
+    cim: CIMSettings | None,
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    mean: Sequence[float],
+    std: Sequence[float],
+    batch_size: int = 200,
+) -> tuple[float, float]:
+    """Top-1 accuracy and mean cross-entropy of ``subnet`` whose BN statistics :func:`recalibrate_bn` has
+    already set: several crossbar settings (e.g. variation draws) of one member share one recalibration."""
+    _check_images(images, labels)
+    device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     correct = 0

@@ -1,0 +1,88 @@
+"""How well the accuracy predictor's recipe and its alternatives rank and fit unseen rows of an accuracy table.
+
+Run from a workflow folder after `snakemake -c2` (the demo):
+
+    python bench/predictor_quality.py [--table results/demo/accuracy.parquet] [--folds 5]
+
+For the feature sets (``cimpipe.space.features`` alone, and with the predictor's crossbar features) and the
+models (the MLP ensemble of ``PredictorSettings()``, its gradient-boosted trees, and their mean: the saved
+model) prints Kendall tau and RMSE in accuracy points on ``fit_predictor``'s held-out split and over
+``--folds`` cross-validation folds of the non-anchor rows (every row predicted by a model that never saw it),
+with the RMSE of rows below and above 90 % accuracy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import torch
+
+from cimpipe.predictor import (PredictorSettings, _fit_trees, _predict_trees, _train_ensemble, crossbar_features,
+                               score, split_rows)
+from cimpipe.space import CIM_COLUMNS, features
+from cimpipe.train import load_supernet
+
+
+def _mlp(settings: PredictorSettings):
+    def fit_predict(x: np.ndarray, y: np.ndarray, x_new: np.ndarray) -> np.ndarray:
+        net, mean, std = _train_ensemble(x, y, settings)
+        return net(torch.from_numpy((x_new - mean) / std)).mean(0).double().numpy()
+    return fit_predict
+
+
+def _gbt(settings: PredictorSettings):
+    def fit_predict(x: np.ndarray, y: np.ndarray, x_new: np.ndarray) -> np.ndarray:
+        return _predict_trees(_fit_trees(x, y, settings), torch.from_numpy(x_new)).numpy()
+    return fit_predict
+
+
+def main() -> None:
+    from cimpipe.space import DeviceSummary, HardwareSpace, SearchSpace
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workload", default="demo")
+    ap.add_argument("--table", type=Path, help="default: results/WORKLOAD/accuracy.parquet")
+    ap.add_argument("--folds", type=int, default=5)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    _, spec, _ = load_supernet(Path(f"results/{args.workload}/supernet.pt"))
+    table = pl.read_parquet(args.table or Path(f"results/{args.workload}/accuracy.parquet"))
+    hw = HardwareSpace(technologies=("table",), adc_bits=tuple(sorted(set(table["adc_bits"]))),
+                       cell_bits=tuple(sorted(set(table["cell_bits"]))),
+                       rows_parallel=tuple(sorted(set(table["rows_parallel"]))))
+    space = SearchSpace(spec, hw, {"table": DeviceSummary(float(table["sigma"].max()), 10.0, int(table["cell_bits"].max()))})
+    arch = table.select([g.name for g in space.arch_genes]).to_numpy().astype(np.float64)
+    cim = table.select(CIM_COLUMNS).to_numpy().astype(np.float64)
+    acc = table["accuracy"].to_numpy().astype(np.float64)
+    base = features(space, arch, cim)
+    feature_sets = {"space": base, "space+xbar": np.concatenate([base, crossbar_features(space, arch, cim)], 1)}
+    settings = PredictorSettings()
+    mlp, gbt = _mlp(settings), _gbt(settings)
+    models = {"mlp": mlp, "gbt": gbt, "mean": lambda x, y, z: 0.5 * (mlp(x, y, z) + gbt(x, y, z))}
+    fit, held = split_rows(table, settings.holdout, settings.seed)
+    others = np.flatnonzero(~table["anchor"].to_numpy())
+    folds = np.array_split(np.random.default_rng(0).permutation(others), args.folds)
+    print(f"table {table.height} rows ({len(fit)} fit / {len(held)} held out); accuracy {acc.min():.3f}..{acc.max():.3f}")
+    for fname, x in feature_sets.items():
+        for mname, fit_predict in models.items():
+            start = time.perf_counter()
+            split = score(p := fit_predict(x[fit], acc[fit], x[held]), np.zeros_like(p), acc[held])
+            cv = np.zeros_like(acc)
+            for fold in folds:
+                rest = np.setdiff1d(np.arange(len(acc)), fold)
+                cv[fold] = fit_predict(x[rest], acc[rest], x[fold])
+            cvs = score(cv[others], np.zeros(len(others)), acc[others])
+            err = (cv[others] - acc[others]) * 100
+            low = acc[others] < 0.9
+            print(f"{fname:11s} {mname:5s} held-out tau {split['kendall_tau']:.3f} rmse {split['rmse_pct']:5.2f} | "
+                  f"{args.folds}-fold tau {cvs['kendall_tau']:.3f} rmse {cvs['rmse_pct']:5.2f} "
+                  f"(<90 %: {np.sqrt(np.mean(err[low] ** 2)):5.2f}, >=90 %: {np.sqrt(np.mean(err[~low] ** 2)):4.2f})"
+                  f"  {time.perf_counter() - start:4.0f} s")
+
+
+if __name__ == "__main__":
+    main()
