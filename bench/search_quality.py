@@ -2,16 +2,17 @@
 
 Objective: the demo workload's space (elastic VGG on 8x8 digits, rram_22nm + sram_22nm) with the real
 hardware model (``cimpipe.hw`` characterization + evaluator). Accuracy: the fitted predictor at
-``results/demo/predictor.pt`` when it exists; otherwise an analytic proxy (stated in the output) that falls
-with fewer bits, narrower layers and coarser ADCs -- a stand-in for the benchmark only, never used by the
-package.
+``results/demo/predictor.pt`` (or ``--predictor PATH``) when it exists; otherwise an analytic proxy (stated
+in the output) that falls with fewer bits, narrower layers and coarser ADCs -- a stand-in for the benchmark
+only, never used by the package.
 
 Every method gets the same budget and seeds; HV is computed the same way for all: moocore on losses
 normalized by one fixed sample of 5000 random designs, reference point 1.1, over every feasible design the
 method evaluated so far. Optuna (its default multi-objective sampler, TPE in optuna 5) is capped at
 ``--optuna-cap`` evaluations because it is slow.
 
-    python bench/search_quality.py --budget 10000 --seeds 3
+    python bench/search_quality.py --budget 10000 --seeds 5
+    python bench/search_quality.py --budget 10000 --seeds 5 --first-seed 5   # fresh seeds
     python bench/search_quality.py --vgg16-speed        # wall time of 10^5 evaluations of the VGG-16 space
 
 The speed mode builds config.yaml's vgg16 space (Tiny-ImageNet 64x64x3, 200 classes, both configured
@@ -72,17 +73,17 @@ def demo_space() -> SearchSpace:
     return SearchSpace(spec, hs, devices)
 
 
-def demo_objective(space: SearchSpace) -> tuple[Objective, str]:
+def demo_objective(space: SearchSpace, predictor: Path = Path("results/demo/predictor.pt")) -> tuple[Objective, str]:
     techs = builtin_technologies()
     h = space.hardware
     grid = HardwareGrid(subarray=h.subarray, rows_parallel=h.rows_parallel, col_mux=h.col_mux, adc_bits=h.adc_bits,
                         adc_type=h.adc_type, cell_bits=h.cell_bits)
     evaluators = {n: Evaluator.for_grid(techs[n], grid) for n in h.technologies}
-    path = Path("results/demo/predictor.pt")
+    path = Path(predictor)
     if path.is_file():
         from cimpipe.predictor import Predictor
         return Objective(space, Predictor.load(path, space), evaluators), f"fitted predictor {path}"
-    return Objective(space, ProxyAccuracy(space), evaluators), "analytic accuracy proxy (no results/demo/predictor.pt)"
+    return Objective(space, ProxyAccuracy(space), evaluators), f"analytic accuracy proxy (no {path})"
 
 
 class Logger:
@@ -107,9 +108,9 @@ class Logger:
         return b, nl
 
 
-def run_ours(space, objective, norm, optimizer, budget, seed, batch, cps):
+def run_ours(space, objective, norm, optimizer, budget, seed, batch, cps, **settings):
     log = Logger(objective, norm, cps)
-    s = SearchSettings(optimizer=optimizer, budget=budget, batch=batch, seed=seed)
+    s = SearchSettings(optimizer=optimizer, budget=budget, batch=batch, seed=seed, **settings)
     search(space, lambda g: log(g)[0], s, normalizer=norm)
     return log.hv
 
@@ -221,9 +222,15 @@ def vgg16_speed(budget: int, batch: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--budget", type=int, default=10000)
-    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--seeds", type=int, default=5, help="seeds per method")
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds run from this one up (fresh seeds: a new range)")
+    ap.add_argument("--predictor", type=Path, default=Path("results/demo/predictor.pt"),
+                    help="the demo workload's fitted predictor (the analytic proxy stands in when it is missing)")
     ap.add_argument("--batch", type=int, default=SearchSettings.batch)
     ap.add_argument("--optuna-cap", type=int, default=1000)
+    ap.add_argument("--population", type=int, default=SearchSettings.population, help="nsga_de's population")
+    ap.add_argument("--de-share", type=float, default=SearchSettings.de_share,
+                    help="share of nsga_de's offspring asked from Nevergrad's DE")
     ap.add_argument("--methods", default=f"{SearchSettings.optimizer},DE,TwoPointsDE,RandomSearch,nsga2,optuna")
     ap.add_argument("--vgg16-speed", action="store_true", help="time 10^5 evaluations of the VGG-16 space instead")
     args = ap.parse_args()
@@ -231,8 +238,10 @@ def main() -> None:
         vgg16_speed(100000, args.batch)
         return
     space = demo_space()
-    objective, acc_source = demo_objective(space)
-    print(f"demo space: {space.n_genes} genes, 10^{space.log10_size():.1f} designs; accuracy from {acc_source}")
+    objective, acc_source = demo_objective(space, args.predictor)
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    print(f"demo space: {space.n_genes} genes, 10^{space.log10_size():.1f} designs; accuracy from {acc_source}; "
+          f"seeds {seeds.start}..{seeds.stop - 1}")
     sample = objective(space.random_genes(np.random.default_rng(12345), 5000))
     norm = Normalizer.from_losses(sample.losses(DEFAULT_OBJECTIVES)[sample.hw_feasible])
     cps = [c for c in CHECKPOINTS if c <= args.budget]
@@ -241,18 +250,22 @@ def main() -> None:
         budget = min(args.budget, args.optuna_cap) if method == "optuna" else args.budget
         mcps = [c for c in cps if c <= budget]
         hvs, walls = {c: [] for c in mcps}, []
-        for seed in range(args.seeds):
+        for seed in seeds:
             t0 = time.perf_counter()
             if method == "nsga2":
                 hv = run_nsga2(space, objective, norm, budget, seed, 100, mcps)
             elif method == "optuna":
                 hv = run_optuna(space, objective, norm, budget, seed, 100, mcps)
             else:
-                hv = run_ours(space, objective, norm, method, budget, seed, args.batch, mcps)
+                extra = {"population": args.population, "de_share": args.de_share} if method == "nsga_de" else {}
+                hv = run_ours(space, objective, norm, method, budget, seed, args.batch, mcps, **extra)
             walls.append(time.perf_counter() - t0)
             for c in mcps:
                 hvs[c].append(hv[c])
-        name = f"{method} (default)" if method == SearchSettings.optimizer else method
+        tuned = (args.population, args.de_share) != (SearchSettings.population, SearchSettings.de_share)
+        name = method
+        if method == SearchSettings.optimizer:
+            name += f" (population {args.population}, de_share {args.de_share})" if tuned else " (default)"
         cells = [f"{statistics.median(hvs[c]):.4f}" if c in hvs else "-" for c in cps]
         rows.append((name, cells, statistics.median(walls), budget))
         print(f"{name:18s} " + " ".join(f"{x:>8s}" for x in cells) + f"  wall {statistics.median(walls):7.1f} s"

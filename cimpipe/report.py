@@ -67,11 +67,19 @@ def _front_plot(front: pl.DataFrame, column: str, label: str, reference: Mapping
 
 
 def _hv_plot(history: pl.DataFrame, path: Path) -> None:
-    per_gen = (history.with_row_index("row").group_by("generation", maintain_order=True)
-               .agg(pl.col("row").max() + 1, pl.col("hypervolume").first()).sort("generation"))
+    """Hypervolume against evaluations, one line per island (each island's own normalization)."""
+    if "island" not in history.columns:
+        history = history.with_columns(pl.lit(0, dtype=pl.Int32).alias("island"))
     fig, ax = plt.subplots(figsize=(5.5, 4))
-    ax.plot(per_gen["row"], per_gen["hypervolume"], marker=".")
-    ax.set_xlabel("evaluations")
+    islands = history["island"].unique().sort().to_list()
+    for island in islands:
+        part = history.filter(pl.col("island") == island)
+        per_gen = (part.with_row_index("row").group_by("generation", maintain_order=True)
+                   .agg(pl.col("row").max() + 1, pl.col("hypervolume").first()).sort("generation"))
+        ax.plot(per_gen["row"], per_gen["hypervolume"], marker=".", label=f"island {island}")
+    if len(islands) > 1:
+        ax.legend(fontsize=8)
+    ax.set_xlabel("evaluations" if len(islands) == 1 else "evaluations (per island)")
     ax.set_ylabel("hypervolume (normalized objectives)")
     ax.grid(alpha=0.3)
     _save(fig, path)

@@ -224,14 +224,13 @@ def _check_devices_covered(space, cim_ranges: dict) -> None:
                               f"the accuracy table covers: lower the workload's accuracy.on_off_min")
 
 
-def search(predictor_path: str, supernet_path: str, data_dir: str, hwcost_paths: list[str], settings: dict,
-           front_path: str, history_path: str) -> None:
-    """Run the multi-objective search; write the history, the front and the summary."""
+def _search_objective(predictor_path: str, supernet_path: str, hwcost_paths: list[str], settings: dict):
+    """The workload's space, the search settings and the batched objective (predictor + hardware model)."""
     import polars as pl
 
     from cimpipe.hw import Evaluator, Technology
     from cimpipe.predictor import Predictor
-    from cimpipe.search import Objective, SearchSettings, run_search
+    from cimpipe.search import Objective, SearchSettings
 
     model, spec, space = _space_for(supernet_path, settings)
     print(f"search space: 10^{space.log10_size():.1f} designs over {space.n_genes} genes")
@@ -244,10 +243,31 @@ def search(predictor_path: str, supernet_path: str, data_dir: str, hwcost_paths:
     predictor = Predictor.load(predictor_path)
     _check_devices_covered(space, predictor.cim_ranges)
     objective = Objective(space, predictor, evaluators, search_settings.objectives, search_settings.constraints)
+    return model, spec, space, search_settings, objective
+
+
+def search_island(predictor_path: str, supernet_path: str, hwcost_paths: list[str], settings: dict, island: int,
+                  front_path: str, history_path: str) -> None:
+    """Run island ``island`` of the search: its history, its predicted front and its summary, for the merge."""
+    from cimpipe.search import run_island
+
+    _, _, space, search_settings, objective = _search_objective(predictor_path, supernet_path, hwcost_paths, settings)
+    front = run_island(space, objective, search_settings, int(island), history_path, front_path)
+    print(f"island {island}: {front.height} designs on its predicted front")
+
+
+def search(predictor_path: str, supernet_path: str, data_dir: str, hwcost_paths: list[str], settings: dict,
+           island_dirs: list[str], front_path: str, history_path: str) -> None:
+    """Merge the islands' fronts, re-measure the merged front; write the history, the front and the summary."""
+    from cimpipe.search import merge_islands
+
+    model, spec, space, search_settings, objective = _search_objective(predictor_path, supernet_path, hwcost_paths,
+                                                                        settings)
     remeasure = None
     if settings["search"].get("remeasure", True):
         remeasure = _remeasure(model, spec, space, data_dir, settings["accuracy"])
-    front = run_search(space, objective, search_settings, history_path, front_path, remeasure_fn=remeasure)
+    front = merge_islands(space, objective, search_settings, island_dirs, history_path, front_path,
+                          remeasure_fn=remeasure)
     print(f"front: {front.height} designs")
 
 

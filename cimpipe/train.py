@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from cimpipe.data import Augmentation, BatchLoader, PreparedDataset
 from cimpipe.nn.evaluate import evaluate_subnet
 from cimpipe.nn import build_supernet
+from cimpipe.progress import progress_bar as _progress_bar
 from cimpipe.space import BIT_RANGE, Family, SpaceError, SubnetConfig
 from cimpipe.space import spec_from_dict as families_spec_from_dict
 
@@ -354,22 +355,6 @@ def _sandwich_step(model: torch.nn.Module, spec: Family, x: torch.Tensor, y: tor
         loss.backward()
         total += float(loss.detach())
     return total / len(members)
-
-
-class _NoBar:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-def _progress_bar(enabled: bool):  # noqa: ANN202 - a rich Progress or a null context
-    if not enabled:
-        return _NoBar()
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
 
 
 def spec_from_dict(d: dict[str, Any]) -> Family:

@@ -16,6 +16,7 @@ wildcard_constraints:
     dataset="|".join(config["datasets"]),
     tech="|".join(config["technologies"]),
     shard=r"\d+",
+    island=r"\d+",
 
 
 ENV = "../envs/cimpipe.yaml"
@@ -74,6 +75,34 @@ def hw_grid_params(wildcards):
 
 def hwcost_tables(wildcards):
     return expand("results/hwcost/{tech}.parquet", tech=search_technologies(config))
+
+
+# search keys only the merge reads: a new island count runs the new islands and the merge, not the old islands
+MERGE_ONLY_SEARCH_KEYS = ("islands", "front_size", "remeasure")
+
+
+def island_params(wildcards):
+    wl = workload_cfg(wildcards)
+    techs = search_technologies(config)
+    return {
+        "search": {k: v for k, v in wl["search"].items() if k not in MERGE_ONLY_SEARCH_KEYS},
+        "hardware_space": grid_section(config),
+        "technologies": {t: config["technologies"][t] for t in techs},
+    }
+
+
+def n_islands(wildcards):
+    return int(workload_cfg(wildcards)["search"].get("islands", 1))
+
+
+def search_islands(wildcards):
+    """Every island's three files, island by island (the merge reads them in this order)."""
+    return expand(
+        "results/{workload}/search/island_{island}/{name}",
+        workload=wildcards.workload,
+        island=range(n_islands(wildcards)),
+        name=("pareto.parquet", "search_history.parquet", "search_summary.json"),
+    )
 
 
 def search_params(wildcards):

@@ -7,7 +7,7 @@ rule fit_predictor:
         metrics="results/{workload}/predictor_metrics.json",
     params:
         settings=predictor_params,
-        code=code("predictor.py", "space.py"),
+        code=code("predictor.py", "space.py", "families.py"),
     log:
         "logs/fit_predictor/{workload}.log",
     conda:

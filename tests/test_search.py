@@ -12,7 +12,7 @@ import torch
 
 from cimpipe.pareto import non_dominated
 from cimpipe.search import (Constraints, Objective, SearchConfigError, SearchSettings, decode_unit, encode_unit,
-                            parse_objectives, reference_design, run_search, search)
+                            merge_islands, parse_objectives, reference_design, run_island, run_search, search)
 from cimpipe.space import Design, DeviceSummary, HardwareConfig, HardwareSpace, SearchSpace, SubnetConfig, VGGSpec
 
 
@@ -298,3 +298,71 @@ def test_search_on_the_real_objective(tmp_path):
         assert bool(again.feasible[0])
         assert again.metrics["energy_uj"][0] == pytest.approx(row["energy_uj"])
         assert again.accuracy[0] == pytest.approx(row["accuracy"])
+
+
+def test_islands_merge_into_one_non_dominated_front(tmp_path):
+    space = small_space()
+    objective = small_objective(space)
+    settings = replace(SETTINGS, islands=2, budget=600, front_size=15)
+    for island in (0, 1):
+        out = tmp_path / f"island_{island}"
+        run_island(space, objective, settings, island, out / "search_history.parquet", out / "pareto.parquet")
+    h0, h1 = (pl.read_parquet(tmp_path / f"island_{i}" / "search_history.parquet") for i in (0, 1))
+    assert h0["island"].unique().to_list() == [0] and h1["island"].unique().to_list() == [1]
+    assert not h0.drop("island").equals(h1.drop("island"))  # different seeds, different searches
+    # island 0 is the plain search on the configured seed
+    alone = search(space, objective, replace(settings, islands=1))
+    assert h0.height == alone.genes.shape[0] == 600
+
+    measured = []
+
+    def remeasure(designs):
+        measured.append(len(designs))
+        return np.asarray([0.5 + 0.01 * (i % 5) for i in range(len(designs))])
+
+    front = merge_islands(space, objective, settings, [tmp_path / "island_0", tmp_path / "island_1"],
+                          tmp_path / "search_history.parquet", tmp_path / "pareto.parquet", remeasure_fn=remeasure)
+    assert measured == [15] and 0 < front.height <= 15  # thinned once, re-measured once
+    losses = np.stack([-front["accuracy"].to_numpy(), np.log10(front["energy_uj"].to_numpy()),
+                       np.log10(front["latency_ms"].to_numpy()), np.log10(front["area_mm2"].to_numpy())], 1)
+    assert non_dominated(losses).all()
+    for row in front.iter_rows(named=True):
+        d = json.loads(row["design_json"])
+        again = objective(space.encode(Design(SubnetConfig.from_dict(d["subnet"]), HardwareConfig(**d["hardware"])))[None])
+        assert again.feasible[0] and again.metrics["energy_uj"][0] == pytest.approx(row["energy_uj"])
+    history = pl.read_parquet(tmp_path / "search_history.parquet")
+    assert history.height == 1200 and history["island"].value_counts().sort("island")["count"].to_list() == [600, 600]
+    summary = json.loads((tmp_path / "search_summary.json").read_text())
+    assert summary["evaluations"] == 1200 and [i["island"] for i in summary["islands"]] == [0, 1]
+    assert summary["islands"][0]["seed"] == settings.seed != summary["islands"][1]["seed"]
+
+    # without thinning, no island's predicted front design beats the merged predicted front
+    whole = merge_islands(space, objective, replace(settings, front_size=None),
+                          [tmp_path / "island_0", tmp_path / "island_1"], tmp_path / "h.parquet", tmp_path / "f.parquet")
+    def losses_of(frame):
+        v = frame.select("accuracy", "energy_uj", "latency_ms", "area_mm2").to_numpy()
+        return np.column_stack([-v[:, 0], np.log10(v[:, 1:])])
+
+    merged = losses_of(whole)
+    for island in (0, 1):
+        own = losses_of(pl.read_parquet(tmp_path / f"island_{island}" / "pareto.parquet"))
+        covered = (merged[None, :, :] <= own[:, None, :] + 1e-12).all(axis=2).any(axis=1)
+        assert covered.all()
+
+
+def test_the_search_logs_a_few_lines_when_not_on_a_terminal(tmp_path, capsys):
+    space = small_space()
+    run_search(space, small_objective(space), SETTINGS, tmp_path / "h.parquet", tmp_path / "f.parquet")
+    lines = [x for x in capsys.readouterr().out.splitlines() if "evaluations" in x]
+    assert 5 <= len(lines) <= 11
+    assert lines[-1].startswith("search (nsga_de): 1200/1200 evaluations")
+
+
+def test_island_and_share_settings_are_checked():
+    with pytest.raises(SearchConfigError, match="search.islands"):
+        SearchSettings(islands=0)
+    with pytest.raises(SearchConfigError, match="search.de_share"):
+        SearchSettings.from_config({"de_share": 1.5})
+    assert SearchSettings(seed=7).for_island(0).seed == 7
+    seeds = {SearchSettings(seed=7).for_island(i).seed for i in range(4)}
+    assert len(seeds) == 4

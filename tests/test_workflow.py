@@ -3,7 +3,8 @@
 Checks the tables every stage leaves (Parquet schemas), the front's non-domination and completeness, and
 what a second run plans after a change to config.yaml: nothing after no change; hw_cost for a new
 technology plus the search; only the search after a new budget; everything from training on after a new
-seed. Also `snakemake --lint` and a misspelled key failing before any job.
+seed; only the new island and the merge after a second search island. Also `snakemake --lint` and a
+misspelled key failing before any job.
 """
 
 from __future__ import annotations
@@ -156,14 +157,14 @@ def test_a_new_technology_runs_its_hw_cost_and_the_search_only(run: Path) -> Non
                        "sigma": 0.05},
         }
 
-    assert edited(run, add_fefet) == Counter({"hw_cost": 1, "search": 1, "report": 1, "all": 1})
+    assert edited(run, add_fefet) == Counter({"hw_cost": 1, "search_island": 1, "search": 1, "report": 1, "all": 1})
 
 
 def test_a_new_search_budget_reruns_the_search_only(run: Path) -> None:
     def budget(config: dict) -> None:
         config["workloads"]["demo"]["search"]["budget"] = 700
 
-    assert edited(run, budget) == Counter({"search": 1, "report": 1, "all": 1})
+    assert edited(run, budget) == Counter({"search_island": 1, "search": 1, "report": 1, "all": 1})
 
 
 def test_a_new_training_seed_reruns_training_and_everything_after(run: Path) -> None:
@@ -171,7 +172,35 @@ def test_a_new_training_seed_reruns_training_and_everything_after(run: Path) -> 
         config["workloads"]["demo"]["seed"] = 1
 
     assert edited(run, seed) == Counter({"train_supernet": 1, "accuracy_shard": 2, "accuracy_table": 1,
-                                         "fit_predictor": 1, "search": 1, "report": 1, "all": 1})
+                                         "fit_predictor": 1, "search_island": 1, "search": 1, "report": 1, "all": 1})
+
+
+def test_a_second_island_runs_alone_and_merges_into_one_front(run: Path, tmp_path: Path) -> None:
+    workdir = tmp_path / "islands"
+    shutil.copytree(run, workdir, symlinks=True)
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    config["workloads"]["demo"]["search"]["islands"] = 2
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    # island 0 is the search already run: only island 1 and the merge are new
+    assert planned_jobs(workdir) == Counter({"search_island": 1, "search": 1, "report": 1, "all": 1})
+    out = snakemake(workdir, "-c2", "results/pareto_demo.parquet")
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-5000:]
+
+    history = pl.read_parquet(workdir / "results/demo/search_history.parquet")
+    assert history["island"].value_counts().sort("island")["count"].to_list() == [600, 600]
+    front = pl.read_parquet(workdir / "results/pareto_demo.parquet")
+    assert front.height > 0 and np.allclose(front["accuracy"].to_numpy(), front["accuracy_measured"].to_numpy())
+    losses = to_losses(front.select("accuracy", "energy_uj", "latency_ms", "area_mm2").to_numpy(),
+                       maximize=[True, False, False, False], log_scale=[False, True, True, True])
+    assert non_dominated(losses).all()
+    for design in front["design_json"].to_list():
+        d = json.loads(design)
+        subnet = SubnetConfig.from_dict(d["subnet"])
+        hardware = HardwareConfig(**d["hardware"])
+        assert len(subnet.weight_bits) == 6
+        Technology.from_config(hardware.technology, config["technologies"][hardware.technology])
+    summary = json.loads((workdir / "results/demo/search_summary.json").read_text())
+    assert [i["island"] for i in summary["islands"]] == [0, 1] and summary["evaluations"] == 1200
 
 
 def test_the_workflow_passes_lint(run: Path) -> None:

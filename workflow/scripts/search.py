@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from cimpipe.stages import run_stage, search
 
 run_stage(
@@ -9,6 +11,7 @@ run_stage(
     data_dir=snakemake.input.data,
     hwcost_paths=list(snakemake.input.hwcost),
     settings=snakemake.params.settings,
+    island_dirs=list(dict.fromkeys(str(Path(p).parent) for p in snakemake.input.islands)),
     front_path=snakemake.output.front,
     history_path=snakemake.output.history,
 )
