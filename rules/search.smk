@@ -9,7 +9,7 @@ rule search_island:
         summary="results/{workload}/search/island_{island}/search_summary.json",
     params:
         settings=island_params,
-        code=code("search.py", "pareto.py", "space.py", "families.py", "hw"),
+        code=code("search.py", "pareto.py", "progress.py", "space.py", "families.py", "hw"),
     log:
         "logs/search_island/{workload}_{island}.log",
     conda:
@@ -31,7 +31,7 @@ rule search:
         summary="results/{workload}/search_summary.json",
     params:
         settings=search_params,
-        code=code("search.py", "pareto.py", "space.py", "families.py", "hw"),
+        code=code("search.py", "pareto.py", "progress.py", "space.py", "families.py", "hw"),
     log:
         "logs/search/{workload}.log",
     conda:
