@@ -1,5 +1,5 @@
-"""Progress of the long loops (supernet training, the search): a rich bar on a terminal, a few plain lines in
-a log.
+"""Progress of the long loops (supernet training, the accuracy table, the search): a rich bar on a terminal,
+a few plain lines in a log.
 
 A stage run by the workflow writes to its log file (see :func:`cimpipe.stages.run_stage`), where a bar would
 leave thousands of redraws; there the loops print a line now and then instead.

@@ -7,7 +7,7 @@ rule accuracy_shard:
     params:
         settings=accuracy_params,
         shards=n_shards,
-        code=code("accuracy.py", "space.py", "families.py", "nn"),
+        code=code("accuracy.py", "progress.py", "space.py", "families.py", "nn"),
     log:
         "logs/accuracy_shard/{workload}_{shard}.log",
     conda:

@@ -123,11 +123,15 @@ def test_too_few_rows_for_the_anchors(space: SearchSpace) -> None:
 # --- measuring, resuming, sharding -----------------------------------------------------------------------
 
 
-def test_build_table_measures_every_row(space: SearchSpace, workload: tuple[Path, Path], tmp_path: Path) -> None:
+def test_build_table_measures_every_row(space: SearchSpace, workload: tuple[Path, Path], tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
     supernet, data_dir = workload
     out = tmp_path / "accuracy.parquet"
-    table = build_table(supernet, data_dir, space, SETTINGS, out)
+    table = build_table(supernet, data_dir, space, SETTINGS, out, progress=False)
     assert out.is_file() and not out.with_suffix(".parts").exists()
+    # off a terminal, progress is a few plain lines, the last one at the end
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("accuracy table shard 0:")]
+    assert 1 <= len(lines) <= 11 and lines[-1].endswith(f"{SETTINGS.rows}/{SETTINGS.rows} rows")
     on_disk = pl.read_parquet(out)
     assert on_disk.equals(table)
     expected = sample_configurations(space, SETTINGS.rows, SETTINGS.seed)
