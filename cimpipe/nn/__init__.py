@@ -4,7 +4,7 @@ from torch import nn
 
 from cimpipe.nn.cim import crossbar_conv2d, crossbar_matmul
 from cimpipe.nn.evaluate import evaluate_subnet, normalize_images, recalibrate_bn
-from cimpipe.nn.layers import QuantConv2d, QuantLinear, cim_conv2d
+from cimpipe.nn.layers import QuantConv2d, QuantLinear
 from cimpipe.nn.mobilenet import MobileNetV2Supernet
 from cimpipe.nn.quant import FixedQuantizer, LSQQuantizer, code_range, grad_scale, round_ste
 from cimpipe.nn.resnet import ResNetSupernet
@@ -32,7 +32,6 @@ __all__ = [
     "ResNetSupernet",
     "Supernet",
     "build_supernet",
-    "cim_conv2d",
     "code_range",
     "crossbar_conv2d",
     "crossbar_matmul",

@@ -202,18 +202,37 @@ def crossbar_conv2d(
     w_bits: int,
     cim: CIMSettings,
     layer: int = 0,
+    stride: int = 1,
+    groups: int = 1,
 ) -> Tensor:
-    """A stride-1 convolution of codes (``x_codes`` [N, C, H, W], ``w_codes`` [O, C, k, k]) on the crossbar.
+    """A convolution of codes (``x_codes`` [N, C, H, W], ``w_codes`` [O, C / groups, k, k]) on the crossbar,
+    any stride, dense or grouped (``groups`` = channels for a depthwise layer).
 
-    The input is unrolled (im2col) so each output pixel is one crossbar read of ``C * k * k`` rows.
+    The input is unrolled (im2col) so each output pixel is one crossbar read of ``C * k * k`` rows. A grouped
+    layer is mapped block-diagonally, as the hardware model counts it (:mod:`cimpipe.families`): output channel
+    ``j`` of group ``g`` stores its weights on the rows of group ``g``'s inputs and zeros elsewhere. It is
+    simulated in chunks of ``m = rows_parallel / gcd(rows_parallel, rows per group)`` groups, so every chunk
+    starts on a row-group boundary and holds whole row groups: the partial sums are those of the full
+    block-diagonal array, with the dynamic ADC range taken over the chunk's columns. Each chunk draws its own
+    variation.
     """
     n, _, h, w = x_codes.shape
-    o, _, k, _ = w_codes.shape
-    cols = F.unfold(x_codes, kernel_size=k, padding=padding)  # [N, C*k*k, L]
-    h_out = h + 2 * padding - k + 1
-    w_out = w + 2 * padding - k + 1
+    o, c_per_group, k, _ = w_codes.shape
+    cols = F.unfold(x_codes, kernel_size=k, padding=padding, stride=stride)  # [N, C*k*k, L]
+    h_out = (h + 2 * padding - k) // stride + 1
+    w_out = (w + 2 * padding - k) // stride + 1
     flat = cols.transpose(1, 2).reshape(-1, cols.shape[1])
-    y = crossbar_matmul(
-        flat, w_codes.reshape(o, -1), act_bits=act_bits, act_signed=act_signed, w_bits=w_bits, cim=cim, layer=layer
-    )
+    kw = dict(act_bits=act_bits, act_signed=act_signed, w_bits=w_bits, cim=cim)
+    if groups == 1:
+        y = crossbar_matmul(flat, w_codes.reshape(o, -1), layer=layer, **kw)
+    else:
+        rows_g = c_per_group * k * k
+        per_chunk = cim.rows_parallel // math.gcd(cim.rows_parallel, rows_g)
+        blocks = w_codes.reshape(groups, o // groups, rows_g)
+        parts = []
+        for j, g0 in enumerate(range(0, groups, per_chunk)):
+            g1 = min(groups, g0 + per_chunk)
+            wmat = torch.block_diag(*blocks[g0:g1])  # [(g1-g0)*O/groups, (g1-g0)*rows_g]
+            parts.append(crossbar_matmul(flat[:, g0 * rows_g: g1 * rows_g], wmat, layer=layer * 4096 + j, **kw))
+        y = torch.cat(parts, dim=1)
     return y.view(n, h_out * w_out, o).transpose(1, 2).reshape(n, o, h_out, w_out)

@@ -7,12 +7,10 @@ running statistics are re-estimated per member before evaluation (:func:`cimpipe
 
 Each layer quantizes its input and its weight with LSQ quantizers that keep one step per bit-width
 (:class:`cimpipe.nn.quant.LSQQuantizer`). In CIM mode the integer dot products run through the crossbar
-simulation (:mod:`cimpipe.nn.cim`); a strided or depthwise convolution is unrolled here first.
+simulation (:mod:`cimpipe.nn.cim`).
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 import torch.nn.functional as F
@@ -58,44 +56,6 @@ def check_input(spec: Family, x: Tensor) -> None:
             f"input of shape {tuple(x.shape)} does not match the spec's "
             f"[batch, {spec.in_channels}, {spec.image_size}, {spec.image_size}] images"
         )
-
-
-def cim_conv2d(x_codes: Tensor, w_codes: Tensor, *, stride: int, padding: int, groups: int, act_bits: int,
-               act_signed: bool, w_bits: int, cim: CIMSettings, layer: int) -> Tensor:
-    """A convolution of codes on the crossbar, any stride, dense or grouped (``groups`` = channels for a
-    depthwise layer).
-
-    The input is unrolled (im2col) so each output pixel is one crossbar read. A grouped layer is mapped
-    block-diagonally, as the hardware model counts it (:mod:`cimpipe.families`): output channel ``j`` of
-    group ``g`` stores its weights on the rows of group ``g``'s inputs and zeros elsewhere. It is simulated
-    in chunks of ``m = rows_parallel / gcd(rows_parallel, rows per group)`` groups, so every chunk starts on
-    a row-group boundary and holds whole row groups: the partial sums are those of the full block-diagonal
-    array, with the dynamic ADC range taken over the chunk's columns. Each chunk draws its own variation.
-    """
-    n, c, h, w = x_codes.shape
-    o, c_per_group, k, _ = w_codes.shape
-    if groups == 1 and stride == 1:
-        return crossbar_conv2d(x_codes, w_codes, padding=padding, act_bits=act_bits, act_signed=act_signed,
-                               w_bits=w_bits, cim=cim, layer=layer)
-    cols = F.unfold(x_codes, kernel_size=k, padding=padding, stride=stride)  # [N, C*k*k, L]
-    h_out = (h + 2 * padding - k) // stride + 1
-    w_out = (w + 2 * padding - k) // stride + 1
-    flat = cols.transpose(1, 2).reshape(-1, cols.shape[1])
-    kw = dict(act_bits=act_bits, act_signed=act_signed, w_bits=w_bits, cim=cim)
-    if groups == 1:
-        y = crossbar_matmul(flat, w_codes.reshape(o, -1), layer=layer, **kw)
-    else:
-        rows_g = c_per_group * k * k
-        o_g = o // groups
-        per_chunk = cim.rows_parallel // math.gcd(cim.rows_parallel, rows_g)
-        blocks = w_codes.reshape(groups, o_g, rows_g)
-        parts = []
-        for j, g0 in enumerate(range(0, groups, per_chunk)):
-            g1 = min(groups, g0 + per_chunk)
-            wmat = torch.block_diag(*blocks[g0:g1])  # [(g1-g0)*o_g, (g1-g0)*rows_g]
-            parts.append(crossbar_matmul(flat[:, g0 * rows_g: g1 * rows_g], wmat, layer=layer * 4096 + j, **kw))
-        y = torch.cat(parts, dim=1)
-    return y.view(n, h_out * w_out, o).transpose(1, 2).reshape(n, o, h_out, w_out)
 
 
 class QuantConv2d(nn.Conv2d):
@@ -160,7 +120,7 @@ class ElasticConv2d(nn.Module):
         if cim is None:
             y = F.conv2d(qa * sa, qw * sw, stride=self.stride, padding=k // 2, groups=groups)
         else:
-            y = cim_conv2d(qa, qw, stride=self.stride, padding=k // 2, groups=groups, act_bits=a_bits,
+            y = crossbar_conv2d(qa, qw, stride=self.stride, padding=k // 2, groups=groups, act_bits=a_bits,
                            act_signed=self.act_quant.signed, w_bits=w_bits, cim=cim, layer=slot) * (sa * sw)
         y = _batch_norm(self.bn, y, c_out)
         return F.relu(y) if self.relu else y
