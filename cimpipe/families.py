@@ -33,15 +33,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, replace
+from functools import cached_property
 from typing import Any, ClassVar, Iterable, Sequence
 
 import numpy as np
 
 BIT_RANGE = (2, 8)
 FAMILIES = ("vgg", "resnet", "mobilenetv2")
-
-Block = "tuple[int, int] | None"
-
 
 class SpaceError(ValueError):
     """A configuration lies outside the declared space (one sentence naming the field)."""
@@ -293,17 +291,19 @@ class Family:
     def canonical(self, cfg: SubnetConfig) -> SubnetConfig:
         """The same member with every unused slot set to the largest choice, so equal members compare equal."""
         self.validate(cfg)
-        on = lambda blocks, i: self._is_on(blocks[i], cfg.depths)  # noqa: E731
-        top_w, top_k, top_b = max(self.width_ratios), max(self.kernel_choices), max(self.bit_choices)
-        top_e = max(self.expand_choices) if self.expand_choices else 0.0
-        sb = self.slot_blocks
+
+        def keep(values: tuple, blocks: tuple, top: Any) -> tuple:
+            return tuple(v if self._is_on(b, cfg.depths) else top for v, b in zip(values, blocks))
+
+        top_b = max(self.bit_choices)
+        slots = self.slot_blocks
         return replace(
             cfg,
-            width_ratios=tuple(r if on(self.width_blocks, i) else top_w for i, r in enumerate(cfg.width_ratios)),
-            kernels=tuple(k if on(self.kernel_blocks, i) else top_k for i, k in enumerate(cfg.kernels)),
-            expand_ratios=tuple(e if on(self.expand_blocks, i) else top_e for i, e in enumerate(cfg.expand_ratios)),
-            weight_bits=tuple(b if on(sb, i) else top_b for i, b in enumerate(cfg.weight_bits)),
-            act_bits=tuple(b if on(sb, i) else top_b for i, b in enumerate(cfg.act_bits)),
+            width_ratios=keep(cfg.width_ratios, self.width_blocks, max(self.width_ratios)),
+            kernels=keep(cfg.kernels, self.kernel_blocks, max(self.kernel_choices)),
+            expand_ratios=keep(cfg.expand_ratios, self.expand_blocks, max(self.expand_choices, default=0.0)),
+            weight_bits=keep(cfg.weight_bits, slots, top_b),
+            act_bits=keep(cfg.act_bits, slots, top_b),
         )
 
     def validate(self, cfg: SubnetConfig) -> None:
@@ -447,12 +447,49 @@ class VGGSpec(Family):
 
 
 # --------------------------------------------------------------------------------------------------
+# Families of residual blocks (ResNet, MobileNetV2)
+# --------------------------------------------------------------------------------------------------
+
+
+class _BlockFamily(Family):
+    """A family whose stages hold ``blocks[s]`` blocks of layers (``stages`` gives each stage's width)."""
+
+    stages: tuple[int, ...]
+    blocks: tuple[int, ...]
+
+    def _check_stage_lists(self, *names: str) -> None:
+        for name in names:
+            if len(getattr(self, name)) != len(self.stages):
+                raise SpaceError(f"{name} has {len(getattr(self, name))} entries but there are {len(self.stages)} stages")
+
+    @property
+    def max_depths(self) -> tuple[int, ...]:
+        return tuple(self.blocks)
+
+    @cached_property
+    def _block_list(self) -> tuple:
+        """Every block ``(stage, index)`` of the largest member, in execution order."""
+        return tuple((s, i) for s, n in enumerate(self.blocks) for i in range(n))
+
+    @cached_property
+    def _block_position(self) -> dict:
+        return {b: p for p, b in enumerate(self._block_list)}
+
+    def block_index(self, stage: int, index: int) -> int:
+        """The block's position in execution order (MobileNetV2: its kernel and expand slot)."""
+        try:
+            return self._block_position[(stage, index)]
+        except KeyError:
+            raise SpaceError(f"block ({stage}, {index}) is not in this {self.family} family") from None
+
+
+# --------------------------------------------------------------------------------------------------
 # ResNet (basic blocks)
 # --------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class ResNetSpec(Family):
+class ResNetSpec(_BlockFamily):
     """An elastic ResNet of basic blocks (two 3x3 convs and a shortcut).
 
     ``stem`` the stem's largest channels and ``stem_type`` "cifar" (3x3 conv, stride 1) or "imagenet" (7x7
@@ -481,21 +518,12 @@ class ResNetSpec(Family):
     STEM_TYPES: ClassVar[tuple[str, ...]] = ("cifar", "imagenet")
 
     def __post_init__(self) -> None:
-        if len(self.blocks) != len(self.stages):
-            raise SpaceError(f"blocks has {len(self.blocks)} entries but there are {len(self.stages)} stages")
+        self._check_stage_lists("blocks")
         if self.stem_type not in self.STEM_TYPES:
             raise SpaceError(f"stem_type={self.stem_type!r} is not one of {self.STEM_TYPES}")
         self._check_common()
         if self.feature_sizes()[-1] < 1:
             raise SpaceError(f"{len(self.stages)} stages shrink a {self.image_size}px image below one pixel")
-
-    @property
-    def max_depths(self) -> tuple[int, ...]:
-        return tuple(self.blocks)
-
-    @property
-    def _block_list(self) -> tuple:
-        return tuple((s, i) for s, n in enumerate(self.blocks) for i in range(n))
 
     def max_widths(self) -> tuple[int, ...]:
         mids = tuple(self.stages[s] for s, _ in self._block_list)
@@ -507,24 +535,25 @@ class ResNetSpec(Family):
 
     def mid_slot(self, stage: int, index: int) -> int:
         """The width slot of a block's inner channels."""
-        return 1 + len(self.stages) + self._block_list.index((stage, index))
+        return 1 + len(self.stages) + self.block_index(stage, index)
+
+    @cached_property
+    def _roles(self) -> tuple[dict[str, int], ...]:
+        """Weight slots of every block, in block order (the stem is slot 0)."""
+        out, slot = [], 1
+        for _, i in self._block_list:
+            roles = ("conv1", "conv2", "shortcut") if i == 0 else ("conv1", "conv2")
+            out.append({r: slot + j for j, r in enumerate(roles)})
+            slot += len(roles)
+        return tuple(out)
 
     def block_slots(self, stage: int, index: int) -> dict[str, int]:
         """Weight slots of one block: ``conv1``, ``conv2`` and, in the first block of a stage, ``shortcut``."""
-        slot = 1
-        for s, i in self._block_list:
-            roles = ("conv1", "conv2", "shortcut") if i == 0 else ("conv1", "conv2")
-            if (s, i) == (stage, index):
-                return {r: slot + j for j, r in enumerate(roles)}
-            slot += len(roles)
-        raise SpaceError(f"block ({stage}, {index}) is not in this ResNet")
+        return dict(self._roles[self.block_index(stage, index)])
 
     @property
     def slot_blocks(self) -> tuple:
-        out: list = [None]
-        for s, i in self._block_list:
-            out += [(s, i)] * (3 if i == 0 else 2)
-        return tuple(out) + (None,)
+        return (None,) + tuple(b for b, roles in zip(self._block_list, self._roles) for _ in roles) + (None,)
 
     @property
     def stem_kernel(self) -> int:
@@ -577,7 +606,7 @@ class ResNetSpec(Family):
 
 
 @dataclass(frozen=True)
-class MobileNetV2Spec(Family):
+class MobileNetV2Spec(_BlockFamily):
     """An elastic MobileNetV2: stem, stages of inverted residual blocks, a 1x1 head, the classifier.
 
     ``stages`` the largest output channels of each stage, ``blocks`` its largest block count, ``strides``
@@ -609,22 +638,12 @@ class MobileNetV2Spec(Family):
     family: str = "mobilenetv2"
 
     def __post_init__(self) -> None:
-        for name in ("blocks", "strides"):
-            if len(getattr(self, name)) != len(self.stages):
-                raise SpaceError(f"{name} has {len(getattr(self, name))} entries but there are {len(self.stages)} stages")
+        self._check_stage_lists("blocks", "strides")
         if any(s not in (1, 2) for s in (*self.strides, self.stem_stride)):
             raise SpaceError(f"strides {self.strides} and stem_stride {self.stem_stride} must be 1 or 2")
         self._check_common()
         if self.feature_sizes()[-1] < 1:
             raise SpaceError(f"the strides shrink a {self.image_size}px image below one pixel")
-
-    @property
-    def max_depths(self) -> tuple[int, ...]:
-        return tuple(self.blocks)
-
-    @property
-    def _block_list(self) -> tuple:
-        return tuple((s, i) for s, n in enumerate(self.blocks) for i in range(n))
 
     def max_widths(self) -> tuple[int, ...]:
         return (self.stem, *self.stages, self.head)
@@ -640,10 +659,6 @@ class MobileNetV2Spec(Family):
     @property
     def expand_blocks(self) -> tuple:
         return self._block_list
-
-    def block_index(self, stage: int, index: int) -> int:
-        """The block's position (its kernel and expand slot)."""
-        return self._block_list.index((stage, index))
 
     def block_slots(self, stage: int, index: int) -> dict[str, int]:
         """Weight slots of one block: ``expand``, ``depthwise``, ``project``."""
