@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from sklearn.datasets import load_digits
+from conftest import digits_dataset
 
 from cimpipe.config import ConfigError, family_spec
 from cimpipe.data import Augmentation, PreparedDataset
@@ -187,15 +187,7 @@ def test_config_builds_each_family_and_names_keys_of_another_family():
 
 @pytest.fixture(scope="module")
 def digits() -> PreparedDataset:
-    bunch = load_digits()
-    images = np.rint(bunch.images * (255.0 / 16.0)).astype(np.uint8)[..., None]
-    labels = bunch.target.astype(np.int64)
-    x = images / 255.0
-    return PreparedDataset(
-        train_x=images[:1000], train_y=labels[:1000], val_x=images[1000:1200], val_y=labels[1000:1200],
-        test_x=images[1200:1300], test_y=labels[1200:1300], num_classes=10, channels=1, image_size=8,
-        mean=(float(x[:1000].mean()),), std=(float(x[:1000].std()),), class_names=tuple(str(i) for i in range(10)),
-    )
+    return digits_dataset(1000, 200, 100)
 
 
 @pytest.mark.parametrize("spec", [

@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 import torch
-from sklearn.datasets import load_digits
+from conftest import digits_dataset
 
 import cimpipe.train as train_mod
 from cimpipe.data import Augmentation, PreparedDataset
@@ -24,15 +24,7 @@ RECIPE = TrainRecipe(epochs=2, batch_size=64, lr=0.05, random_subnets=1, recalib
 @pytest.fixture(scope="module")
 def digits() -> PreparedDataset:
     """A small slice of scikit-learn's digits as the prepared-dataset value the pipeline passes around."""
-    bunch = load_digits()
-    images = np.rint(bunch.images * (255.0 / 16.0)).astype(np.uint8)[..., None]
-    labels = bunch.target.astype(np.int64)
-    x = images / 255.0
-    return PreparedDataset(
-        train_x=images[:256], train_y=labels[:256], val_x=images[256:384], val_y=labels[256:384],
-        test_x=images[384:448], test_y=labels[384:448], num_classes=10, channels=1, image_size=8,
-        mean=(float(x[:256].mean()),), std=(float(x[:256].std()),), class_names=tuple(str(i) for i in range(10)),
-    )
+    return digits_dataset(256, 128, 64)
 
 
 def run(tmp: Path, data: PreparedDataset, recipe: TrainRecipe = RECIPE) -> Path:

@@ -51,6 +51,20 @@ def copy_workflow(dest: Path, config: dict | None = None) -> Path:
     return dest
 
 
+def assert_front_rebuilds(front: pl.DataFrame, config: dict) -> None:
+    """The front is non-dominated on its (measured) objectives and every row rebuilds its sub-network of the
+    tiny demo family (6 weight layers) and a configured technology."""
+    losses = to_losses(front.select("accuracy", "energy_uj", "latency_ms", "area_mm2").to_numpy(),
+                       maximize=[True, False, False, False], log_scale=[False, True, True, True])
+    assert non_dominated(losses).all()
+    for design in front["design_json"].to_list():
+        d = json.loads(design)
+        subnet = SubnetConfig.from_dict(d["subnet"])
+        hardware = HardwareConfig(**d["hardware"])
+        assert len(subnet.weight_bits) == 6
+        Technology.from_config(hardware.technology, config["technologies"][hardware.technology])
+
+
 def planned_jobs(workdir: Path) -> Counter:
     """The jobs a dry run plans, by rule (empty when there is nothing to do)."""
     out = snakemake(workdir, "-n", "-c2")
@@ -130,18 +144,8 @@ def test_the_front_is_non_dominated_and_carries_whole_designs(run: Path) -> None
     for column in ("accuracy", "accuracy_predicted", "accuracy_measured", "energy_uj", "latency_ms", "area_mm2",
                    "edap_uj_ms_mm2", "edap_reduction_vs_reference", "technology", "adc_bits", "design_json"):
         assert column in front.columns
-    losses = to_losses(front.select("accuracy", "energy_uj", "latency_ms", "area_mm2").to_numpy(),
-                       maximize=[True, False, False, False], log_scale=[False, True, True, True])
-    assert non_dominated(losses).all()
     assert np.allclose(front["accuracy"].to_numpy(), front["accuracy_measured"].to_numpy())
-
-    config = yaml.safe_load((run / "config.yaml").read_text())
-    for design in front["design_json"].to_list():
-        d = json.loads(design)
-        subnet = SubnetConfig.from_dict(d["subnet"])
-        hardware = HardwareConfig(**d["hardware"])
-        assert len(subnet.weight_bits) == 6
-        Technology.from_config(hardware.technology, config["technologies"][hardware.technology])
+    assert_front_rebuilds(front, yaml.safe_load((run / "config.yaml").read_text()))
 
 
 def test_nothing_is_planned_after_a_complete_run(run: Path) -> None:
@@ -190,15 +194,7 @@ def test_a_second_island_runs_alone_and_merges_into_one_front(run: Path, tmp_pat
     assert history["island"].value_counts().sort("island")["count"].to_list() == [600, 600]
     front = pl.read_parquet(workdir / "results/pareto_demo.parquet")
     assert front.height > 0 and np.allclose(front["accuracy"].to_numpy(), front["accuracy_measured"].to_numpy())
-    losses = to_losses(front.select("accuracy", "energy_uj", "latency_ms", "area_mm2").to_numpy(),
-                       maximize=[True, False, False, False], log_scale=[False, True, True, True])
-    assert non_dominated(losses).all()
-    for design in front["design_json"].to_list():
-        d = json.loads(design)
-        subnet = SubnetConfig.from_dict(d["subnet"])
-        hardware = HardwareConfig(**d["hardware"])
-        assert len(subnet.weight_bits) == 6
-        Technology.from_config(hardware.technology, config["technologies"][hardware.technology])
+    assert_front_rebuilds(front, config)
     summary = json.loads((workdir / "results/demo/search_summary.json").read_text())
     assert [i["island"] for i in summary["islands"]] == [0, 1] and summary["evaluations"] == 1200
 
