@@ -24,10 +24,12 @@ batched tensors):
 * Every (row group, input bit, weight slice) column sum is read by an ``adc_bits`` ADC. With
   ``cim.adc_range == "dynamic"`` (the default, as NeuroSim's inference wrapper) its ``2^adc_bits`` levels
   are spread over the min..max of the partial sums of that row group in one read batch of ``READ_BATCH``
-  input vectors (rows of the unrolled input): the ADC's references calibrated to the layer's data. With "full" they span the physical range of the column,
-  ``0 .. n_rows * G_on`` for the ``n_rows`` cells of the group (a fixed, uncalibrated circuit). Either way
-  an ADC with more levels than the column can produce resolves every level step, so that a
-  high-resolution ADC on ideal devices is exact.
+  input vectors (rows of the unrolled input): the ADC's references calibrated to the layer's data, not to
+  the cells' levels, so analog errors pass through it however fine it is. With "full" they span the
+  physical range of the column, ``0 .. n_rows * G_on`` for the ``n_rows`` cells of the group (a fixed,
+  uncalibrated circuit, its step never finer than one level). Either way an ADC with more levels than
+  ideal integer column sums can produce reads them exactly, so a high-resolution ADC on ideal devices is
+  exact.
 * The ADC outputs are combined digitally by shift-add over weight slices (``2^(cell_bits * s)``), input
   bits (``+-2^t``) and row groups.
 
@@ -181,12 +183,18 @@ def _quantize_dynamic(sums: Tensor, n_levels: int) -> tuple[float, float]:
     returns ``(step, low)``: a code ``q`` reads ``q * step + low``.
 
     As NeuroSim's inference wrapper does (its LinearQuantizeOut over each partial-sum tensor): the ADC's
-    references are calibrated to the range the layer's data actually reaches. Integer column sums whose
-    span needs no more levels than the ADC has pass unchanged, so an ideal high-resolution ADC is exact.
+    references are calibrated to the range the layer's data actually reaches, ``step = (max - min) /
+    (n_levels - 1)``, whatever a cell's level step is. The references are not aligned to the cells' levels, so
+    an ADC finer than a level does not round an analog error (variation, off-state current) back onto the
+    integer grid: the error passes through, smoothly in sigma and on/off ratio. (Ideal integer sums that an
+    ADC can resolve level by level are read exactly by the caller without quantizing.)
     """
     lo_t, hi_t = torch.aminmax(sums)
     lo, hi = float(lo_t), float(hi_t)
-    step = max(1.0, (hi - lo) / (n_levels - 1))  # never finer than one level step of a cell
+    step = (hi - lo) / (n_levels - 1)
+    if step <= 0.0:  # every partial sum equal: the one code reads it exactly
+        sums.zero_()
+        return 1.0, lo
     # (s - lo) / step lies in [0, n_levels - 1] by construction, so the rounded code needs no clamp
     sums.sub_(lo).div_(step).round_()
     return step, lo
