@@ -14,6 +14,7 @@ method evaluated so far. Optuna (its default multi-objective sampler, TPE in opt
     python bench/search_quality.py --budget 10000 --seeds 5
     python bench/search_quality.py --budget 10000 --seeds 5 --first-seed 5   # fresh seeds
     python bench/search_quality.py --vgg16-speed        # wall time of 10^5 evaluations of the VGG-16 space
+    python bench/search_quality.py --vgg16-speed --per-layer-adc   # ... with one ADC resolution per layer
 
 The speed mode builds config.yaml's vgg16 space (Tiny-ImageNet 64x64x3, 200 classes, both configured
 technologies, the full hardware space) with the real hardware model and a real ``Predictor`` (the default
@@ -164,7 +165,7 @@ def run_optuna(space, objective, norm, budget, seed, batch, cps):
     return log.hv
 
 
-def vgg16_speed(budget: int, batch: int) -> None:
+def vgg16_speed(budget: int, batch: int, per_layer: tuple[str, ...] = ()) -> None:
     import tempfile
 
     import polars as pl
@@ -183,7 +184,8 @@ def vgg16_speed(budget: int, batch: int) -> None:
                    kernel_choices=tuple(arch["kernel_choices"]), bit_choices=tuple(arch["bit_choices"]))
     hcfg = cfg["hardware_space"]
     techs = load_technologies(cfg["technologies"])
-    hs = HardwareSpace(technologies=("rram_22nm", "sram_22nm"), **{k: tuple(v) for k, v in hcfg.items()})
+    hs = HardwareSpace(technologies=("rram_22nm", "sram_22nm"),
+                       **{k: tuple(v) for k, v in hcfg.items() if k != "per_layer"}, per_layer=per_layer)
     devices = {n: DeviceSummary(float(getattr(techs[n].device, "sigma", 0.0)),
                                 float(min(getattr(techs[n].device, "on_off_ratio", 1e6), 1e6)),
                                 int(getattr(techs[n].device, "max_cell_bits", 1))) for n in hs.technologies}
@@ -208,7 +210,8 @@ def vgg16_speed(budget: int, batch: int) -> None:
         timing["objective"] += time.perf_counter() - t
         return out
 
-    print(f"vgg16 space: {space.n_genes} genes, 10^{space.log10_size():.1f} designs; hw characterization "
+    print(f"vgg16 space{' (ADC bits per layer)' if per_layer else ''}: {space.n_genes} genes, "
+          f"10^{space.log10_size():.1f} designs; hw characterization "
           f"{t_hw:.1f} s (both technologies, not part of the search)")
     settings = SearchSettings(budget=budget, batch=batch, seed=0)
     t0 = time.perf_counter()
@@ -228,14 +231,18 @@ def main() -> None:
                     help="the demo workload's fitted predictor (the analytic proxy stands in when it is missing)")
     ap.add_argument("--batch", type=int, default=SearchSettings.batch)
     ap.add_argument("--optuna-cap", type=int, default=1000)
+    ap.add_argument("--checkpoints", default=",".join(str(c) for c in CHECKPOINTS),
+                    help="evaluation counts at which the hypervolume is reported")
     ap.add_argument("--population", type=int, default=SearchSettings.population, help="nsga_de's population")
     ap.add_argument("--de-share", type=float, default=SearchSettings.de_share,
                     help="share of nsga_de's offspring asked from Nevergrad's DE")
     ap.add_argument("--methods", default=f"{SearchSettings.optimizer},DE,TwoPointsDE,RandomSearch,nsga2,optuna")
     ap.add_argument("--vgg16-speed", action="store_true", help="time 10^5 evaluations of the VGG-16 space instead")
+    ap.add_argument("--per-layer-adc", action="store_true",
+                    help="with --vgg16-speed: every weight layer chooses its own ADC resolution")
     args = ap.parse_args()
     if args.vgg16_speed:
-        vgg16_speed(100000, args.batch)
+        vgg16_speed(100000, args.batch, ("adc_bits",) if args.per_layer_adc else ())
         return
     space = demo_space()
     objective, acc_source = demo_objective(space, args.predictor)
@@ -244,7 +251,7 @@ def main() -> None:
           f"seeds {seeds.start}..{seeds.stop - 1}")
     sample = objective(space.random_genes(np.random.default_rng(12345), 5000))
     norm = Normalizer.from_losses(sample.losses(DEFAULT_OBJECTIVES)[sample.hw_feasible])
-    cps = [c for c in CHECKPOINTS if c <= args.budget]
+    cps = [c for c in sorted(int(c) for c in args.checkpoints.split(",")) if c <= args.budget]
     rows = []
     for method in args.methods.split(","):
         budget = min(args.budget, args.optuna_cap) if method == "optuna" else args.budget
@@ -262,6 +269,8 @@ def main() -> None:
             walls.append(time.perf_counter() - t0)
             for c in mcps:
                 hvs[c].append(hv[c])
+            print(f"  {method} seed {seed}: " + " ".join(f"HV@{c} {hv[c]:.4f}" for c in mcps)
+                  + f"  wall {walls[-1]:.1f} s", flush=True)
         tuned = (args.population, args.de_share) != (SearchSettings.population, SearchSettings.de_share)
         name = method
         if method == SearchSettings.optimizer:

@@ -21,7 +21,8 @@ width_{i}           Float64  ratio    channel ratio of conv / hidden-FC slot ``i
 kernel_{i}          Int64    px       kernel size of conv slot ``i``
 wbits_{i}           Int64    bits     weight bits of weight-layer slot ``i`` (classifier last)
 abits_{i}           Int64    bits     input-activation bits of weight-layer slot ``i``
-adc_bits            Int64    bits     ADC resolution reading every partial sum
+adc_bits            Int64    bits     ADC resolution reading every partial sum (``adc_bits_{i}`` per
+                                     weight-layer slot ``i`` with ``hardware_space.per_layer: [adc_bits]``)
 cell_bits           Int64    bits     weight bits stored per memory cell
 rows_parallel       Int64    rows     crossbar rows summed into one partial sum
 sigma               Float64  -        relative Gaussian conductance variation (std / mean)
@@ -52,7 +53,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import polars as pl
 
-from cimpipe.space import CIM_COLUMNS, CIMSettings, Family, SearchSpace, SubnetConfig
+from cimpipe.space import CIMSettings, Family, SearchSpace, SubnetConfig
 
 ON_OFF_CAP = 1e6
 """Largest on/off ratio the table samples; beyond it a finite-on/off error is negligible (and
@@ -200,7 +201,9 @@ def sample_configurations(space: SearchSpace, n: int, seed: int,
     bits) pair: a bit level restricts each layer's bits to three neighbouring choices, or to all of them for
     the last level, so networks quantized uniformly low or high are as common as mixed ones. Sigma and the
     on/off ratio are Latin-hypercube stratified over ``[0, max sigma]`` and log-uniform over the
-    settings' on/off range. Deterministic under ``seed``.
+    settings' on/off range. With ADC bits per layer, the anchors give every layer the same ADC and each
+    random row moves each layer's ADC one step up or down from its stratum (or keeps it), at random.
+    Deterministic under ``seed``.
     """
     spec = space.spec
     r = CIMRanges.of(space, settings)
@@ -241,7 +244,15 @@ def sample_configurations(space: SearchSpace, n: int, seed: int,
         cfg = spec.sample(rng, bits=levels[level])
         randoms.append((cfg, dict(adc_bits=adc, cell_bits=int(cells[j]), rows_parallel=int(rows_p[j]),
                                   sigma=float(sigma[j]), on_off_ratio=float(on_off[j]))))
-    rows = anchors + randoms
+    rows = [(cfg, dict(hw)) for cfg, hw in anchors + randoms]
+    if space.per_layer_adc:  # every layer its own ADC: the row's stratum, moved a step up or down per layer
+        layer_rng = np.random.default_rng([seed, 11])
+        adc_levels = np.asarray(r.adc_bits)
+        for j, (_, hw) in enumerate(rows):
+            at = int(np.searchsorted(adc_levels, hw.pop("adc_bits")))
+            moves = layer_rng.integers(-1, 2, size=spec.n_slots) if j >= len(anchors) else np.zeros(spec.n_slots, int)
+            for i, k in enumerate(np.clip(at + moves, 0, len(adc_levels) - 1)):
+                hw[f"adc_bits_{i}"] = int(adc_levels[k])
     arch = np.array([_subnet_values(cfg) for cfg, _ in rows], dtype=np.float64)
     cols: dict[str, pl.Series] = {
         "config_id": pl.Series("config_id", np.arange(n), dtype=pl.Int64),
@@ -249,7 +260,7 @@ def sample_configurations(space: SearchSpace, n: int, seed: int,
     }
     for i, g in enumerate(space.arch_genes):
         cols[g.name] = pl.Series(g.name, arch[:, i]).cast(_gene_dtype(g.choices))
-    for c in CIM_COLUMNS:
+    for c in space.cim_columns:
         dtype = pl.Float64 if c in ("sigma", "on_off_ratio") else pl.Int64
         cols[c] = pl.Series(c, [hw[c] for _, hw in rows]).cast(dtype)
     return pl.DataFrame(list(cols.values()))
@@ -273,10 +284,12 @@ def subnet_from_row(spec: Family, row: dict[str, Any]) -> SubnetConfig:
 
 def cim_from_row(row: dict[str, Any], seed: int) -> CIMSettings:
     """The crossbar simulation settings of a table row; ``seed`` draws its conductance variation."""
+    per_layer = tuple(int(row[f"adc_bits_{i}"]) for i in range(len(row)) if f"adc_bits_{i}" in row)
     try:
-        return CIMSettings(adc_bits=int(row["adc_bits"]), cell_bits=int(row["cell_bits"]),
-                           rows_parallel=int(row["rows_parallel"]), sigma=float(row["sigma"]),
-                           on_off_ratio=float(row["on_off_ratio"]), seed=seed)
+        return CIMSettings(adc_bits=max(per_layer) if per_layer else int(row["adc_bits"]),
+                           cell_bits=int(row["cell_bits"]), rows_parallel=int(row["rows_parallel"]),
+                           sigma=float(row["sigma"]), on_off_ratio=float(row["on_off_ratio"]), seed=seed,
+                           layer_adc_bits=per_layer)
     except KeyError as e:
         raise AccuracyError(f"the configuration table lacks the column {e.args[0]!r}") from None
 

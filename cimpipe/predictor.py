@@ -31,7 +31,8 @@ import numpy as np
 import polars as pl
 import torch
 
-from cimpipe.space import (CIM_COLUMNS, DeviceSummary, HardwareSpace, SearchSpace, features, spec_from_dict)
+from cimpipe.space import (DeviceSummary, HardwareSpace, SearchSpace, cim_columns, features, spec_from_dict,
+                           split_cim)
 
 FORMAT = "cimpipe-predictor-1"
 
@@ -274,20 +275,22 @@ def _gene_table(space: SearchSpace) -> list[tuple[str, list]]:
 
 def _cim_ranges(table: pl.DataFrame) -> dict[str, Any]:
     """The CIM settings the predictor may be asked about: the intervals its table was measured over
-    (between measured values it interpolates; beyond them it refuses)."""
+    (between measured values it interpolates; beyond them it refuses). Per-layer ADC columns share one."""
     def span(name: str) -> list[float]:
         return [float(table[name].min()), float(table[name].max())]
 
-    return {"adc_bits": span("adc_bits"), "cell_bits": span("cell_bits"), "rows_parallel": span("rows_parallel"),
+    adc = [c for c in table.columns if c == "adc_bits" or c.startswith("adc_bits_")]
+    adc_span = [min(span(c)[0] for c in adc), max(span(c)[1] for c in adc)]
+    return {"adc_bits": adc_span, "cell_bits": span("cell_bits"), "rows_parallel": span("rows_parallel"),
             "sigma": [0.0, float(table["sigma"].max())], "on_off_ratio": [float(table["on_off_ratio"].min()), math.inf]}
 
 
-def _space_from_spec(spec_dict: dict[str, Any], cim: dict[str, Any]) -> SearchSpace:
+def _space_from_spec(spec_dict: dict[str, Any], cim: dict[str, Any], per_layer_adc: bool) -> SearchSpace:
     """A search space with the stored architecture and a hardware part spanning the table's CIM range
     (only the architecture genes enter the features)."""
     spec = spec_from_dict(spec_dict)
     hw = HardwareSpace(technologies=("table",), adc_bits=tuple(cim["adc_bits"]), cell_bits=tuple(cim["cell_bits"]),
-                       rows_parallel=tuple(cim["rows_parallel"]))
+                       rows_parallel=tuple(cim["rows_parallel"]), per_layer=("adc_bits",) if per_layer_adc else ())
     return SearchSpace(spec, hw, {"table": DeviceSummary(cim["sigma"][1], cim["on_off_ratio"][0], max(cim["cell_bits"]))})
 
 
@@ -325,45 +328,39 @@ def crossbar_features(space: SearchSpace, arch: np.ndarray, cim: np.ndarray) -> 
       ``F = r * (2**min(cell_bits, m) - 1 + g_off)`` level steps, ``g_off = (2**cell_bits - 1) / (on_off - 1)``
       the off-state conductance (NeuroSim's partial-sum range). The shortfall ``max(0, log2 F - adc_bits)``
       is the ADC bits missing to resolve every level.
-    * ADC noise: an ADC step ``q = max(1, F / (2**adc_bits - 1))`` rounds each partial sum by ``q**2 / 12`` in
-      variance (uniform quantization noise; zero when ``q = 1`` resolves integer sums); the shift-add weighs
-      slice ``s`` by ``2**(cell_bits * s)`` and input bit ``t`` by ``2**t``, over ``ceil(fan_in / r)`` row
-      groups and two arrays. Relative to the variance of the exact dot product (uniform codes:
+    * ADC noise: an ADC step ``q = F / (2**adc_bits - 1)`` (the dynamic ADC's references span the sums' range,
+      not the cells' levels) rounds each partial sum by ``q**2 / 12`` in variance (uniform quantization
+      noise); the shift-add weighs slice ``s`` by ``2**(cell_bits * s)`` and input bit ``t`` by ``2**t``,
+      over ``ceil(fan_in / r)`` row groups and two arrays. Relative to the variance of the exact dot product (uniform codes:
       ``fan_in * E[x^2] * E[w^2]``, ``E[w^2] = (2**m - 1)**2 / 3``) that is
       ``NSR_adc = 2 * groups * q**2 / 12 * sum_s 4**(cell_bits * s) * 3 / (2**m - 1)**2 / fan_in``.
     * Variation: every cell's conductance is scaled by ``1 + sigma * N(0, 1)``, an on cell's error is
       ``sigma`` of its weight share and each of the ``2 S`` cells adds ``sigma * g_off`` of its slice's weight
       even when off, so ``NSR_var = sigma**2 * (1 + 2 g_off**2 * sum_s 4**(cell_bits * s) * 3 / (2**m - 1)**2)``.
-      An ADC that resolves every level (``q = 1``) rounds a partial sum's analog error away unless it exceeds half
-      a level: with that error Gaussian of standard deviation ``e = sigma * sqrt(r / 2) * (L + g_off)`` (half the
-      rows driven, cells at the root-mean-square level ``L`` of uniform levels), ``NSR_var`` is scaled by the
-      chance ``erfc(0.5 / (sqrt(2) e))`` that it does.
 
     Columns: the shortfall's maximum, mean, MAC-weighted mean and share of layers short (over 4 bits);
     ``log10`` of the summed and the largest layer NSR (over 6, floored at :data:`NSR_FLOOR`); the shortfall per
     slot; ``log10`` NSR per slot. The demo table's accuracy falls off a cliff where these grow: a coarse ADC
-    on wide row groups, variation on a low on/off ratio.
+    on wide row groups.
     """
     layers = space.layer_arrays(space.genes_from_arch_values(arch))
     active = layers["active"]
+    parts = split_cim(cim, space.spec.n_slots)
     # rows one column sums over: a grouped (depthwise) layer's block-diagonal column holds only its group's
     fan_in = np.maximum(layers["c_in"] / layers["groups"] * layers["k"] ** 2, 1.0)
-    adc, cell, rows = cim[:, 0:1], cim[:, 1:2], cim[:, 2:3]
-    sigma, on_off = cim[:, 3:4], np.minimum(cim[:, 4:5], 1e6)
+    adc, cell, rows = parts["adc_bits"], parts["cell_bits"], parts["rows_parallel"]  # adc: [D, 1] or per layer
+    sigma, on_off = parts["sigma"], np.minimum(parts["on_off_ratio"], 1e6)
     mag = np.maximum(layers["weight_bits"] - 1, 1.0)
     r = np.maximum(np.minimum(rows, fan_in), 1.0)
     g_off = (2.0 ** cell - 1) / (on_off - 1)
     full = r * (2.0 ** np.minimum(cell, mag) - 1 + g_off)
     short = np.where(active, np.maximum(np.log2(full) - adc, 0.0), 0.0)
-    step = np.maximum(1.0, full / (2.0 ** adc - 1))
+    step = full / (2.0 ** adc - 1)
     slices = np.ceil(mag / cell)
     slice_gain = (4.0 ** (cell * slices) - 1) / (4.0 ** cell - 1) * 3 / (2.0 ** mag - 1) ** 2
     groups = np.ceil(fan_in / r)
-    nsr_adc = np.where(step > 1, 2 * groups * step ** 2 / 12 * slice_gain / fan_in, 0.0)
-    levels = 2.0 ** np.minimum(cell, mag) - 1
-    analog = sigma * np.sqrt(r / 2) * (np.sqrt(levels * (2 * levels + 1) / 6) + g_off)
-    survives = np.where(step > 1, 1.0, _erfc(0.5 / np.maximum(np.sqrt(2) * analog, 1e-12)))
-    nsr_var = sigma ** 2 * (1 + 2 * g_off ** 2 * slice_gain) * survives
+    nsr_adc = 2 * groups * step ** 2 / 12 * slice_gain / fan_in
+    nsr_var = sigma ** 2 * (1 + 2 * g_off ** 2 * slice_gain)
     nsr = np.where(active, nsr_adc + nsr_var, 0.0)
     n_active = active.sum(1)
     macs = layers["ifm_h"] * layers["ifm_w"] * fan_in * layers["c_out"] * active
@@ -379,11 +376,6 @@ def crossbar_features(space: SearchSpace, arch: np.ndarray, cim: np.ndarray) -> 
     return np.concatenate([summary, short / 4, log_nsr(nsr)], axis=1).astype(np.float32)
 
 
-def _erfc(x: np.ndarray) -> np.ndarray:
-    """The complementary error function, elementwise (torch's, on float64)."""
-    return torch.special.erfc(torch.from_numpy(np.asarray(x, dtype=np.float64))).numpy()
-
-
 class Predictor:
     """A fitted ensemble with what it needs to check queries: the genes' names and choices, the CIM range."""
 
@@ -391,8 +383,11 @@ class Predictor:
         self.state = state
         self.genes: list[tuple[str, list]] = [(n, list(c)) for n, c in state["arch_genes"]]
         self.cim_ranges: dict[str, Any] = state["cim_ranges"]
-        self.space = space if space is not None else _space_from_spec(state["spec"], self.cim_ranges)
+        self.per_layer_adc = bool(state.get("per_layer_adc", False))
+        self.space = space if space is not None else _space_from_spec(state["spec"], self.cim_ranges,
+                                                                      self.per_layer_adc)
         self.check_space(self.space)
+        self.cim_columns = cim_columns(self.space.spec.n_slots, self.per_layer_adc)
         self._mean = torch.as_tensor(state["feature_mean"], dtype=torch.float32)
         self._std = torch.as_tensor(state["feature_std"], dtype=torch.float32)
         self._net = _Stacked(tuple(state["weights"]), tuple(state["biases"]))
@@ -408,7 +403,12 @@ class Predictor:
         return dict(self.state.get("metrics", {}))
 
     def check_space(self, space: SearchSpace) -> None:
-        """Refuse a space whose architecture genes differ from the ones the predictor was fitted on."""
+        """Refuse a space whose architecture genes differ from the ones the predictor was fitted on, or that
+        sets the ADC bits per layer where the predictor's table did not (or the reverse)."""
+        if space.per_layer_adc != self.per_layer_adc:
+            how = {True: "one ADC resolution per layer", False: "one ADC resolution for all layers"}
+            raise PredictorError(f"the predictor was fitted with {how[self.per_layer_adc]} but this search space "
+                                 f"has {how[space.per_layer_adc]} (hardware_space.per_layer); refit it for this space")
         mine = self.genes
         theirs = _gene_table(space)
         if [n for n, _ in mine] != [n for n, _ in theirs]:
@@ -423,7 +423,7 @@ class Predictor:
     # queries ------------------------------------------------------------------------------------
     def _checked(self, arch_values: Any, cim_values: Any) -> tuple[np.ndarray, np.ndarray]:
         arch = _columns(arch_values, self.arch_columns, "architecture values")
-        cim = _columns(cim_values, CIM_COLUMNS, "CIM values")
+        cim = _columns(cim_values, self.cim_columns, "CIM values")
         if arch.shape[0] != cim.shape[0]:
             raise PredictorError(f"architecture values have {arch.shape[0]} rows but CIM values have {cim.shape[0]}")
         for j, (name, choices) in enumerate(zip(self.arch_columns, self._choices)):
@@ -433,9 +433,9 @@ class Predictor:
             if off.any():
                 raise PredictorError(f"column {name} holds {col[off][0]:g}, which is not one of its choices "
                                      f"{self.genes[j][1]}")
-        for j, name in enumerate(CIM_COLUMNS):
+        for j, name in enumerate(self.cim_columns):
             col = cim[:, j]
-            allowed = self.cim_ranges[name]
+            allowed = self.cim_ranges["adc_bits" if name.startswith("adc_bits") else name]
             lo, hi = allowed[0], allowed[-1]
             off = np.isnan(col) | (col < lo * (1 - 1e-9) - 1e-12) | (col > hi * (1 + 1e-9) + 1e-12)
             what = f"outside the range the accuracy table covers [{lo:g}, {hi:g}]"
@@ -453,7 +453,7 @@ class Predictor:
         """Mean and ensemble std of predicted top-1 accuracy (0..1), float64 [D] each.
 
         ``arch_values`` [D, n_arch] in ``SearchSpace.arch_genes`` order (``SearchSpace.arch_values``) or a
-        mapping / DataFrame with the gene columns; ``cim_values`` [D, 5] in ``CIM_COLUMNS`` order
+        mapping / DataFrame with the gene columns; ``cim_values`` [D, C] in ``cim_columns`` order
         (``SearchSpace.cim_values``) or with those columns.
         """
         feats = torch.from_numpy(self.features(arch_values, cim_values))
@@ -510,7 +510,7 @@ class Predictor:
 
 
 def _check_table(table: pl.DataFrame, space: SearchSpace) -> None:
-    needed = [g.name for g in space.arch_genes] + list(CIM_COLUMNS) + ["accuracy"]
+    needed = [g.name for g in space.arch_genes] + list(space.cim_columns) + ["accuracy"]
     for c in needed:
         if c not in table.columns:
             raise PredictorError(f"the accuracy table lacks the column {c!r}")
@@ -541,15 +541,28 @@ def _train_ensemble(feats: np.ndarray, acc: np.ndarray, settings: PredictorSetti
     return _train_stack(x, y, settings), mean.astype(np.float32), std.astype(np.float32)
 
 
-def score(pred: np.ndarray, spread: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    """Held-out scores: Kendall tau (scipy), RMSE and MAE in accuracy points (percent), mean spread."""
+ACCURACY_BANDS = ((0.95, 1.0), (0.90, 0.95), (0.0, 0.90))
+"""Measured-accuracy bands the held-out RMSE is also given for: a front lives in the top band, while the
+collapse of coarse ADCs fills the bottom one."""
+
+
+def score(pred: np.ndarray, spread: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
+    """Held-out scores: Kendall tau (scipy), RMSE and MAE in accuracy points (percent), mean spread, and the
+    RMSE and row count within each of :data:`ACCURACY_BANDS` of the measured accuracy (``rmse_by_band``,
+    keyed ``"90-95"`` etc.; an empty band is left out)."""
     from scipy.stats import kendalltau
 
     err = (pred - truth) * 100
     tau = float(kendalltau(pred, truth).statistic) if len(truth) > 1 else float("nan")
+    bands = {}
+    for lo, hi in ACCURACY_BANDS:
+        inside = (truth >= lo) & ((truth < hi) if hi < 1.0 else (truth <= hi))
+        if inside.any():
+            bands[f"{lo * 100:g}-{hi * 100:g}"] = {"rows": int(inside.sum()),
+                                                   "rmse_pct": float(np.sqrt(np.mean(err[inside] ** 2)))}
     return {"kendall_tau": tau if math.isfinite(tau) else None,
             "rmse_pct": float(np.sqrt(np.mean(err ** 2))), "mae_pct": float(np.mean(np.abs(err))),
-            "spread_pct": float(np.mean(spread) * 100)}
+            "spread_pct": float(np.mean(spread) * 100), "rmse_by_band": bands}
 
 
 def _gbt_baseline(feats: np.ndarray, acc: np.ndarray, fit: np.ndarray, held: np.ndarray, seed: int
@@ -576,6 +589,7 @@ def fit_predictor(table: pl.DataFrame, space: SearchSpace, settings: PredictorSe
     start = time.perf_counter()
     genes = _gene_table(space)
     state_base = {"format": FORMAT, "arch_genes": genes, "cim_ranges": _cim_ranges(table),
+                  "per_layer_adc": space.per_layer_adc,
                   "spec": json.loads(json.dumps(asdict(space.spec))), "hidden": list(settings.hidden)}
     checker = Predictor({**state_base, "feature_mean": [0.0], "feature_std": [1.0],
                          "weights": [torch.zeros(1, 1, 1)], "biases": [torch.zeros(1, 1, 1)]}, space)

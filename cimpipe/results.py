@@ -101,7 +101,8 @@ def summarize_design(design_json: str) -> DesignSummary:
         d = json.loads(design_json)
         hw, net = d["hardware"], d["subnet"]
         hardware = (f"{hw['subarray']}x{hw['subarray']} r{hw['rows_parallel']} m{hw['col_mux']} "
-                    f"{hw['adc_type']}{hw['adc_bits']} c{hw['cell_bits']} {'pipe' if hw['pipeline'] else 'lbl'}")
+                    f"{hw['adc_type']}{_span(hw['adc_bits']) if isinstance(hw['adc_bits'], list) else hw['adc_bits']} "
+                    f"c{hw['cell_bits']} {'pipe' if hw['pipeline'] else 'lbl'}")
         bits = (f"d{','.join(str(x) for x in net['depths'])} w{_span(net['weight_bits'])} "
                 f"a{_span(net['act_bits'])}")
     except (TypeError, KeyError, ValueError):

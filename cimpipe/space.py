@@ -14,7 +14,7 @@ designs.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -44,7 +44,9 @@ class CIMSettings:
     ``adc_bits`` resolution of the ADC that reads every partial sum; ``cell_bits`` bits stored per cell
     (weights are bit-sliced over ``ceil(w_bits / cell_bits)`` cells); ``rows_parallel`` rows summed into one
     partial sum; ``sigma`` relative Gaussian conductance variation; ``on_off_ratio`` Gon/Goff (finite: an
-    "off" cell still conducts); ``seed`` for the variation draw.
+    "off" cell still conducts); ``seed`` for the variation draw. ``layer_adc_bits``, when not empty, gives
+    every weight-layer slot its own ADC resolution (``hardware_space.per_layer: [adc_bits]``) and
+    :meth:`for_slot` hands each layer its own.
     """
 
     adc_bits: int = 8
@@ -54,12 +56,14 @@ class CIMSettings:
     on_off_ratio: float = math.inf
     seed: int = 0
     adc_range: str = "dynamic"
+    layer_adc_bits: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.adc_range not in ADC_RANGES:
             raise SpaceError(f"adc_range={self.adc_range!r} is not one of {ADC_RANGES}")
-        if not 1 <= self.adc_bits <= 16:
-            raise SpaceError(f"adc_bits={self.adc_bits} is outside 1..16")
+        for bits in (self.adc_bits, *self.layer_adc_bits):
+            if not 1 <= bits <= 16:
+                raise SpaceError(f"adc_bits={bits} is outside 1..16")
         if not 1 <= self.cell_bits <= 8:
             raise SpaceError(f"cell_bits={self.cell_bits} is outside 1..8")
         if self.rows_parallel < 1:
@@ -69,6 +73,14 @@ class CIMSettings:
         if not self.on_off_ratio > 1:
             raise SpaceError(f"on_off_ratio={self.on_off_ratio} must exceed 1")
 
+    def for_slot(self, slot: int) -> "CIMSettings":
+        """The settings weight-layer ``slot`` runs with (its own ADC bits when they vary per layer)."""
+        if not self.layer_adc_bits:
+            return self
+        if not 0 <= slot < len(self.layer_adc_bits):
+            raise SpaceError(f"layer slot {slot} has no ADC bits (the settings give {len(self.layer_adc_bits)} layers)")
+        return replace(self, adc_bits=int(self.layer_adc_bits[slot]), layer_adc_bits=())
+
 
 @dataclass(frozen=True)
 class HardwareConfig:
@@ -77,17 +89,22 @@ class HardwareConfig:
     ``technology`` a key of config's ``technologies``; ``subarray`` rows = columns of one crossbar;
     ``rows_parallel`` rows activated at once (partial-parallel read when below ``subarray``); ``col_mux``
     columns sharing one ADC; ``adc_bits`` and ``adc_type`` ("flash" or "sar"); ``cell_bits`` bits per
-    cell; ``pipeline`` pipelined (True) or layer-by-layer execution.
+    cell; ``pipeline`` pipelined (True) or layer-by-layer execution. ``adc_bits`` is a tuple (one per
+    weight-layer slot) in a space whose ADC resolution varies per layer.
     """
 
     technology: str
     subarray: int = 128
     rows_parallel: int = 128
     col_mux: int = 8
-    adc_bits: int = 5
+    adc_bits: int | tuple[int, ...] = 5
     adc_type: str = "flash"
     cell_bits: int = 2
     pipeline: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.adc_bits, list):  # read back from JSON
+            object.__setattr__(self, "adc_bits", tuple(int(b) for b in self.adc_bits))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -127,12 +144,23 @@ class HardwareSpace:
     adc_type: tuple[str, ...] = ("flash", "sar")
     cell_bits: tuple[int, ...] = (1, 2, 4)
     pipeline: tuple[bool, ...] = (False, True)
+    per_layer: tuple[str, ...] = ()
 
     KNOBS = ("subarray", "rows_parallel", "col_mux", "adc_bits", "adc_type", "cell_bits", "pipeline")
+    PER_LAYER_KNOBS = ("adc_bits",)
+    """Knobs a design may choose per weight layer: each layer's subarrays carry their own ADCs. The subarray
+    size, cell bits and device are the chip's, and the partial-parallel read and column multiplexing are
+    left chip-wide (one read and output-bus schedule), as NeuroSim models them."""
+
+    def __post_init__(self) -> None:
+        bad = [k for k in self.per_layer if k not in self.PER_LAYER_KNOBS]
+        if bad:
+            raise SpaceError(f"hardware_space.per_layer names {bad[0]!r}, which cannot vary per layer "
+                             f"(knobs that can: {', '.join(self.PER_LAYER_KNOBS)})")
 
     @classmethod
     def from_config(cls, section: dict[str, Any], technologies: Sequence[str]) -> "HardwareSpace":
-        kwargs = {k: tuple(section[k]) for k in cls.KNOBS if k in section}
+        kwargs = {k: tuple(section[k]) for k in (*cls.KNOBS, "per_layer") if k in section}
         techs = tuple(section.get("technologies", technologies))
         unknown = [t for t in techs if t not in technologies]
         if unknown:
@@ -153,7 +181,28 @@ class Gene:
 
 
 CIM_COLUMNS = ("adc_bits", "cell_bits", "rows_parallel", "sigma", "on_off_ratio")
-"""Columns of the accuracy table (beside the architecture genes) that set the CIM simulation."""
+"""Columns of the accuracy table (beside the architecture genes) that set the CIM simulation; with per-layer
+ADC bits, ``adc_bits`` becomes ``adc_bits_0 .. adc_bits_{n_slots - 1}`` (see :meth:`SearchSpace.cim_columns`)."""
+
+
+def cim_columns(n_slots: int, per_layer_adc: bool) -> tuple[str, ...]:
+    """The CIM columns of a space with ``n_slots`` weight layers, the ADC bits per layer or not."""
+    adc = tuple(f"adc_bits_{i}" for i in range(n_slots)) if per_layer_adc else ("adc_bits",)
+    return adc + CIM_COLUMNS[1:]
+
+
+def split_cim(cim: np.ndarray, n_slots: int) -> dict[str, np.ndarray]:
+    """CIM values [D, len(cim_columns)] as named arrays: ``adc_bits`` [D, 1] (one for all layers) or
+    [D, n_slots] (per layer), the others [D, 1]; told apart by the column count."""
+    cim = np.asarray(cim, dtype=np.float64)
+    n_adc = cim.shape[1] - (len(CIM_COLUMNS) - 1)
+    if n_adc not in (1, n_slots):
+        raise SpaceError(f"CIM values have {cim.shape[1]} columns; expected {len(CIM_COLUMNS)} or "
+                         f"{len(CIM_COLUMNS) - 1 + n_slots} (ADC bits per layer)")
+    out = {"adc_bits": cim[:, :n_adc]}
+    for j, name in enumerate(CIM_COLUMNS[1:]):
+        out[name] = cim[:, n_adc + j: n_adc + j + 1]
+    return out
 
 
 class SearchSpace:
@@ -179,13 +228,27 @@ class SearchSpace:
         self._gene_blocks: tuple = ((None,) * spec.n_stages + tuple(spec.width_blocks) + tuple(spec.kernel_blocks)
                                     + tuple(spec.expand_blocks) + tuple(spec.slot_blocks) * 2)
         hw = [Gene("technology", tuple(hardware.technologies))]
-        hw += [Gene(k, tuple(getattr(hardware, k))) for k in HardwareSpace.KNOBS]
+        for k in HardwareSpace.KNOBS:
+            if k in hardware.per_layer:
+                hw += [Gene(f"{k}_{i}", tuple(getattr(hardware, k))) for i in range(spec.n_slots)]
+            else:
+                hw.append(Gene(k, tuple(getattr(hardware, k))))
         self.arch_genes: tuple[Gene, ...] = tuple(arch)
         self.hw_genes: tuple[Gene, ...] = tuple(hw)
         self.genes: tuple[Gene, ...] = self.arch_genes + self.hw_genes
         self.index = {g.name: i for i, g in enumerate(self.genes)}
         self._numeric = [np.asarray(g.choices if not isinstance(g.choices[0], str) else range(g.n), dtype=np.float64)
                          for g in self.genes]
+
+    @property
+    def per_layer_adc(self) -> bool:
+        """Whether every weight layer chooses its own ADC resolution."""
+        return "adc_bits" in self.hardware.per_layer
+
+    @property
+    def cim_columns(self) -> tuple[str, ...]:
+        """The CIM columns of this space's accuracy table and predictor input (:func:`cim_columns`)."""
+        return cim_columns(self.spec.n_slots, self.per_layer_adc)
 
     # sizes -------------------------------------------------------------------------------------
     def largest_macs(self) -> float:
@@ -252,9 +315,18 @@ class SearchSpace:
         return np.asarray(out, dtype=np.int64)
 
     def encode_hardware(self, hw: HardwareConfig) -> np.ndarray:
+        """The hardware gene indices of one design; a single ``adc_bits`` fills every layer's gene of a
+        per-layer space, a tuple must give one per weight-layer slot."""
         out = []
         for g in self.hw_genes:
-            v = getattr(hw, g.name)
+            knob, _, slot = g.name.rpartition("_") if g.name[-1].isdigit() else (g.name, "", "")
+            v = getattr(hw, knob)
+            if isinstance(v, tuple):
+                if not slot:
+                    raise SpaceError(f"hardware {knob}={v!r} gives one value per layer, but this space has one {knob}")
+                if len(v) != self.spec.n_slots:
+                    raise SpaceError(f"hardware {knob} gives {len(v)} values for {self.spec.n_slots} weight layers")
+                v = v[int(slot)]
             if v not in g.choices:
                 raise SpaceError(f"hardware {g.name}={v!r} is not one of {g.choices}")
             out.append(g.choices.index(v))
@@ -282,12 +354,13 @@ class SearchSpace:
         most the device's (the same repair :meth:`hardware_arrays` applies)."""
         hw = self.hardware_arrays(np.asarray(genes_row)[None, :])
         tech = self.hardware.technologies[int(hw["technology"][0])]
+        adc = hw["adc_bits"][0]
         return HardwareConfig(
             technology=tech,
             subarray=int(hw["subarray"][0]),
             rows_parallel=int(hw["rows_parallel"][0]),
             col_mux=int(hw["col_mux"][0]),
-            adc_bits=int(hw["adc_bits"][0]),
+            adc_bits=tuple(int(b) for b in adc) if self.per_layer_adc else int(adc),
             adc_type=self.hardware.adc_type[int(hw["adc_type"][0])],
             cell_bits=int(hw["cell_bits"][0]),
             pipeline=bool(hw["pipeline"][0]),
@@ -298,9 +371,12 @@ class SearchSpace:
 
     # batched decoding for the evaluators --------------------------------------------------------
     def hardware_arrays(self, genes: np.ndarray) -> dict[str, np.ndarray]:
-        """[D] arrays of the hardware knobs (technology and adc_type as indices), with the repairs applied."""
-        names = ["technology", *HardwareSpace.KNOBS]
-        v = self.values(genes, names)
+        """[D] arrays of the hardware knobs (technology and adc_type as indices), with the repairs applied;
+        a per-layer knob is [D, n_slots]."""
+        per_layer = self.hardware.per_layer
+        v = self.values(genes, ["technology", *(k for k in HardwareSpace.KNOBS if k not in per_layer)])
+        for k in per_layer:
+            v[k] = np.stack(list(self.values(genes, [f"{k}_{i}" for i in range(self.spec.n_slots)]).values()), axis=1)
         v["rows_parallel"] = np.minimum(v["rows_parallel"], v["subarray"])
         max_bits = np.array([self.devices[t].max_cell_bits for t in self.hardware.technologies], dtype=np.float64)
         v["cell_bits"] = np.minimum(v["cell_bits"], max_bits[v["technology"].astype(np.int64)])
@@ -314,11 +390,12 @@ class SearchSpace:
         return {"sigma": sig[t], "on_off_ratio": onoff[t]}
 
     def cim_values(self, genes: np.ndarray) -> np.ndarray:
-        """float64 [D, len(CIM_COLUMNS)]: the CIM settings the accuracy side sees for each design."""
+        """float64 [D, len(cim_columns)]: the CIM settings the accuracy side sees for each design."""
         hw = self.hardware_arrays(genes)
         dev = self.device_arrays(genes)
         cols = {**hw, **dev}
-        return np.stack([cols[c] for c in CIM_COLUMNS], axis=1)
+        adc = cols["adc_bits"].reshape(len(cols["cell_bits"]), -1)
+        return np.concatenate([adc, np.stack([cols[c] for c in CIM_COLUMNS[1:]], axis=1)], axis=1)
 
     def arch_arrays(self, arch_values: np.ndarray) -> ArchArrays:
         """The elastic choices of a batch of architecture value rows, grouped as the family's
@@ -358,8 +435,8 @@ def features(space: SearchSpace, arch_values: np.ndarray, cim_values: np.ndarray
     lo = np.array([min(float(c) for c in g.choices) for g in space.arch_genes])
     hi = np.array([max(float(c) for c in g.choices) for g in space.arch_genes])
     scaled = (arch_values - lo) / np.where(hi > lo, hi - lo, 1.0)
-    cim = np.asarray(cim_values, dtype=np.float64)
-    adc, cell, rows, sigma, onoff = (cim[:, i] for i in range(cim.shape[1]))
+    parts = split_cim(cim_values, space.spec.n_slots)
+    cell, rows, sigma, onoff = (parts[c][:, 0] for c in CIM_COLUMNS[1:])
     genes_for_layers = space.genes_from_arch_values(arch_values)
     layers = space.layer_arrays(genes_for_layers)
     act = layers["active"]
@@ -368,6 +445,7 @@ def features(space: SearchSpace, arch_values: np.ndarray, cim_values: np.ndarray
     macs_max = space.largest_macs()
     wb = np.where(act, layers["weight_bits"], np.nan)
     ab = np.where(act, layers["input_bits"], np.nan)
+    adc = np.nanmean(np.where(act, parts["adc_bits"], np.nan), 1)  # mean over the active layers
     derived = np.stack([
         np.nanmean(wb, 1) / 8, np.nanmin(wb, 1) / 8, np.nanmean(ab, 1) / 8, np.nanmin(ab, 1) / 8,
         np.log10(np.maximum(macs, 1.0)) / max(np.log10(macs_max), 1.0),

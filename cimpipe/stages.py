@@ -183,7 +183,6 @@ def _remeasure(model, spec, space, data_dir: str, accuracy_settings: dict):
 
     from cimpipe.accuracy import AccuracySettings, arch_columns, measure_rows
     from cimpipe.data import load_prepared
-    from cimpipe.space import CIM_COLUMNS
 
     data = load_prepared(Path(data_dir))
     settings = AccuracySettings.from_config(accuracy_settings)
@@ -197,7 +196,7 @@ def _remeasure(model, spec, space, data_dir: str, accuracy_settings: dict):
         arch = space.canonical_arch_values(space.arch_values(genes))
         columns = {name: arch[:, i] for i, name in enumerate(arch_columns(space))}
         cim = space.cim_values(genes)
-        columns |= {name: cim[:, i] for i, name in enumerate(CIM_COLUMNS)}
+        columns |= {name: cim[:, i] for i, name in enumerate(space.cim_columns)}
         rows = pl.DataFrame(columns)
         distinct = rows.unique(maintain_order=True).with_row_index("config_id").with_columns(
             pl.col("config_id").cast(pl.Int64))

@@ -70,7 +70,8 @@ def technology_params(wildcards):
 
 
 def hw_grid_params(wildcards):
-    return grid_section(config)
+    """The knobs a characterization spans: which of them vary per layer does not change it."""
+    return {k: v for k, v in grid_section(config).items() if k != "per_layer"}
 
 
 def hwcost_tables(wildcards):

@@ -212,7 +212,9 @@ def test_a_short_sandwich_training_learns_and_reloads(tmp_path, digits, spec):
 
 def test_resnet_and_mobilenetv2_workloads_run_the_whole_chain_to_a_front(tmp_path):
     """The DAG is family-agnostic: tiny ResNet and MobileNetV2 workloads on digits reach re-measured fronts
-    whose rows rebuild their sub-networks, and the shipped workloads plan their chains."""
+    whose rows rebuild their sub-networks, and the shipped workloads plan their chains. This run also sets
+    the ADC bits per layer (``hardware_space.per_layer``): the table, predictor, search and re-measurement
+    carry one ADC resolution per weight layer, and every front row gives one per layer."""
     import polars as pl
     import yaml
 
@@ -227,6 +229,7 @@ def test_resnet_and_mobilenetv2_workloads_run_the_whole_chain_to_a_front(tmp_pat
                                                          "min_depth": [1, 1], "stem": 8, "head": 16,
                                                          "kernel_choices": [3, 5], "expand_choices": [3, 6]}},
     }
+    config["hardware_space"]["per_layer"] = ["adc_bits"]
     work = copy_workflow(tmp_path / "wf", config)
     out = snakemake(work, "-c2", "results/pareto_rn.parquet", "results/pareto_mb.parquet")
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
@@ -235,10 +238,13 @@ def test_resnet_and_mobilenetv2_workloads_run_the_whole_chain_to_a_front(tmp_pat
         assert front.height > 0 and front["accuracy_measured"].is_not_null().all()
         _, spec, _ = load_supernet(work / f"results/{name}/supernet.pt")
         assert isinstance(spec, spec_type)
+        assert pl.read_parquet(work / f"results/{name}/accuracy.parquet").columns.count("adc_bits_0") == 1
         for text in front["design_json"]:
-            subnet = SubnetConfig.from_dict(json.loads(text)["subnet"])
+            design = json.loads(text)
+            subnet = SubnetConfig.from_dict(design["subnet"])
             spec.validate(subnet)
             assert spec.layer_shapes(subnet)
+            assert len(design["hardware"]["adc_bits"]) == spec.n_slots
 
     shipped = copy_workflow(tmp_path / "shipped")
     shutil.copy2(Path(__file__).resolve().parent.parent / "config.yaml", shipped / "config.yaml")

@@ -253,8 +253,10 @@ def test_report_writes_the_stable_plot_names(tmp_path):
     assert all((tmp_path / "report" / n).stat().st_size > 1000 for n in names - {"index.html"})
 
 
-def test_search_on_the_real_objective(tmp_path):
-    """The real hardware model (two technologies) and a real predictor fitted on a fabricated table."""
+@pytest.mark.parametrize("per_layer", [(), ("adc_bits",)])
+def test_search_on_the_real_objective(tmp_path, per_layer):
+    """The real hardware model (two technologies) and a real predictor fitted on a fabricated table; with
+    ``per_layer``, every weight layer chooses its own ADC resolution."""
     from cimpipe.accuracy import sample_configurations
     from cimpipe.hw.characterize import HardwareGrid
     from cimpipe.hw.evaluate import Evaluator
@@ -264,7 +266,7 @@ def test_search_on_the_real_objective(tmp_path):
     spec = VGGSpec(in_channels=1, image_size=8, num_classes=10, stages=((8, 8), (16, 16)), fc=(32,),
                    min_depth=(1, 1), width_ratios=(0.5, 1.0), bit_choices=(2, 4, 8))
     hs = HardwareSpace(technologies=("rram_22nm", "sram_22nm"), subarray=(64, 128), rows_parallel=(32, 64, 128),
-                       col_mux=(4, 8), adc_bits=(3, 5, 7), cell_bits=(1, 2))
+                       col_mux=(4, 8), adc_bits=(3, 5, 7), cell_bits=(1, 2), per_layer=per_layer)
     techs = builtin_technologies()
     devices = {n: DeviceSummary(float(getattr(techs[n].device, "sigma", 0.0)),
                                 float(min(getattr(techs[n].device, "on_off_ratio", 1e6), 1e6)),
@@ -272,7 +274,8 @@ def test_search_on_the_real_objective(tmp_path):
     space = SearchSpace(spec, hs, devices)
     table = sample_configurations(space, 80, seed=0)
     wb = table.select(pl.col("^wbits_.*$")).to_numpy().mean(1)
-    acc = 0.95 - 0.3 * np.exp(-(wb - 2)) - 0.2 * np.exp(-(table["adc_bits"].to_numpy() - 3))
+    adc = table.select(pl.col("^adc_bits.*$")).to_numpy().min(1)
+    acc = 0.95 - 0.3 * np.exp(-(wb - 2)) - 0.2 * np.exp(-(adc - 3))
     table = table.with_columns(pl.Series("accuracy", np.clip(acc, 0.1, 1.0)))
     fit_predictor(table, space, PredictorSettings(ensemble=2, hidden=(16,), epochs=20, holdout=0.0),
                   tmp_path / "predictor.pt", tmp_path / "predictor_metrics.json")
@@ -298,6 +301,9 @@ def test_search_on_the_real_objective(tmp_path):
         assert bool(again.feasible[0])
         assert again.metrics["energy_uj"][0] == pytest.approx(row["energy_uj"])
         assert again.accuracy[0] == pytest.approx(row["accuracy"])
+    if per_layer:  # the front's designs carry one ADC per layer, and not all the same
+        adcs = [json.loads(t)["hardware"]["adc_bits"] for t in front["design_json"]]
+        assert all(len(a) == spec.n_slots for a in adcs) and any(len(set(a)) > 1 for a in adcs)
 
 
 def test_islands_merge_into_one_non_dominated_front(tmp_path):

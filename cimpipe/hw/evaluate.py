@@ -1,6 +1,7 @@
 """Network-level evaluation of many designs at once, on top of a characterization table.
 
-Shapes: D designs, L layer slots. ``LayerBatch`` holds [D, L] tensors, ``HardwareBatch`` [D] tensors; every
+Shapes: D designs, L layer slots. ``LayerBatch`` holds [D, L] tensors, ``HardwareBatch`` [D] tensors except
+``adc_bits``, which may also be [D, L] (one ADC resolution per layer slot, see :class:`HardwareBatch`); every
 result is a float64 tensor. Chip structure and latency/energy bookkeeping follow NeuroSim's Chip.cpp /
 Tile.cpp / ProcessingUnit.cpp (see ``cimpipe/hw/components.py`` for the circuit models).
 
@@ -25,7 +26,8 @@ import polars as pl
 import torch
 
 from cimpipe.hw import components as C
-from cimpipe.hw.characterize import FIGURE_COLUMNS, KEY_COLUMNS, REASONS, HardwareGrid, characterize, reason_codes
+from cimpipe.hw.characterize import (ADC_BITS_RANGE, FIGURE_COLUMNS, KEY_COLUMNS, REASONS, HardwareGrid, characterize,
+                                     reason_codes)
 from cimpipe.hw.mapping import Mapping, map_network
 from cimpipe.hw.technology import Technology
 from cimpipe.space import HardwareConfig, LayerShape
@@ -133,7 +135,13 @@ def _bits_for(bits: Sequence[Sequence[int]] | int, i: int, n: int, name: str) ->
 
 @dataclass(frozen=True)
 class HardwareBatch:
-    """Hardware of D designs, all [D] tensors (``adc_is_sar`` and ``pipeline`` bool)."""
+    """Hardware of D designs: [D] tensors (``adc_is_sar`` and ``pipeline`` bool), ``adc_bits`` [D] or [D, L].
+
+    ``adc_bits`` [D] gives every layer of a design the same ADC resolution. ``adc_bits`` [D, L] (L the layer
+    slots of the :class:`LayerBatch` it is evaluated with) gives each layer slot its own: the subarrays
+    holding a layer's weights then carry that layer's ADCs, shift-adders and clock (see :func:`_evaluate`).
+    Entries of inactive slots are ignored (any value, characterized or not, is fine).
+    """
 
     subarray: Tensor
     rows_parallel: Tensor
@@ -145,6 +153,8 @@ class HardwareBatch:
 
     @classmethod
     def from_configs(cls, configs: Sequence[HardwareConfig]) -> "HardwareBatch":
+        """[D] tensors; ``adc_bits`` [D, L] when some config gives a tuple of L per-layer ADC resolutions
+        (all such tuples must have the same length; an integer ``adc_bits`` is repeated L times)."""
         for c in configs:
             if c.adc_type not in ("flash", "sar"):
                 raise DesignError(f"adc_type {c.adc_type!r} must be 'flash' or 'sar'")
@@ -152,9 +162,19 @@ class HardwareBatch:
         def col(name: str) -> Tensor:
             return torch.tensor([float(getattr(c, name)) for c in configs], dtype=F64)
 
+        per_layer = [c.adc_bits for c in configs if isinstance(c.adc_bits, (tuple, list))]
+        if per_layer:
+            lengths = sorted({len(a) for a in per_layer})
+            if len(lengths) > 1:
+                raise DesignError(f"per-layer adc_bits of different lengths {lengths} in one batch")
+            n = lengths[0]
+            adc_bits = torch.tensor([[float(b) for b in c.adc_bits] if isinstance(c.adc_bits, (tuple, list))
+                                     else [float(c.adc_bits)] * n for c in configs], dtype=F64).reshape(len(configs), n)
+        else:
+            adc_bits = col("adc_bits")
         return cls(
             subarray=col("subarray"), rows_parallel=col("rows_parallel"), col_mux=col("col_mux"),
-            adc_bits=col("adc_bits"), adc_is_sar=torch.tensor([c.adc_type == "sar" for c in configs]),
+            adc_bits=adc_bits, adc_is_sar=torch.tensor([c.adc_type == "sar" for c in configs]),
             cell_bits=col("cell_bits"), pipeline=torch.tensor([bool(c.pipeline) for c in configs]),
         )
 
@@ -207,6 +227,7 @@ class Evaluator:
         self._keys = keys  # sorted distinct values per key column
         self._lookup = lookup  # flat mixed-radix code -> row (or -1)
         self._figures = figures  # [R, F]
+        self._figures_by_column = figures.t().contiguous()  # [F, R]: per-layer lookups gather only what they use
         self._row_feasible = feasible
 
     @classmethod
@@ -231,10 +252,15 @@ class Evaluator:
         return cls.from_frame(characterize(tech, grid), tech)
 
     def _rows(self, hw: HardwareBatch) -> tuple[Tensor, Tensor]:
-        values = {"subarray": hw.subarray, "rows_parallel": hw.rows_parallel, "col_mux": hw.col_mux,
-                  "adc_bits": hw.adc_bits, "adc_is_sar": hw.adc_is_sar.to(F64), "cell_bits": hw.cell_bits}
-        code = torch.zeros_like(hw.subarray, dtype=torch.int64)
-        found = torch.ones_like(hw.subarray, dtype=torch.bool)
+        """Table row of every design ([D]) or of every design's layer slot ([D, L], when ``adc_bits`` is
+        [D, L]), and whether that option is characterized (same shape). Rows not found are 0."""
+        per_layer = hw.adc_bits.dim() == 2
+        lift = (lambda v: v[:, None]) if per_layer else (lambda v: v)  # [D] keys broadcast against [D, L]
+        values = {"subarray": lift(hw.subarray), "rows_parallel": lift(hw.rows_parallel),
+                  "col_mux": lift(hw.col_mux), "adc_bits": hw.adc_bits, "adc_is_sar": lift(hw.adc_is_sar.to(F64)),
+                  "cell_bits": lift(hw.cell_bits)}
+        code = torch.zeros(hw.adc_bits.shape, dtype=torch.int64)
+        found = torch.ones(hw.adc_bits.shape, dtype=torch.bool)
         for k in KEY_COLUMNS:
             table = self._keys[k]
             idx = torch.clamp(torch.searchsorted(table, values[k]), max=len(table) - 1)
@@ -254,6 +280,11 @@ class Evaluator:
         d = int(hw.subarray.shape[0])
         if layers.active.shape[0] != d:
             raise DesignError(f"the layer batch has {layers.active.shape[0]} designs but the hardware batch {d}")
+        if hw.adc_bits.dim() == 2 and tuple(hw.adc_bits.shape) != tuple(layers.active.shape):
+            raise DesignError(f"adc_bits per layer has shape {tuple(hw.adc_bits.shape)} but the layer batch "
+                              f"{tuple(layers.active.shape)}")
+        if hw.adc_bits.dim() not in (1, 2) or hw.adc_bits.shape[0] != d:
+            raise DesignError(f"adc_bits must be [D] or [D, L] with D={d}, got shape {tuple(hw.adc_bits.shape)}")
         keep_freed_memory()
         if d <= chunk:
             return _evaluate(self, layers, hw, per_layer)
@@ -287,17 +318,68 @@ def _concat(parts: list[ChipMetrics]) -> ChipMetrics:
 
 def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool) -> ChipMetrics:
     """One chunk. Per-design factors are applied to per-layer sums (sum(x*a) = a*sum(x)), so only the
-    quantities that differ per layer are [D, L] tensors; integer-valued counts are computed exactly."""
+    quantities that differ per layer are [D, L] tensors; integer-valued counts are computed exactly.
+
+    With ``hw.adc_bits`` [D, L] the characterization figures are looked up per layer slot ([D, L]) and each
+    layer's work uses its own: conversion, shift-add and local-buffer energies, the subarray areas of the
+    subarrays holding the layer (sum over layers of subarrays x that layer's per-subarray area), and its
+    ADC/accumulation latency at its own clock period. Structures the layers share take the widest or slowest
+    of the design's active layers: the adder trees of PEs, tiles and the chip and the PE buffers (sized for
+    the widest shift-add output), the global buffer's and bus's timing and the reported clock (the slowest
+    clock period). A design is infeasible when an active layer's option is (the lowest reason code over its
+    active layers is reported). With ``adc_bits`` [D] every figure is a [D] tensor and the arithmetic is the
+    original chip-level one, bit for bit.
+    """
     tech, node = ev.tech, ev.tech.node
-    row, found = ev._rows(hw)
-    figs = ev._figures.index_select(0, row)
-    fig = {k: figs[:, i] for i, k in enumerate(FIGURE_COLUMNS)}
     act = lb.active
     actf = act.to(F64)
+    if hw.adc_bits.dim() == 2 and hw.adc_bits.shape[1] == 0:  # no layer slots: any characterized ADC will do
+        adc = float(ev._keys["adc_bits"][0]) if len(ev._keys["adc_bits"]) else float(ADC_BITS_RANGE[0])
+        hw = HardwareBatch(**{**hw.__dict__, "adc_bits": torch.full_like(hw.subarray, adc)})
+    layer_adc = hw.adc_bits.dim() == 2  # one characterization row per layer slot
+    row, found = ev._rows(hw)
+    if layer_adc:  # contiguous [D, L] figures, only the columns used below
+        flat = row.reshape(-1)
+        fig = {k: ev._figures_by_column[FIGURE_COLUMNS.index(k)].index_select(0, flat).view(row.shape)
+               for k in ("num_add", "shift_add_bits", "array_area_um2", "adc_area_um2", "accum_area_um2",
+                         "other_area_um2", "adc_energy_pj", "array_energy_pj", "accum_energy_pj", "other_energy_pj",
+                         "clock_period_ns")}
+    else:
+        figs = ev._figures.index_select(0, row)
+        fig = {k: figs[:, i] for i, k in enumerate(FIGURE_COLUMNS)}
+
+    def col(x: Tensor) -> Tensor:
+        """A figure or a design-level value as a [D, L] / [D, 1] operand of per-layer arithmetic."""
+        return x if x.dim() == 2 else x[:, None]
+
+    def shared(x: Tensor) -> Tensor:
+        """[D] value of a figure for a structure all layers share: the largest over the active layers."""
+        if not layer_adc:
+            return x
+        widest = torch.where(act, x, torch.full_like(x, -math.inf)).amax(dim=1)
+        return torch.where(act.any(dim=1), widest, x.amax(dim=1))  # no active layer: any finite value
+
+    def over_layers(x: Tensor, f: Tensor) -> Tensor:
+        """sum over layers of x [D, L] times the figure f of the layer."""
+        return (x * f).sum(dim=1) if layer_adc else x.sum(dim=1) * f
 
     # feasibility
-    code = reason_codes(tech, hw.subarray, hw.rows_parallel, hw.col_mux, hw.adc_bits, hw.cell_bits)
-    code = torch.where((code == 0) & ~found, torch.full_like(code, REASONS.index("not_characterized")), code)
+    not_char = REASONS.index("not_characterized")
+    if layer_adc:
+        lift = lambda v: v[:, None]  # noqa: E731
+        code_l = reason_codes(tech, lift(hw.subarray), lift(hw.rows_parallel), lift(hw.col_mux), hw.adc_bits,
+                              lift(hw.cell_bits))
+        code_l = torch.where((code_l == 0) & ~found, torch.full_like(code_l, not_char), code_l)
+        none = len(EVAL_REASONS)  # above every code
+        code = torch.where(act & (code_l != 0), code_l, torch.full_like(code_l, none)).amin(dim=1)
+        # the constraints not involving the ADC also hold for a design without active layers
+        code_hw = reason_codes(tech, hw.subarray, hw.rows_parallel, hw.col_mux,
+                               torch.full_like(hw.subarray, float(ADC_BITS_RANGE[0])), hw.cell_bits)
+        code = torch.minimum(code, torch.where(code_hw != 0, code_hw, torch.full_like(code_hw, none)))
+        code = torch.where(code == none, torch.zeros_like(code), code)
+    else:
+        code = reason_codes(tech, hw.subarray, hw.rows_parallel, hw.col_mux, hw.adc_bits, hw.cell_bits)
+        code = torch.where((code == 0) & ~found, torch.full_like(code, not_char), code)
     bad_shape = (act & ((lb.k > lb.ifm_h) | (lb.k > lb.ifm_w) | (lb.k < 1) | (lb.c_in < 1) | (lb.c_out < 1)
                         | (lb.stride < 1))).any(dim=1)
     bad_bits = (act & ((lb.weight_bits < 1) | (lb.weight_bits > C.MAX_OPERAND_BITS) | (lb.input_bits < 1)
@@ -344,10 +426,19 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
     moved = bit_vectors * (rows_in + c_out / (1.0 + 3.0 * pool_f))  # bits in and out of the global buffer
     act_ops = nv_cout * ib * (1.0 + pool_f)  # activation/pooling work
 
-    s_conv = bv_sub_cols.sum(dim=1) * num_add
-    s_tree, s_tree_bits = tree.sum(dim=1), (tree * tree_bits).sum(dim=1)
+    if layer_adc:
+        conv_l = bv_sub_cols * num_add  # conversions per layer
+
+        def per_conversion(e: Tensor) -> Tensor:  # sum over layers of conversions x energy per conversion
+            return (conv_l * e).sum(dim=1)
+    else:
+        s_conv = bv_sub_cols.sum(dim=1) * num_add
+
+        def per_conversion(e: Tensor) -> Tensor:
+            return s_conv * e
+    s_tree_bits = (tree * tree_bits).sum(dim=1)
     s_moved = moved.sum(dim=1)
-    s_local = (bit_vectors * rows_in).sum(dim=1) + nv_cout.sum(dim=1) * w_acc
+    s_local = (bit_vectors * rows_in).sum(dim=1) + over_layers(nv_cout, w_acc)
     s_act = act_ops.sum(dim=1)
     add_pj_per_bit = C.add_energy_pj(tech, 1.0)
     buf_pj = C.buffer_energy_pj_per_bit(tech)
@@ -359,8 +450,21 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
     sub_area = {k2: fig[k2] for k2 in ("array_area_um2", "adc_area_um2", "accum_area_um2", "other_area_um2")}
     subs_cm = (t_cm / n_sub) ** 2
     subs_nm = ppe * (p_nm / n_sub) ** 2
-    n_subarrays = m.tiles_cm * subs_cm + m.tiles_nm * subs_nm
-    w_tree = w_acc + C.log2_ceil(p_cm / n_sub)
+    if layer_adc:
+        # the subarrays of a layer's tiles (zero for inactive slots). m.tiles_cm / m.tiles_nm are the sums of
+        # m.tiles over the conventional / novel layers and every count is an integer below 2^53, so these
+        # counts add up exactly to the chip-level tiles_cm*subs_cm + tiles_nm*subs_nm: every subarray belongs
+        # to one layer's tiles.
+        subs_layer = m.tiles * torch.where(nm, subs_nm[:, None], subs_cm[:, None])
+
+        def per_subarray(a: Tensor) -> Tensor:  # sum over layers of subarrays x per-subarray figure
+            return (subs_layer * a).sum(dim=1)
+    else:
+        n_subarrays = m.tiles_cm * subs_cm + m.tiles_nm * subs_nm
+
+        def per_subarray(a: Tensor) -> Tensor:
+            return n_subarrays * a
+    w_tree = shared(w_acc) + C.log2_ceil(p_cm / n_sub)  # trees are as wide as their widest input
 
     def tree_area(inputs: Tensor, trees: Tensor, width: Tensor) -> Tensor:
         return trees * torch.clamp(inputs - 1, min=0.0) * (C.adder_area_um2(tech, width) + C.dff_area_um2(tech, width))
@@ -381,11 +485,11 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
     g_act = (t_cm / mux) * C.MAX_OPERAND_BITS * 4 * node.gate_area_um2 * 2
 
     area_um2 = {
-        "array": n_subarrays * sub_area["array_area_um2"],
-        "adc": n_subarrays * sub_area["adc_area_um2"],
-        "accumulation": n_subarrays * sub_area["accum_area_um2"] + m.tiles_cm * tile_cm_acc
+        "array": per_subarray(sub_area["array_area_um2"]),
+        "adc": per_subarray(sub_area["adc_area_um2"]),
+        "accumulation": per_subarray(sub_area["accum_area_um2"]) + m.tiles_cm * tile_cm_acc
         + m.tiles_nm * tile_nm_acc + g_accum,
-        "other": n_subarrays * sub_area["other_area_um2"] + m.tiles_cm * tile_cm_buf + m.tiles_nm * tile_nm_buf
+        "other": per_subarray(sub_area["other_area_um2"]) + m.tiles_cm * tile_cm_buf + m.tiles_nm * tile_nm_buf
         + g_buffer + g_act,
     }
     core_um2 = sum(area_um2.values())
@@ -403,21 +507,24 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
     area_total_mm2 = sum(area_um2.values()) * 1e-6
 
     # ---------------- latency ----------------
+    # each layer's subarrays and shift-adders run at the layer's own clock period and operand width; the
+    # buffer, bus and the reported clock at the slowest of the active layers'
     clock = fig["clock_period_ns"]
+    chip_clock = shared(clock)
     work = bit_vectors / torch.clamp(m.speedup, min=1.0)
-    t_adc = work * (mux * num_add * clock)[:, None]
+    t_adc = work * (col(mux) * col(num_add) * col(clock))
     # partial-parallel read: numAdd partial sums per column are added before the shift-add (NeuroSim's
     # numColMuxed*(numAdd-1) extra adder passes)
-    stages_nm = 1 + (C.log2_ceil(p_nm / n_sub) + C.log2_ceil(ppe)) + (num_add - 1)
-    stages_cm = 1 + (C.log2_ceil(p_cm / n_sub) + C.log2_ceil(t_cm / p_cm)) + (num_add - 1)
-    stages = torch.where(nm, stages_nm[:, None], stages_cm[:, None])
+    stages_nm = col(1 + (C.log2_ceil(p_nm / n_sub) + C.log2_ceil(ppe))) + (col(num_add) - 1)
+    stages_cm = col(1 + (C.log2_ceil(p_cm / n_sub) + C.log2_ceil(t_cm / p_cm))) + (col(num_add) - 1)
+    stages = torch.where(nm, stages_nm, stages_cm)
     out_lanes = torch.clamp(t_cm / mux, min=1.0)
-    t_acc = work * stages * (mux * C.adder_delay_ns(tech, w_acc))[:, None] + (m.tile_rows > 1) * (
-        n_vec * cols) * (C.adder_delay_ns(tech, w_acc + 6) / out_lanes)[:, None]
+    t_acc = work * stages * (col(mux) * C.adder_delay_ns(tech, col(w_acc))) + (m.tile_rows > 1) * (
+        n_vec * cols) * (C.adder_delay_ns(tech, col(w_acc) + 6) / col(out_lanes))
     parallel_cores = torch.minimum(buffer_cores, torch.ceil(bus / BUFFER_INTERFACE_BITS))
     # layer-by-layer: only the running layer's part of the bus reaches its tiles; pipelined: every layer
     # owns its lanes of the bus at the same time
-    buf_ns_per_bit = C.CAL.buffer_cycles * clock / parallel_cores / BUFFER_INTERFACE_BITS
+    buf_ns_per_bit = C.CAL.buffer_cycles * chip_clock / parallel_cores / BUFFER_INTERFACE_BITS
     if bool(pipe.all()):
         t_buffer = moved * buf_ns_per_bit[:, None]
     else:
@@ -439,11 +546,13 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
     # ---------------- energy ----------------
     wire_pj_per_bit = C.wire_energy_pj_per_bit(tech, path_um)
     energy = {
-        "adc": s_conv * fig["adc_energy_pj"],
-        "accumulation": s_conv * fig["accum_energy_pj"] + (s_tree * w_acc + s_tree_bits) * add_pj_per_bit,
+        "adc": per_conversion(fig["adc_energy_pj"]),
+        "accumulation": per_conversion(fig["accum_energy_pj"])
+        + (over_layers(tree, w_acc) + s_tree_bits) * add_pj_per_bit,
         "buffer": s_moved * (2 * buf_pj),
         "interconnect": s_moved * wire_pj_per_bit,
-        "other": s_conv * (fig["other_energy_pj"] + fig["array_energy_pj"]) + s_local * local_pj + s_act * act_pj,
+        "other": per_conversion(fig["other_energy_pj"] + fig["array_energy_pj"]) + s_local * local_pj
+        + s_act * act_pj,
     }
     dynamic = sum(energy.values())
     ge_total = (sum(area_um2.values()) - area_um2["array"] - area_um2["interconnect"]) / node.gate_area_um2
@@ -456,11 +565,11 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
 
     per = None
     if per_layer:
-        conversions = bv_sub_cols * num_add[:, None]
-        e_tree = tree * (w_acc[:, None] + tree_bits) * add_pj_per_bit
-        e_local = (bit_vectors * rows_in + nv_cout * w_acc[:, None]) * local_pj
-        layer_energy = (conversions * (fig["adc_energy_pj"] + fig["accum_energy_pj"] + fig["other_energy_pj"]
-                                       + fig["array_energy_pj"])[:, None]
+        conversions = bv_sub_cols * col(num_add)
+        e_tree = tree * (col(w_acc) + tree_bits) * add_pj_per_bit
+        e_local = (bit_vectors * rows_in + nv_cout * col(w_acc)) * local_pj
+        layer_energy = (conversions * col(fig["adc_energy_pj"] + fig["accum_energy_pj"] + fig["other_energy_pj"]
+                                          + fig["array_energy_pj"])
                         + e_tree + moved * (2 * buf_pj + wire_pj_per_bit)[:, None] + e_local + act_ops * act_pj)
         per = {"latency_ns": layer_latency, "dynamic_energy_pj": layer_energy, "tiles": m.tiles,
                "speedup": m.speedup * actf, "utilization": m.utilization, "novel_mapping": nm,
@@ -478,7 +587,7 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
         fps=1e9 / torch.clamp(latency, min=1e-12),
         utilization=m.chip_utilization,
         tiles=m.total_tiles,
-        clock_period_ns=clock,
+        clock_period_ns=chip_clock,
         operations=ops,
         feasible=feasible,
         reason=code,
@@ -494,8 +603,10 @@ def grid_for(configs: Sequence[HardwareConfig]) -> HardwareGrid:
     def vals(name: str) -> tuple:
         return tuple(sorted({getattr(c, name) for c in configs}))
 
+    adc_bits = tuple(sorted({b for c in configs
+                             for b in (c.adc_bits if isinstance(c.adc_bits, (tuple, list)) else (c.adc_bits,))}))
     return HardwareGrid(subarray=vals("subarray"), rows_parallel=vals("rows_parallel"), col_mux=vals("col_mux"),
-                        adc_bits=vals("adc_bits"), adc_type=vals("adc_type"), cell_bits=vals("cell_bits"))
+                        adc_bits=adc_bits, adc_type=vals("adc_type"), cell_bits=vals("cell_bits"))
 
 
 def evaluate_design(
@@ -506,7 +617,8 @@ def evaluate_design(
     tech: Technology,
     per_layer: bool = False,
 ) -> ChipMetrics:
-    """Evaluate one network on one hardware configuration (a batch of one)."""
+    """Evaluate one network on one hardware configuration (a batch of one); a tuple ``hw.adc_bits`` gives
+    each layer of ``shapes`` its own ADC resolution."""
     ev = Evaluator.for_grid(tech, grid_for([hw]))
     wb = weight_bits if isinstance(weight_bits, int) else [list(weight_bits)]
     ib = input_bits if isinstance(input_bits, int) else [list(input_bits)]

@@ -121,7 +121,8 @@ class ElasticConv2d(nn.Module):
             y = F.conv2d(qa * sa, qw * sw, stride=self.stride, padding=k // 2, groups=groups)
         else:
             y = crossbar_conv2d(qa, qw, stride=self.stride, padding=k // 2, groups=groups, act_bits=a_bits,
-                           act_signed=self.act_quant.signed, w_bits=w_bits, cim=cim, layer=slot) * (sa * sw)
+                           act_signed=self.act_quant.signed, w_bits=w_bits, cim=cim.for_slot(slot),
+                           layer=slot) * (sa * sw)
         y = _batch_norm(self.bn, y, c_out)
         return F.relu(y) if self.relu else y
 
@@ -159,8 +160,8 @@ class ElasticLinear(nn.Module):
             y = F.linear(qa * sa, qw * sw)
         else:
             y = crossbar_matmul(
-                qa, qw, act_bits=a_bits, act_signed=self.act_quant.signed, w_bits=w_bits, cim=cim, layer=slot
-            ) * (sa * sw)
+                qa, qw, act_bits=a_bits, act_signed=self.act_quant.signed, w_bits=w_bits, cim=cim.for_slot(slot),
+                layer=slot) * (sa * sw)
         if self.hidden:
             return F.relu(_batch_norm(self.bn, y, f_out))
         return y + self.bias[:f_out]
