@@ -379,6 +379,67 @@ def _run_techs(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------------------------------
+# space
+# --------------------------------------------------------------------------------------------------
+
+
+def _add_space(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("space", help="the size of a workload's joint search space, gene by gene")
+    p.add_argument("workload", help="a workload of config.yaml, e.g. vgg16")
+    p.add_argument("--config", default="config.yaml", help="the workflow's config (default ./config.yaml)")
+    p.set_defaults(run=_run_space)
+
+
+def _dataset_meta(config: dict, workload: dict, base: Path) -> dict:
+    """Channels, image size and classes of a workload's dataset: its prepared meta.json when there is one,
+    else the kind's native shape (resized by the entry's ``image_size``)."""
+    from cimpipe.data.config import NATIVE_SHAPES
+
+    name = workload["dataset"]
+    meta_path = base / "data" / "prepared" / name / "meta.json"
+    if meta_path.is_file():
+        return json.loads(meta_path.read_text())
+    entry = config["datasets"][name]
+    if entry["kind"] not in NATIVE_SHAPES:
+        raise CliError(f"dataset {name!r} ({entry['kind']}) has its classes fixed when prepared; "
+                       f"run `snakemake data/prepared/{name}` first")
+    channels, size, classes = NATIVE_SHAPES[entry["kind"]]
+    return {"channels": channels, "image_size": entry.get("image_size") or size, "num_classes": classes}
+
+
+def _run_space(args: argparse.Namespace) -> int:
+    import math
+    from collections import Counter
+
+    from cimpipe.config import load_config, search_space, workload_section, workload_spec
+
+    path = Path(args.config)
+    if not path.is_file():
+        raise CliError(f"the config file {path} does not exist")
+    config = load_config(path)
+    section = workload_section(config, args.workload)
+    space = search_space(config, workload_spec(config, args.workload, _dataset_meta(config, section, path.parent)))
+    groups: Counter = Counter()
+    log10: Counter = Counter()
+    for g in space.genes:  # adc_bits_3 -> adc_bits, wbits_0 -> wbits
+        key = g.name.rstrip("0123456789").rstrip("_") or g.name
+        groups[key] += 1
+        log10[key] += math.log10(g.n)
+    console = _console()
+    t = _table(console)
+    for h in ("genes", "count", "choices each", "log10 designs"):
+        t.add_column(h, justify="left" if h == "genes" else "right")
+    for key in groups:
+        sizes = sorted({g.n for g in space.genes if (g.name.rstrip("0123456789").rstrip("_") or g.name) == key})
+        t.add_row(key, str(groups[key]), "/".join(str(n) for n in sizes), f"{log10[key]:.1f}")
+    per_layer = f", {', '.join(space.hardware.per_layer)} per layer" if space.hardware.per_layer else ""
+    _print_table(console, t, f"workload {args.workload}: {space.spec.n_slots} weight layers{per_layer}",
+                 f"10^{space.log10_size():.1f} designs over {space.n_genes} genes (gene combinations; "
+                 "sub-networks that differ only in unused slots count apart)")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------
 # plot
 # --------------------------------------------------------------------------------------------------
 
@@ -449,7 +510,7 @@ def _run_plot(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------------------
 
 SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
-    _add_evaluate, _add_show, _add_compare, _add_techs, _add_plot)
+    _add_evaluate, _add_show, _add_compare, _add_techs, _add_space, _add_plot)
 
 
 def build_parser() -> argparse.ArgumentParser:

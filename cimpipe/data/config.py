@@ -10,6 +10,11 @@ from cimpipe.data.errors import DatasetError
 
 KINDS = ("digits", "cifar10", "cifar100", "tinyimagenet", "imagefolder")
 
+NATIVE_SHAPES: dict[str, tuple[int, int, int]] = {
+    "digits": (1, 8, 10), "cifar10": (3, 32, 10), "cifar100": (3, 32, 100), "tinyimagenet": (3, 64, 200)}
+"""(channels, image size, classes) of the kinds whose shape is fixed before preparation (``image_size`` of an
+entry resizes); an image folder's classes are known once it is read."""
+
 _COMMON_KEYS = {"kind", "val_fraction", "split_seed", "image_size", "max_train", "max_val", "max_test"}
 _KIND_KEYS: dict[str, set[str]] = {
     "digits": {"test_fraction"},
