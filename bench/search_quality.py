@@ -9,10 +9,13 @@ only, never used by the package.
 Every method gets the same budget and seeds; HV is computed the same way for all: moocore on losses
 normalized by one fixed sample of 5000 random designs, reference point 1.1, over every feasible design the
 method evaluated so far. Optuna (its default multi-objective sampler, TPE in optuna 5) is capped at
-``--optuna-cap`` evaluations because it is slow.
+``--optuna-cap`` evaluations because its cost per trial grows with the trials it has seen: on this 2-core
+machine one seed took 1420 s for 3000 evaluations, the last hundreds at about 0.75 s each, which puts 10^4
+at hours per seed. Every seed's figures are printed as it finishes.
 
     python bench/search_quality.py --budget 10000 --seeds 5
     python bench/search_quality.py --budget 10000 --seeds 5 --first-seed 5   # fresh seeds
+    python bench/search_quality.py --methods nsga_de,optuna --optuna-cap 3000 --checkpoints 1000,2000,3000,10000
     python bench/search_quality.py --vgg16-speed        # wall time of 10^5 evaluations of the VGG-16 space
     python bench/search_quality.py --vgg16-speed --per-layer-adc   # ... with one ADC resolution per layer
 

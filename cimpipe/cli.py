@@ -75,6 +75,12 @@ def _nonneg_float(text: str) -> float:
     return v
 
 
+def _adc_bits(text: str) -> int | tuple[int, ...]:
+    """One positive integer, or a comma-separated list of them (one per layer)."""
+    parts = [_positive_int(t.strip()) for t in text.split(",")]
+    return parts[0] if len(parts) == 1 else tuple(parts)
+
+
 # --------------------------------------------------------------------------------------------------
 # evaluate
 # --------------------------------------------------------------------------------------------------
@@ -89,7 +95,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--input-bits", type=_positive_int, default=8)
     p.add_argument("--subarray", type=_positive_int, default=128)
     p.add_argument("--parallel-rows", type=_positive_int, default=None, help="rows read at once (default: all)")
-    p.add_argument("--adc-bits", type=_positive_int, default=5)
+    p.add_argument("--adc-bits", type=_adc_bits, default=5,
+                   help="ADC resolution, or one per layer of the network file separated by commas (e.g. 5,4,4,6)")
     p.add_argument("--adc", choices=("flash", "sar"), default="flash")
     p.add_argument("--cell-bits", type=_positive_int, default=None, help="default: the device's maximum")
     p.add_argument("--col-mux", type=_positive_int, default=8)
@@ -138,6 +145,8 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     if overrides:
         tech = tech.with_overrides(**overrides)
     shapes = read_network_csv(args.network)
+    if isinstance(args.adc_bits, tuple) and len(args.adc_bits) != len(shapes):
+        raise CliError(f"--adc-bits gives {len(args.adc_bits)} resolutions but {args.network} has {len(shapes)} layers")
     hw = HardwareConfig(
         technology=args.technology, subarray=args.subarray,
         rows_parallel=args.parallel_rows if args.parallel_rows is not None else args.subarray,

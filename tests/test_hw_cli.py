@@ -53,3 +53,19 @@ def test_user_errors_are_one_line(capsys, tmp_path, monkeypatch):
     assert "adc_bits_out_of_range" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path / "missing.csv"), "--technology", "rram_22nm"]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_adc_bits_per_layer(capsys, tmp_path, monkeypatch):
+    """``--adc-bits 5,5,...`` (one per NetWork.csv line) equals ``--adc-bits 5``; a coarser ADC on one layer
+    costs less ADC energy; a list of the wrong length is refused with one sentence."""
+    monkeypatch.chdir(tmp_path)
+    run = lambda bits: (main(["evaluate", NET, "--technology", "rram_22nm", "--json", "--adc-bits", bits]),  # noqa: E731
+                        json.loads(capsys.readouterr().out))
+    rc, uniform = run("5")
+    rc_list, listed = run(",".join(["5"] * 8))
+    assert rc == rc_list == 0
+    assert listed["area_mm2"] == uniform["area_mm2"] and listed["latency_ns"] == uniform["latency_ns"]
+    _, coarse_fc = run("5,5,5,5,5,5,3,5")  # the big FC layer (32 tiles) on 3-bit ADCs
+    assert coarse_fc["energy_breakdown_pj"]["adc"] < uniform["energy_breakdown_pj"]["adc"]
+    assert main(["evaluate", NET, "--technology", "rram_22nm", "--adc-bits", "5,5"]) == 2
+    assert "--adc-bits gives 2 resolutions but" in capsys.readouterr().err
