@@ -284,12 +284,14 @@ def subnet_from_row(spec: Family, row: dict[str, Any]) -> SubnetConfig:
 
 def cim_from_row(row: dict[str, Any], seed: int) -> CIMSettings:
     """The crossbar simulation settings of a table row; ``seed`` draws its conductance variation."""
-    per_layer = tuple(int(row[f"adc_bits_{i}"]) for i in range(len(row)) if f"adc_bits_{i}" in row)
+    per_layer: list[int] = []  # adc_bits_0, adc_bits_1, ... where the ADC bits vary per layer
+    while f"adc_bits_{len(per_layer)}" in row:
+        per_layer.append(int(row[f"adc_bits_{len(per_layer)}"]))
     try:
         return CIMSettings(adc_bits=max(per_layer) if per_layer else int(row["adc_bits"]),
                            cell_bits=int(row["cell_bits"]), rows_parallel=int(row["rows_parallel"]),
                            sigma=float(row["sigma"]), on_off_ratio=float(row["on_off_ratio"]), seed=seed,
-                           layer_adc_bits=per_layer)
+                           layer_adc_bits=tuple(per_layer))
     except KeyError as e:
         raise AccuracyError(f"the configuration table lacks the column {e.args[0]!r}") from None
 

@@ -418,7 +418,6 @@ def _dataset_meta(config: dict, workload: dict, base: Path) -> dict:
 
 def _run_space(args: argparse.Namespace) -> int:
     import math
-    from collections import Counter
 
     from cimpipe.config import load_config, search_space, workload_section, workload_spec
 
@@ -428,19 +427,16 @@ def _run_space(args: argparse.Namespace) -> int:
     config = load_config(path)
     section = workload_section(config, args.workload)
     space = search_space(config, workload_spec(config, args.workload, _dataset_meta(config, section, path.parent)))
-    groups: Counter = Counter()
-    log10: Counter = Counter()
-    for g in space.genes:  # adc_bits_3 -> adc_bits, wbits_0 -> wbits
-        key = g.name.rstrip("0123456789").rstrip("_") or g.name
-        groups[key] += 1
-        log10[key] += math.log10(g.n)
+    groups: dict[str, list[int]] = {}  # adc_bits_3 -> adc_bits, wbits_0 -> wbits: the choice counts
+    for g in space.genes:
+        groups.setdefault(g.knob, []).append(g.n)
     console = _console()
     t = _table(console)
     for h in ("genes", "count", "choices each", "log10 designs"):
         t.add_column(h, justify="left" if h == "genes" else "right")
-    for key in groups:
-        sizes = sorted({g.n for g in space.genes if (g.name.rstrip("0123456789").rstrip("_") or g.name) == key})
-        t.add_row(key, str(groups[key]), "/".join(str(n) for n in sizes), f"{log10[key]:.1f}")
+    for knob, sizes in groups.items():
+        t.add_row(knob, str(len(sizes)), "/".join(str(n) for n in sorted(set(sizes))),
+                  f"{sum(math.log10(n) for n in sizes):.1f}")
     per_layer = f", {', '.join(space.hardware.per_layer)} per layer" if space.hardware.per_layer else ""
     _print_table(console, t, f"workload {args.workload}: {space.spec.n_slots} weight layers{per_layer}",
                  f"10^{space.log10_size():.1f} designs over {space.n_genes} genes (gene combinations; "

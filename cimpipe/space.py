@@ -179,6 +179,17 @@ class Gene:
     def n(self) -> int:
         return len(self.choices)
 
+    @property
+    def slot(self) -> int | None:
+        """The layer slot or stage of a gene named ``{knob}_{i}`` (``wbits_3``, ``adc_bits_0``); None otherwise."""
+        head, _, tail = self.name.rpartition("_")
+        return int(tail) if head and tail.isdigit() else None
+
+    @property
+    def knob(self) -> str:
+        """The name without its slot (``adc_bits_3`` -> ``adc_bits``; ``technology`` stays)."""
+        return self.name.rpartition("_")[0] if self.slot is not None else self.name
+
 
 CIM_COLUMNS = ("adc_bits", "cell_bits", "rows_parallel", "sigma", "on_off_ratio")
 """Columns of the accuracy table (beside the architecture genes) that set the CIM simulation; with per-layer
@@ -319,14 +330,13 @@ class SearchSpace:
         per-layer space, a tuple must give one per weight-layer slot."""
         out = []
         for g in self.hw_genes:
-            knob, _, slot = g.name.rpartition("_") if g.name[-1].isdigit() else (g.name, "", "")
-            v = getattr(hw, knob)
+            v = getattr(hw, g.knob)
             if isinstance(v, tuple):
-                if not slot:
-                    raise SpaceError(f"hardware {knob}={v!r} gives one value per layer, but this space has one {knob}")
+                if g.slot is None:
+                    raise SpaceError(f"hardware {g.knob}={v!r} gives one value per layer, but this space has one {g.knob}")
                 if len(v) != self.spec.n_slots:
-                    raise SpaceError(f"hardware {knob} gives {len(v)} values for {self.spec.n_slots} weight layers")
-                v = v[int(slot)]
+                    raise SpaceError(f"hardware {g.knob} gives {len(v)} values for {self.spec.n_slots} weight layers")
+                v = v[g.slot]
             if v not in g.choices:
                 raise SpaceError(f"hardware {g.name}={v!r} is not one of {g.choices}")
             out.append(g.choices.index(v))

@@ -162,13 +162,13 @@ class HardwareBatch:
         def col(name: str) -> Tensor:
             return torch.tensor([float(getattr(c, name)) for c in configs], dtype=F64)
 
-        per_layer = [c.adc_bits for c in configs if isinstance(c.adc_bits, (tuple, list))]
+        per_layer = [c.adc_bits for c in configs if isinstance(c.adc_bits, tuple)]
         if per_layer:
             lengths = sorted({len(a) for a in per_layer})
             if len(lengths) > 1:
                 raise DesignError(f"per-layer adc_bits of different lengths {lengths} in one batch")
             n = lengths[0]
-            adc_bits = torch.tensor([[float(b) for b in c.adc_bits] if isinstance(c.adc_bits, (tuple, list))
+            adc_bits = torch.tensor([[float(b) for b in c.adc_bits] if isinstance(c.adc_bits, tuple)
                                      else [float(c.adc_bits)] * n for c in configs], dtype=F64).reshape(len(configs), n)
         else:
             adc_bits = col("adc_bits")
@@ -604,7 +604,7 @@ def grid_for(configs: Sequence[HardwareConfig]) -> HardwareGrid:
         return tuple(sorted({getattr(c, name) for c in configs}))
 
     adc_bits = tuple(sorted({b for c in configs
-                             for b in (c.adc_bits if isinstance(c.adc_bits, (tuple, list)) else (c.adc_bits,))}))
+                             for b in (c.adc_bits if isinstance(c.adc_bits, tuple) else (c.adc_bits,))}))
     return HardwareGrid(subarray=vals("subarray"), rows_parallel=vals("rows_parallel"), col_mux=vals("col_mux"),
                         adc_bits=adc_bits, adc_type=vals("adc_type"), cell_bits=vals("cell_bits"))
 
