@@ -80,8 +80,10 @@ class AccuracySettings:
     recalibrate BatchNorm per row; ``eval_images`` validation images per row (None: the whole split);
     ``seed`` drives the sampling, the calibration subset and the per-row variation draws; ``batch_size``
     images per forward pass. ``sigma_max``, ``on_off_min`` and ``on_off_max`` bound the device variation and
-    on/off ratios the table covers: they belong to the table, not to the configured technologies, so adding
-    a technology inside these bounds reuses the table (the predictor refuses one outside them).
+    on/off ratios the table covers. The workflow takes the bounds a workload leaves out from the span of the
+    technologies the search covers (:func:`cimpipe.config.accuracy_section`), so the table's rows go to
+    devices the search can pick; a technology added inside the bounds reuses the table, and the search refuses
+    one outside bounds a workload pinned. The defaults here serve direct use of this module.
     ``draws_min`` .. ``draws_max`` conductance-variation draws are averaged per row with variation, stopping
     once the standard error of the mean accuracy is at most ``draw_sem`` (see :func:`measure_rows`).
     """
@@ -235,7 +237,8 @@ def sample_configurations(space: SearchSpace, n: int, seed: int,
     strata = np.concatenate([rng.permutation(len(grid)) for _ in range(reps)])[:m] if m else np.zeros(0, int)
     sigma = r.sigma_max * (rng.permutation(m) + rng.random(m)) / max(m, 1)
     log_lo, log_hi = math.log(r.on_off_min), math.log(r.on_off_max)
-    on_off = np.exp(log_lo + (log_hi - log_lo) * (rng.permutation(m) + rng.random(m)) / max(m, 1))
+    on_off = np.clip(np.exp(log_lo + (log_hi - log_lo) * (rng.permutation(m) + rng.random(m)) / max(m, 1)),
+                     r.on_off_min, r.on_off_max)  # exp(log(x)) may land an ulp outside
     cells = rng.choice(np.asarray(r.cell_bits), size=m)
     rows_p = rng.choice(np.asarray(r.rows_parallel), size=m)
     randoms: list[tuple[SubnetConfig, dict[str, float]]] = []

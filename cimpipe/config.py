@@ -213,6 +213,27 @@ def workload_section(config: dict, workload: str) -> dict:
         raise ConfigError(f"workload {workload!r} is not under workloads (known: {known})") from None
 
 
+ACCURACY_DEVICE_KEYS = ("sigma_max", "on_off_min", "on_off_max")
+
+
+def accuracy_section(config: dict, workload: str) -> dict:
+    """The workload's ``accuracy`` section with the device bounds it leaves out taken from the technologies the
+    search spans: ``sigma_max`` their largest conductance variation, ``on_off_min`` / ``on_off_max`` their
+    smallest and largest on/off ratio (capped at :data:`cimpipe.accuracy.ON_OFF_CAP`).
+
+    The table then spends its rows on the devices the search can choose. A technology added inside that span
+    leaves this section, and so the table and the predictor, unchanged; one outside it widens the span and
+    reruns them. Bounds set in the workload are kept (a wider table, reused by technologies added later).
+    """
+    from cimpipe.accuracy import ON_OFF_CAP
+
+    section = dict(workload_section(config, workload).get("accuracy") or {})
+    devices = device_summaries({"technologies": {t: config["technologies"][t] for t in search_technologies(config)}})
+    on_off = [min(d.on_off_ratio, ON_OFF_CAP) for d in devices.values()]
+    span = {"sigma_max": max(d.sigma for d in devices.values()), "on_off_min": min(on_off), "on_off_max": max(on_off)}
+    return {**span, **section}
+
+
 def search_technologies(config: dict) -> list[str]:
     """The technologies the search spans: hardware_space.technologies, or every configured one."""
     return list(config["hardware_space"].get("technologies") or config["technologies"].keys())

@@ -3,7 +3,8 @@
 
 import sys
 
-from cimpipe.config import ConfigError, code_digest, grid_section, search_technologies, validate_config
+from cimpipe.config import (ConfigError, accuracy_section, code_digest, grid_section, search_technologies,
+                            validate_config)
 
 try:
     validate_config(config)
@@ -45,7 +46,7 @@ def train_params(wildcards):
 
 def accuracy_params(wildcards):
     wl = workload_cfg(wildcards)
-    return {"accuracy": wl["accuracy"], "hardware_space": grid_section(config)}
+    return {"accuracy": accuracy_section(config, wildcards.workload), "hardware_space": grid_section(config)}
 
 
 def n_shards(wildcards):
@@ -62,7 +63,8 @@ def accuracy_shards(wildcards):
 
 def predictor_params(wildcards):
     wl = workload_cfg(wildcards)
-    return {"predictor": wl["predictor"], "accuracy": wl["accuracy"], "hardware_space": grid_section(config)}
+    return {"predictor": wl["predictor"], "accuracy": accuracy_section(config, wildcards.workload),
+            "hardware_space": grid_section(config)}
 
 
 def technology_params(wildcards):
@@ -111,7 +113,7 @@ def search_params(wildcards):
     wl = workload_cfg(wildcards)
     return {
         "search": wl["search"],
-        "accuracy": wl["accuracy"],
+        "accuracy": accuracy_section(config, wildcards.workload),
         "hardware_space": grid_section(config),
         "technologies": {t: config["technologies"][t] for t in techs},
     }

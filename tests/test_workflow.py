@@ -164,6 +164,20 @@ def test_a_new_technology_runs_its_hw_cost_and_the_search_only(run: Path) -> Non
     assert edited(run, add_fefet) == Counter({"hw_cost": 1, "search_island": 1, "search": 1, "report": 1, "all": 1})
 
 
+def test_a_technology_outside_the_tables_device_span_remeasures_the_table(run: Path) -> None:
+    def add_noisy(config: dict) -> None:  # more variation than any configured device: the table must cover it
+        config["technologies"]["pcm_22nm"] = {
+            "node_nm": 22,
+            "device": {"memory": "pcm", "cell": "1t1r", "r_on_ohm": 50000, "on_off_ratio": 100, "max_cell_bits": 2,
+                       "read_voltage_v": 0.2, "read_pulse_ns": 10, "write_voltage_v": 3.0, "cell_area_f2": 24,
+                       "sigma": 0.08},
+        }
+
+    assert edited(run, add_noisy) == Counter({"hw_cost": 1, "accuracy_shard": 2, "accuracy_table": 1,
+                                              "fit_predictor": 1, "search_island": 1, "search": 1, "report": 1,
+                                              "all": 1})
+
+
 def test_a_new_search_budget_reruns_the_search_only(run: Path) -> None:
     def budget(config: dict) -> None:
         config["workloads"]["demo"]["search"]["budget"] = 700
