@@ -213,9 +213,6 @@ def workload_section(config: dict, workload: str) -> dict:
         raise ConfigError(f"workload {workload!r} is not under workloads (known: {known})") from None
 
 
-ACCURACY_DEVICE_KEYS = ("sigma_max", "on_off_min", "on_off_max")
-
-
 def accuracy_section(config: dict, workload: str) -> dict:
     """The workload's ``accuracy`` section with the device bounds it leaves out taken from the technologies the
     search spans: ``sigma_max`` their largest conductance variation, ``on_off_min`` / ``on_off_max`` their

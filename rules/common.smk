@@ -45,7 +45,6 @@ def train_params(wildcards):
 
 
 def accuracy_params(wildcards):
-    wl = workload_cfg(wildcards)
     return {"accuracy": accuracy_section(config, wildcards.workload), "hardware_space": grid_section(config)}
 
 
