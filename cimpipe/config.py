@@ -120,6 +120,10 @@ def _check_references(config: dict) -> None:
     for name, wl in config.get("workloads", {}).items():
         if wl["dataset"] not in datasets:
             raise ConfigError(f"config key workloads.{name}.dataset names {wl['dataset']!r}, which is not under datasets")
+        search = wl.get("search") or {}
+        if search.get("refine", 0) and search.get("remeasure") is False:
+            raise ConfigError(f"config key workloads.{name}.search.refine needs search.remeasure: true (a refinement "
+                              f"round learns from re-measured designs); set refine to 0 or re-measure")
         arch = wl["arch"]
         if len(arch.get("min_depth", [])) != len(arch["stages"]):
             raise ConfigError(

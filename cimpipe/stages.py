@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -198,13 +199,18 @@ def _remeasure(model, spec, space, data_dir: str, accuracy_settings: dict):
         cim = space.cim_values(genes)
         columns |= {name: cim[:, i] for i, name in enumerate(space.cim_columns)}
         rows = pl.DataFrame(columns)
-        distinct = rows.unique(maintain_order=True).with_row_index("config_id").with_columns(
-            pl.col("config_id").cast(pl.Int64))
-        measured = measure_rows(model, spec, data, distinct, settings)
-        print(f"re-measured {distinct.height} distinct (sub-network, CIM setting) pairs for {len(designs)} designs")
-        return rows.join(measured.select(*columns, "accuracy"), on=list(columns), how="left",
-                         maintain_order="left")["accuracy"].to_numpy()
+        keys = [tuple(r) for r in rows.rows()]
+        new = pl.DataFrame([dict(zip(columns, k)) for k in dict.fromkeys(k for k in keys if k not in known)],
+                           schema=rows.schema)
+        if new.height:
+            distinct = new.with_row_index("config_id").with_columns(pl.col("config_id").cast(pl.Int64))
+            measured = measure_rows(model, spec, data, distinct, settings)
+            known.update(zip([tuple(r) for r in new.rows()], measured["accuracy"].to_list()))
+        print(f"re-measured {new.height} distinct (sub-network, CIM setting) pairs for {len(designs)} designs "
+              f"({len(set(keys)) - new.height} measured before)")
+        return np.array([known[k] for k in keys], dtype=np.float64)
 
+    known: dict[tuple, float] = {}  # a design measured once keeps its accuracy (refinement rounds meet it again)
     return remeasure
 
 
@@ -255,19 +261,86 @@ def search_island(predictor_path: str, supernet_path: str, hwcost_paths: list[st
     print(f"island {island}: {front.height} designs on its predicted front")
 
 
-def search(predictor_path: str, supernet_path: str, data_dir: str, hwcost_paths: list[str], settings: dict,
-           island_dirs: list[str], front_path: str, history_path: str) -> None:
-    """Merge the islands' fronts, re-measure the merged front; write the history, the front and the summary."""
-    from cimpipe.search import merge_islands
+def search(predictor_path: str, supernet_path: str, data_dir: str, table_path: str, hwcost_paths: list[str],
+           settings: dict, island_dirs: list[str], front_path: str, history_path: str, refine_path: str) -> None:
+    """Merge the islands' fronts, re-measure the merged front, refine (``search.refine`` rounds: refit the
+    predictor on the table plus the measured designs, search again, re-measure); write the history, the
+    measured front, the summary and every measured design (``refine_path``)."""
+    import polars as pl
+
+    from cimpipe.accuracy import arch_columns
+    from cimpipe.predictor import Predictor, PredictorSettings, fit_predictor
+    from cimpipe.search import MeasureRecorder, MeasuredDesigns, measured_front, merge_islands, refine
 
     model, spec, space, search_settings, objective = _search_objective(predictor_path, supernet_path, hwcost_paths,
                                                                         settings)
-    remeasure = None
-    if settings["search"].get("remeasure", True):
-        remeasure = _remeasure(model, spec, space, data_dir, settings["accuracy"])
+    if not settings["search"].get("remeasure", True):  # nothing measured: no refinement either
+        merge_islands(space, objective, search_settings, island_dirs, history_path, front_path)
+        _table_rows(space, arch_columns(space), np.zeros((0, space.n_genes), dtype=np.int64), np.zeros(0), np.zeros(0),
+                    np.zeros(0, dtype=np.int32)).write_parquet(refine_path)
+        return
+    recorder = MeasureRecorder(space, _remeasure(model, spec, space, data_dir, settings["accuracy"]))
     front = merge_islands(space, objective, search_settings, island_dirs, history_path, front_path,
-                          remeasure_fn=remeasure)
+                          remeasure_fn=recorder)
+    genes, measured = recorder.taken()
+    rounds = [MeasuredDesigns(0, genes, objective(genes).accuracy if len(genes) else np.zeros(0), measured)]
+    if search_settings.refine:
+        table = pl.read_parquet(table_path)
+        _, _, fit_space = _space_for(supernet_path, {"hardware_space": settings["hardware_space"]})
+        predictor_settings = PredictorSettings.from_config(settings["predictor"])
+        names = arch_columns(space) + list(space.cim_columns)
+
+        def refit(done):
+            extra = pl.concat([_table_rows(space, arch_columns(space), r.genes, r.measured, r.predicted,
+                                           np.full(len(r.genes), r.round, dtype=np.int32)) for r in done])
+            rows = pl.concat([table.select(*names, "accuracy"),
+                              extra.select(*names, "accuracy").cast({c: table.schema[c] for c in names})])
+            rows = rows.with_columns(pl.lit(False).alias("anchor"))
+            with tempfile.TemporaryDirectory() as tmp:
+                metrics = fit_predictor(rows, fit_space, predictor_settings, Path(tmp) / "predictor.pt",
+                                        Path(tmp) / "metrics.json")
+                fitted = Predictor.load(Path(tmp) / "predictor.pt")
+            print(f"predictor refitted on {table.height} table rows and {extra.height} measured designs: held-out "
+                  f"RMSE {metrics['rmse_pct']:.2f} points, Kendall tau {metrics['kendall_tau']:.3f}", flush=True)
+            return fitted, {k: metrics[k] for k in ("rows_total", "rows_heldout", "kendall_tau", "rmse_pct")}
+
+        rounds = refine(space, objective, search_settings, rounds[0], refit, recorder)
+    summary_path = Path(history_path).parent / "search_summary.json"
+    summary = json.loads(summary_path.read_text())
+    if len(rounds) > 1:
+        front = measured_front(space, objective, search_settings, rounds, summary["reference"]["edap_uj_ms_mm2"])
+        summary["front_size"] = front.height
+        _atomic_write_frame(front, Path(front_path))
+    summary["refine"] = [r.error() for r in rounds]
+    _atomic_json(summary_path, summary)
+    pl.concat([_table_rows(space, arch_columns(space), r.genes, r.measured, r.predicted,
+                           np.full(len(r.genes), r.round, dtype=np.int32)) for r in rounds]).write_parquet(refine_path)
+    for r in rounds:
+        e = r.error()
+        if e["designs_measured"]:
+            print(f"round {e['round']}: {e['designs_measured']} designs measured; predicted minus measured accuracy: "
+                  f"RMSE {e['front_rmse_pct']:.2f}, mean {e['front_bias_pct']:+.2f} points")
     print(f"front: {front.height} designs")
+
+
+def _table_rows(space, arch_names: list[str], genes: np.ndarray, measured: np.ndarray, predicted: np.ndarray,
+                round_of: np.ndarray):
+    """Measured designs as accuracy-table columns (architecture genes, CIM settings, ``accuracy``) with
+    ``accuracy_predicted`` and ``round``."""
+    import polars as pl
+
+    arch = space.canonical_arch_values(space.arch_values(genes)) if len(genes) else np.zeros((0, len(arch_names)))
+    cim = space.cim_values(genes) if len(genes) else np.zeros((0, len(space.cim_columns)))
+    cols = {n: arch[:, i] for i, n in enumerate(arch_names)} | {n: cim[:, i] for i, n in enumerate(space.cim_columns)}
+    return pl.DataFrame({"round": pl.Series(round_of, dtype=pl.Int32), **cols,
+                         "accuracy": pl.Series(measured, dtype=pl.Float64),
+                         "accuracy_predicted": pl.Series(predicted, dtype=pl.Float64)})
+
+
+def _atomic_write_frame(frame, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    frame.write_parquet(tmp)
+    os.replace(tmp, path)
 
 
 def report(front_path: str, history_path: str, train_log: str, predictor_metrics: str, out_dir: str) -> None:

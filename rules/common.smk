@@ -80,7 +80,7 @@ def hwcost_tables(wildcards):
 
 
 # search keys only the merge reads: a new island count runs the new islands and the merge, not the old islands
-MERGE_ONLY_SEARCH_KEYS = ("islands", "front_size", "remeasure")
+MERGE_ONLY_SEARCH_KEYS = ("islands", "front_size", "remeasure", "refine")
 
 
 def island_params(wildcards):
@@ -112,6 +112,7 @@ def search_params(wildcards):
     wl = workload_cfg(wildcards)
     return {
         "search": wl["search"],
+        "predictor": wl["predictor"],
         "accuracy": accuracy_section(config, wildcards.workload),
         "hardware_space": grid_section(config),
         "technologies": {t: config["technologies"][t] for t in techs},

@@ -23,15 +23,18 @@ rule search:
         predictor="results/{workload}/predictor.pt",
         supernet="results/{workload}/supernet.pt",
         data=prepared_data,
+        table="results/{workload}/accuracy.parquet",
         hwcost=hwcost_tables,
         islands=search_islands,
     output:
         front="results/pareto_{workload}.parquet",
         history="results/{workload}/search_history.parquet",
         summary="results/{workload}/search_summary.json",
+        refine="results/{workload}/search/refine.parquet",
     params:
         settings=search_params,
-        code=code("search.py", "pareto.py", "progress.py", "space.py", "families.py", "hw"),
+        code=code("search.py", "pareto.py", "progress.py", "space.py", "families.py", "hw", "predictor.py",
+                  "accuracy.py", "nn"),
     log:
         "logs/search/{workload}.log",
     conda:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -11,8 +12,10 @@ import pytest
 import torch
 
 from cimpipe.pareto import non_dominated
-from cimpipe.search import (Constraints, Objective, SearchConfigError, SearchSettings, decode_unit, encode_unit,
-                            merge_islands, parse_objectives, reference_design, run_island, run_search, search)
+from cimpipe.pareto import hypervolume
+from cimpipe.search import (Constraints, MeasuredDesigns, MeasureRecorder, Objective, SearchConfigError, SearchSettings,
+                            decode_unit, encode_unit, measured_front, merge_islands, parse_objectives, reference_design,
+                            refine, run_island, run_search, search)
 from cimpipe.space import Design, DeviceSummary, HardwareConfig, HardwareSpace, SearchSpace, SubnetConfig, VGGSpec
 
 
@@ -372,3 +375,95 @@ def test_island_and_share_settings_are_checked():
     assert SearchSettings(seed=7).for_island(0).seed == 7
     seeds = {SearchSettings(seed=7).for_island(i).seed for i in range(4)}
     assert len(seeds) == 4
+
+
+class OverratingPredictor(StandInPredictor):
+    """The stand-in, except that it rates 3-bit ADCs 0.2 higher than the designs measure (the table's error)."""
+
+    def predict(self, arch_values, cim_values):
+        acc, std = super().predict(arch_values, cim_values)
+        return np.clip(acc + 0.2 * (np.asarray(cim_values)[:, 0] == 3), 0, 1), std
+
+
+def test_refinement_learns_from_the_measured_front_and_keeps_the_best_measured_designs(tmp_path):
+    space = small_space()
+    truth = StandInPredictor()
+    objective = Objective(space, OverratingPredictor(), small_objective(space).evaluators,
+                          small_objective(space).objectives)
+
+    def measure(designs):
+        genes = np.stack([space.encode(d) for d in designs])
+        return truth.predict(space.arch_values(genes), space.cim_values(genes))[0]
+
+    settings = replace(SETTINGS, front_size=30, refine=1)
+    recorder = MeasureRecorder(space, measure)
+    run_search(space, objective, settings, tmp_path / "h.parquet", tmp_path / "f.parquet", remeasure_fn=recorder)
+    genes, measured = recorder.taken()
+    first = MeasuredDesigns(0, genes, objective(genes).accuracy, measured)
+    assert first.error()["front_bias_pct"] > 5  # the overrated 3-bit designs crowd the first front
+
+    seen = []
+
+    def refit(done):
+        seen.append([r.round for r in done])
+        return truth, {"rmse_pct": 0.0}
+
+    rounds = refine(space, objective, settings, first, refit, recorder)
+    assert seen == [[0]] and [r.round for r in rounds] == [0, 1]
+    assert rounds[1].error()["front_rmse_pct"] < 0.5 < first.error()["front_rmse_pct"]
+    assert rounds[1].refit == {"rmse_pct": 0.0}
+
+    ref_edap = float(objective(space.encode(reference_design(space))[None, :]).metrics["edap_uj_ms_mm2"][0])
+    front = measured_front(space, objective, settings, rounds, ref_edap)
+    assert 0 < front.height <= settings.front_size and set(front["round"].unique()) <= {0, 1}
+    assert (front["round"] == 1).any()
+    # measured accuracies only, non-dominated on them
+    designs = [Design(SubnetConfig.from_dict(json.loads(t)["subnet"]), HardwareConfig(**json.loads(t)["hardware"]))
+               for t in front["design_json"]]
+    np.testing.assert_allclose(front["accuracy"].to_numpy(), measure(designs))
+    losses = np.stack([-front["accuracy"].to_numpy(), np.log10(front["energy_uj"].to_numpy()),
+                       np.log10(front["latency_ms"].to_numpy()), np.log10(front["area_mm2"].to_numpy())], 1)
+    assert non_dominated(losses).all()
+    # the refined front covers at least what the first measured front did
+    first_front = measured_front(space, objective, settings, rounds[:1], ref_edap)
+
+    def hv(f):
+        pts = np.stack([-f["accuracy"].to_numpy(), np.log10(f["energy_uj"].to_numpy()),
+                        np.log10(f["latency_ms"].to_numpy()), np.log10(f["area_mm2"].to_numpy())], 1)
+        return hypervolume((pts - lo) / (hi - lo))
+
+    both = np.vstack([losses, np.stack([-first_front["accuracy"].to_numpy(), np.log10(first_front["energy_uj"].to_numpy()),
+                                         np.log10(first_front["latency_ms"].to_numpy()),
+                                         np.log10(first_front["area_mm2"].to_numpy())], 1)])
+    lo, hi = both.min(0), both.max(0) + 1e-9
+    assert hv(front) > hv(first_front)
+
+
+def test_a_design_measured_in_two_rounds_counts_for_the_first():
+    space = small_space()
+    objective = small_objective(space)
+    pool = space.random_genes(np.random.default_rng(4), 50)
+    genes = pool[objective(pool).hw_feasible][:1]
+    rounds = [MeasuredDesigns(0, genes, np.array([0.9]), np.array([0.8])),
+              MeasuredDesigns(1, genes.copy(), np.array([0.85]), np.array([0.8]))]
+    front = measured_front(space, objective, SETTINGS, rounds, 1.0)
+    assert front["round"].to_list() == [0] and front["accuracy_predicted"].to_list() == [0.9]
+    assert front["accuracy_measured"].to_list() == [0.8]
+
+
+def test_a_negative_refinement_count_is_refused():
+    with pytest.raises(SearchConfigError, match="search.refine"):
+        SearchSettings.from_config({"refine": -1})
+
+
+def test_refinement_without_remeasurement_is_refused_with_the_key():
+    import yaml
+
+    from cimpipe.config import ConfigError, validate_config
+
+    config = yaml.safe_load((Path(__file__).resolve().parent.parent / "config.yaml").read_text())
+    config["workloads"]["demo"]["search"].update(remeasure=False, refine=2)
+    with pytest.raises(ConfigError, match="workloads.demo.search.refine needs search.remeasure"):
+        validate_config(config)
+    config["workloads"]["demo"]["search"]["refine"] = 0
+    validate_config(config)

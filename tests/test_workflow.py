@@ -130,6 +130,15 @@ def test_every_stage_leaves_its_table(run: Path) -> None:
 
     history = pl.read_parquet(results / "demo/search_history.parquet")
     assert history.height == 600
+
+    # the refinement round's designs are on record beside the first front's, in table columns
+    refined = pl.read_parquet(results / "demo/search/refine.parquet")
+    assert set(refined["round"].unique()) == {0, 1}
+    assert {"depth_0", "wbits_0", "adc_bits", "sigma", "on_off_ratio", "accuracy", "accuracy_predicted"} <= set(refined.columns)
+    assert refined["accuracy"].is_between(0, 1).all()
+    summary = json.loads((results / "demo/search_summary.json").read_text())
+    assert [r["round"] for r in summary["refine"]] == [0, 1]
+    assert summary["refine"][1]["refit_heldout"]["rows_total"] == table.height + refined.filter(pl.col("round") == 0).height
     hv = history.group_by("generation").agg(pl.col("hypervolume").first()).sort("generation")["hypervolume"]
     assert (hv.diff().drop_nulls() >= -1e-12).all()
 
@@ -145,6 +154,10 @@ def test_the_front_is_non_dominated_and_carries_whole_designs(run: Path) -> None
                    "edap_uj_ms_mm2", "edap_reduction_vs_reference", "technology", "adc_bits", "design_json"):
         assert column in front.columns
     assert np.allclose(front["accuracy"].to_numpy(), front["accuracy_measured"].to_numpy())
+    # every front design was measured in the round that found it, at the accuracy on record there
+    refined = pl.read_parquet(run / "results/demo/search/refine.parquet")
+    assert set(front["round"].unique()) <= {0, 1}
+    assert front.height <= refined.height
     assert_front_rebuilds(front, yaml.safe_load((run / "config.yaml").read_text()))
 
 
