@@ -1002,3 +1002,23 @@ def measured_front(space: SearchSpace, objective: Objective, settings: SearchSet
     return front_frame(space, genes[keep], sub, settings.objectives, ref_edap,
                        lambda designs: np.array([lookup[tuple(space.encode(d).tolist())] for d in designs]),
                        settings.constraints, None, extra={"round": round_of[keep]})
+
+
+def write_refined(space: SearchSpace, objective: Objective, settings: SearchSettings,
+                  rounds: Sequence[MeasuredDesigns], first_front: pl.DataFrame, front_path: str | Path,
+                  summary_path: str | Path) -> pl.DataFrame:
+    """Record the refinement over the files of the first front (``first_front``, written at ``front_path``):
+    with more than one round, the front becomes :func:`measured_front` of every round (and the summary's
+    ``front_size`` its size); the summary gains ``refine``, each round's :meth:`MeasuredDesigns.error`.
+    Returns the front."""
+    front_path, summary_path = Path(front_path), Path(summary_path)
+    summary = json.loads(summary_path.read_text())
+    if len(rounds) > 1:
+        front = measured_front(space, objective, settings, rounds, summary["reference"]["edap_uj_ms_mm2"])
+        summary["front_size"] = front.height
+        _atomic_write(front_path, lambda p: front.write_parquet(p))
+    else:
+        front = first_front
+    summary["refine"] = [r.error() for r in rounds]
+    _atomic_write(summary_path, lambda p: p.write_text(json.dumps(summary, indent=2, allow_nan=True)))
+    return front

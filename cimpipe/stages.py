@@ -67,12 +67,6 @@ def run_stage(log_path: str | os.PathLike, fn: Callable[..., Any], *, threads: i
     return result
 
 
-def _atomic_json(path: Path, payload: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True))
-    tmp.replace(path)
-
-
 # --------------------------------------------------------------------------------------------------
 # stages
 # --------------------------------------------------------------------------------------------------
@@ -178,11 +172,36 @@ def fit(table_path: str, supernet_path: str, settings: dict, predictor_path: str
     print(json.dumps(metrics, indent=2, sort_keys=True))
 
 
+def _design_columns(space, genes: np.ndarray) -> dict[str, np.ndarray]:
+    """Designs as the accuracy table's configuration columns: canonical architecture genes, CIM settings."""
+    from cimpipe.accuracy import arch_columns
+
+    names = arch_columns(space)
+    arch = space.canonical_arch_values(space.arch_values(genes)) if len(genes) else np.zeros((0, len(names)))
+    cim = space.cim_values(genes) if len(genes) else np.zeros((0, len(space.cim_columns)))
+    return {n: arch[:, i] for i, n in enumerate(names)} | {n: cim[:, i] for i, n in enumerate(space.cim_columns)}
+
+
+def _measured_rows(space, rounds):
+    """Every design the rounds measured, in accuracy-table columns (:func:`_design_columns`, ``accuracy``)
+    with ``accuracy_predicted`` and ``round``, round by round."""
+    import polars as pl
+
+    def cat(part: str, empty: np.ndarray) -> np.ndarray:
+        return np.concatenate([getattr(r, part) for r in rounds]) if rounds else empty
+
+    genes = cat("genes", np.zeros((0, space.n_genes), dtype=np.int64))
+    round_of = np.concatenate([np.full(len(r.genes), r.round) for r in rounds]) if rounds else np.zeros(0)
+    return pl.DataFrame({"round": pl.Series(round_of, dtype=pl.Int32), **_design_columns(space, genes),
+                         "accuracy": pl.Series(cat("measured", np.zeros(0)), dtype=pl.Float64),
+                         "accuracy_predicted": pl.Series(cat("predicted", np.zeros(0)), dtype=pl.Float64)})
+
+
 def _remeasure(model, spec, space, data_dir: str, accuracy_settings: dict):
     """A function measuring designs' accuracy on the supernet in CIM mode, exactly as the table does."""
     import polars as pl
 
-    from cimpipe.accuracy import AccuracySettings, arch_columns, measure_rows
+    from cimpipe.accuracy import AccuracySettings, measure_rows
     from cimpipe.data import load_prepared
 
     data = load_prepared(Path(data_dir))
@@ -193,14 +212,9 @@ def _remeasure(model, spec, space, data_dir: str, accuracy_settings: dict):
         column mux, ADC type, pipelining) share one measurement."""
         if not designs:
             return np.zeros(0)
-        genes = np.stack([space.encode(d) for d in designs])
-        arch = space.canonical_arch_values(space.arch_values(genes))
-        columns = {name: arch[:, i] for i, name in enumerate(arch_columns(space))}
-        cim = space.cim_values(genes)
-        columns |= {name: cim[:, i] for i, name in enumerate(space.cim_columns)}
-        rows = pl.DataFrame(columns)
+        rows = pl.DataFrame(_design_columns(space, np.stack([space.encode(d) for d in designs])))
         keys = [tuple(r) for r in rows.rows()]
-        new = pl.DataFrame([dict(zip(columns, k)) for k in dict.fromkeys(k for k in keys if k not in known)],
+        new = pl.DataFrame([dict(zip(rows.columns, k)) for k in dict.fromkeys(k for k in keys if k not in known)],
                            schema=rows.schema)
         if new.height:
             distinct = new.with_row_index("config_id").with_columns(pl.col("config_id").cast(pl.Int64))
@@ -270,18 +284,17 @@ def search(predictor_path: str, supernet_path: str, data_dir: str, table_path: s
 
     from cimpipe.accuracy import arch_columns
     from cimpipe.predictor import Predictor, PredictorSettings, fit_predictor
-    from cimpipe.search import MeasureRecorder, MeasuredDesigns, measured_front, merge_islands, refine
+    from cimpipe.search import MeasureRecorder, MeasuredDesigns, merge_islands, refine, write_refined
 
     model, spec, space, search_settings, objective = _search_objective(predictor_path, supernet_path, hwcost_paths,
                                                                         settings)
     if not settings["search"].get("remeasure", True):  # nothing measured: no refinement either
         merge_islands(space, objective, search_settings, island_dirs, history_path, front_path)
-        _table_rows(space, arch_columns(space), np.zeros((0, space.n_genes), dtype=np.int64), np.zeros(0), np.zeros(0),
-                    np.zeros(0, dtype=np.int32)).write_parquet(refine_path)
+        _measured_rows(space, []).write_parquet(refine_path)
         return
     recorder = MeasureRecorder(space, _remeasure(model, spec, space, data_dir, settings["accuracy"]))
-    front = merge_islands(space, objective, search_settings, island_dirs, history_path, front_path,
-                          remeasure_fn=recorder)
+    first_front = merge_islands(space, objective, search_settings, island_dirs, history_path, front_path,
+                                remeasure_fn=recorder)
     genes, measured = recorder.taken()
     rounds = [MeasuredDesigns(0, genes, objective(genes).accuracy if len(genes) else np.zeros(0), measured)]
     if search_settings.refine:
@@ -291,8 +304,7 @@ def search(predictor_path: str, supernet_path: str, data_dir: str, table_path: s
         names = arch_columns(space) + list(space.cim_columns)
 
         def refit(done):
-            extra = pl.concat([_table_rows(space, arch_columns(space), r.genes, r.measured, r.predicted,
-                                           np.full(len(r.genes), r.round, dtype=np.int32)) for r in done])
+            extra = _measured_rows(space, done)
             rows = pl.concat([table.select(*names, "accuracy"),
                               extra.select(*names, "accuracy").cast({c: table.schema[c] for c in names})])
             rows = rows.with_columns(pl.lit(False).alias("anchor"))
@@ -305,42 +317,15 @@ def search(predictor_path: str, supernet_path: str, data_dir: str, table_path: s
             return fitted, {k: metrics[k] for k in ("rows_total", "rows_heldout", "kendall_tau", "rmse_pct")}
 
         rounds = refine(space, objective, search_settings, rounds[0], refit, recorder)
-    summary_path = Path(history_path).parent / "search_summary.json"
-    summary = json.loads(summary_path.read_text())
-    if len(rounds) > 1:
-        front = measured_front(space, objective, search_settings, rounds, summary["reference"]["edap_uj_ms_mm2"])
-        summary["front_size"] = front.height
-        _atomic_write_frame(front, Path(front_path))
-    summary["refine"] = [r.error() for r in rounds]
-    _atomic_json(summary_path, summary)
-    pl.concat([_table_rows(space, arch_columns(space), r.genes, r.measured, r.predicted,
-                           np.full(len(r.genes), r.round, dtype=np.int32)) for r in rounds]).write_parquet(refine_path)
+    front = write_refined(space, objective, search_settings, rounds, first_front, front_path,
+                          Path(history_path).parent / "search_summary.json")
+    _measured_rows(space, rounds).write_parquet(refine_path)
     for r in rounds:
         e = r.error()
         if e["designs_measured"]:
             print(f"round {e['round']}: {e['designs_measured']} designs measured; predicted minus measured accuracy: "
                   f"RMSE {e['front_rmse_pct']:.2f}, mean {e['front_bias_pct']:+.2f} points")
     print(f"front: {front.height} designs")
-
-
-def _table_rows(space, arch_names: list[str], genes: np.ndarray, measured: np.ndarray, predicted: np.ndarray,
-                round_of: np.ndarray):
-    """Measured designs as accuracy-table columns (architecture genes, CIM settings, ``accuracy``) with
-    ``accuracy_predicted`` and ``round``."""
-    import polars as pl
-
-    arch = space.canonical_arch_values(space.arch_values(genes)) if len(genes) else np.zeros((0, len(arch_names)))
-    cim = space.cim_values(genes) if len(genes) else np.zeros((0, len(space.cim_columns)))
-    cols = {n: arch[:, i] for i, n in enumerate(arch_names)} | {n: cim[:, i] for i, n in enumerate(space.cim_columns)}
-    return pl.DataFrame({"round": pl.Series(round_of, dtype=pl.Int32), **cols,
-                         "accuracy": pl.Series(measured, dtype=pl.Float64),
-                         "accuracy_predicted": pl.Series(predicted, dtype=pl.Float64)})
-
-
-def _atomic_write_frame(frame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame.write_parquet(tmp)
-    os.replace(tmp, path)
 
 
 def report(front_path: str, history_path: str, train_log: str, predictor_metrics: str, out_dir: str) -> None:

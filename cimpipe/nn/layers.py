@@ -121,8 +121,8 @@ class ElasticConv2d(nn.Module):
             y = F.conv2d(qa * sa, qw * sw, stride=self.stride, padding=k // 2, groups=groups)
         else:
             y = crossbar_conv2d(qa, qw, stride=self.stride, padding=k // 2, groups=groups, act_bits=a_bits,
-                           act_signed=self.act_quant.signed, w_bits=w_bits, cim=cim.for_slot(slot),
-                           layer=slot) * (sa * sw)
+                                act_signed=self.act_quant.signed, w_bits=w_bits, cim=cim.for_slot(slot),
+                                layer=slot) * (sa * sw)
         y = _batch_norm(self.bn, y, c_out)
         return F.relu(y) if self.relu else y
 
