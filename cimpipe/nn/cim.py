@@ -23,9 +23,9 @@ batched tensors):
   layer's normalised image) is fed in two's complement, its last bit weighted ``-2^(a_bits-1)``.
 * Every (row group, input bit, weight slice) column sum is read by an ``adc_bits`` ADC. With
   ``cim.adc_range == "dynamic"`` (the default, as NeuroSim's inference wrapper) its ``2^adc_bits`` levels
-  are spread over the min..max of the partial sums of that row group in one read batch of ``READ_BATCH``
-  input vectors (rows of the unrolled input): the ADC's references calibrated to the layer's data, not to
-  the cells' levels, so analog errors pass through it however fine it is. With "full" they span the
+  are spread over the min..max of the partial sums of that row group, input bit and weight slice (across
+  the columns) in one read batch of ``READ_BATCH`` input vectors (rows of the unrolled input): the ADC's
+  references calibrated to the layer's data, not to the cells' levels, so analog errors pass through it however fine it is. With "full" they span the
   physical range of the column, ``0 .. n_rows * G_on`` for the ``n_rows`` cells of the group (a fixed,
   uncalibrated circuit, its step never finer than one level). Either way an ADC with more levels than
   ideal integer column sums can produce reads them exactly, so a high-resolution ADC on ideal devices is
@@ -35,8 +35,8 @@ batched tensors):
 
 The computation is vectorised: per row group, one matmul of the input bit-planes against the sliced
 conductances gives every (input bit, weight slice, column) partial sum, quantized elementwise in place,
-then one batched matmul does the shift-add, the dynamic ADC's step and offset applied to its result rather
-than to every partial sum. Rows of the batch are processed in read batches (chunks bounding memory for a
+then one batched matmul does the shift-add, each plane's dynamic-ADC step folded into its coefficient and
+the planes' offsets added once, rather than applied to every partial sum. Rows of the batch are processed in read batches (chunks bounding memory for a
 full-range ADC), small enough that a row group's partial sums stay in a core's cache between the matmul,
 the ADC and the shift-add.
 """
@@ -149,7 +149,6 @@ def crossbar_matmul(
         xi = torch.remainder(xi, 2**act_bits)  # two's complement
     xi = F.pad(xi.to(torch.uint8), (0, padded - rows))  # absent rows get no input
     t_idx = t_idx.to(torch.uint8)
-    coef_sum = coef.sum(1).tolist()
     out = torch.zeros(m, 1, n_cols, device=device)
     block = READ_BATCH if dynamic else max(1, _CHUNK_ELEMENTS // (act_bits * n_slices * n_cols))
     for lo in range(0, m, block):
@@ -160,44 +159,45 @@ def crossbar_matmul(
         for g in range(n_groups):
             # every (input bit, slice, column) partial sum of this row group
             sums = bits[:, g * rp : (g + 1) * rp] @ cond[g]  # [Mc*T, S*C']
-            scale, offset = 1.0, 0.0
-            if dynamic:
-                if not lossless_dynamic[g]:
-                    scale, offset = _quantize_dynamic(sums, n_levels)
-            elif not lossless:
-                sums.mul_(inv_step[g]).round_().clamp_(0, n_levels - 1)  # ADC codes
-            # shift-add over input bits and slices (ADC step folded into the coefficients); a dynamic ADC's
-            # codes map back to partial sums as code * scale + offset, the offset summed over the coefficients
-            part = torch.matmul(coef[g].view(1, 1, -1), sums.view(mc, act_bits * n_slices, n_cols))
-            if scale != 1.0:
-                part.mul_(scale)
-            if offset != 0.0:
-                part.add_(offset * coef_sum[g])
+            planes = sums.view(mc, act_bits * n_slices, n_cols)
+            if dynamic and not lossless_dynamic[g]:
+                # codes read back as code * step + low per (input bit, slice): the steps fold into the
+                # shift-add coefficients, the lows into one constant
+                step_ts, low_ts = _quantize_dynamic(planes, n_levels)
+                part = torch.matmul((coef[g] * step_ts).view(1, 1, -1), planes)
+                part.add_(float(coef[g] @ low_ts))
+            else:
+                if not dynamic and not lossless:
+                    sums.mul_(inv_step[g]).round_().clamp_(0, n_levels - 1)  # ADC codes
+                # shift-add over input bits and slices (a fixed ADC's step folded into the coefficients)
+                part = torch.matmul(coef[g].view(1, 1, -1), planes)
             acc += part
     out = out.view(m, n_cols)
     return out[:, :c_out] - out[:, c_out:]  # negative array, or the reference column
 
 
-def _quantize_dynamic(sums: Tensor, n_levels: int) -> tuple[float, float]:
-    """Replace partial sums in place by the codes of an ``n_levels`` ADC spread over their own min..max;
-    returns ``(step, low)``: a code ``q`` reads ``q * step + low``.
+def _quantize_dynamic(planes: Tensor, n_levels: int) -> tuple[Tensor, Tensor]:
+    """Replace the partial sums ``planes`` [M, P, C] in place by the codes of an ``n_levels`` ADC spread over
+    the min..max of each of the ``P`` (input bit, weight slice) planes; returns ``(step, low)`` [P]: a code
+    ``q`` of plane ``p`` reads ``q * step[p] + low[p]``.
 
-    As NeuroSim's inference wrapper does (its LinearQuantizeOut over each partial-sum tensor): the ADC's
-    references are calibrated to the range the layer's data actually reaches, ``step = (max - min) /
-    (n_levels - 1)``, whatever a cell's level step is. The references are not aligned to the cells' levels, so
-    an ADC finer than a level does not round an analog error (variation, off-state current) back onto the
-    integer grid: the error passes through, smoothly in sigma and on/off ratio. (Ideal integer sums that an
-    ADC can resolve level by level are read exactly by the caller without quantizing.)
+    As NeuroSim's inference wrapper does (``LinearQuantizeOut`` applied to each partial-sum tensor of one
+    input bit, one weight slice and one subarray, across the batch and the columns,
+    ``Inference_pytorch/modules/quantization_cpu_np_infer.py`` of DNN_NeuroSim V1.3): the ADC's references
+    are calibrated to the range the layer's data actually reaches in that read, ``step = (max - min) /
+    (n_levels - 1)``, whatever a cell's level step is. A sparse plane (an input's most significant bit, a
+    weight's high slice) keeps its own fine step rather than the range of the densest plane. The references
+    are not aligned to the cells' levels, so an ADC finer than a level does not round an analog error
+    (variation, off-state current) back onto the integer grid: the error passes through, smoothly in sigma and
+    on/off ratio. (Ideal integer sums that an ADC can resolve level by level are read exactly by the caller
+    without quantizing.)
     """
-    lo_t, hi_t = torch.aminmax(sums)
-    lo, hi = float(lo_t), float(hi_t)
-    step = (hi - lo) / (n_levels - 1)
-    if step <= 0.0:  # every partial sum equal: the one code reads it exactly
-        sums.zero_()
-        return 1.0, lo
-    # (s - lo) / step lies in [0, n_levels - 1] by construction, so the rounded code needs no clamp
-    sums.sub_(lo).div_(step).round_()
-    return step, lo
+    low = planes.amin(dim=(0, 2))
+    step = (planes.amax(dim=(0, 2)) - low) / (n_levels - 1)
+    step = torch.where(step > 0, step, torch.ones_like(step))  # a constant plane: its one code reads it exactly
+    # (s - low) / step lies in [0, n_levels - 1] by construction, so the rounded code needs no clamp
+    planes.sub_(low.view(1, -1, 1)).div_(step.view(1, -1, 1)).round_()
+    return step, low
 
 
 def crossbar_conv2d(
