@@ -91,7 +91,7 @@ class AccuracySettings:
     rows: int = 400
     shards: int = 1
     chunk_rows: int = 25
-    calib_images: int = 512
+    calib_images: int = 1024
     eval_images: int | None = None
     seed: int = 1
     batch_size: int = 512
@@ -100,7 +100,7 @@ class AccuracySettings:
     on_off_max: float = 1e6
     draws_min: int = 2
     draws_max: int = 8
-    draw_sem: float = 0.005
+    draw_sem: float = 0.003
 
     @classmethod
     def from_config(cls, section: dict[str, Any] | None) -> "AccuracySettings":
@@ -325,7 +325,7 @@ def measure_rows(model: Any, spec: Family, data: Any, configs_df: pl.DataFrame, 
     split, then evaluated in CIM mode with the row's settings. A row with conductance variation is evaluated
     on independent variation draws (:func:`row_seed` of the row and draw) until :func:`enough_draws`; its
     accuracy and loss are the draws' means. One draw's accuracy spreads by points where a coarse ADC meets
-    variation (on the demo, 2.1 points standard deviation between draws below 90 % accuracy, 0.6 above:
+    variation (on the demo, 1.2 points standard deviation between draws below 90 % accuracy, 0.5 above:
     ``python bench/accuracy_noise.py``), as much as the predictor fitted on the table may err, so the table
     stores the expectation over dies.
     """
@@ -381,7 +381,7 @@ def enough_draws(accuracies: Sequence[float], sigma: float, n_images: int, setti
     in between, stop once the standard error of the mean, ``s / sqrt(n)``, is at most ``draw_sem``. A spread
     ``s`` estimated from two or three draws is itself noisy, so it is taken as at least half the binomial
     standard deviation ``sqrt(p (1 - p) / n_images)`` of an accuracy ``p`` on ``n_images`` images (on the
-    demo the draws spread 0.7 to 1.1 times that): two draws that agree by chance do not stop a row in the
+    demo the draws spread about 0.7 times that): two draws that agree by chance do not stop a row in the
     steep region where a die's accuracy varies most.
     """
     n = len(accuracies)
