@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+import torch
 
 from cimpipe.accuracy import sample_configurations
 from cimpipe.predictor import Predictor, PredictorError, PredictorSettings, fit_predictor
@@ -59,6 +60,9 @@ def test_settings_from_config() -> None:
     assert PredictorSettings.from_config({"trees": 0}).trees == 0
     with pytest.raises(PredictorError, match="predictor.trees must be an integer of at least 0"):
         PredictorSettings.from_config({"trees": -1})
+    assert PredictorSettings.from_config({"mlp_weight": 0.25}).mlp_weight == 0.25
+    with pytest.raises(PredictorError, match="predictor.mlp_weight must lie in"):
+        PredictorSettings.from_config({"mlp_weight": 1.5})
 
 
 def test_fit_scores_on_held_out_rows_and_writes_metrics(fitted: tuple[Path, dict, pl.DataFrame]) -> None:
@@ -179,6 +183,26 @@ def test_without_trees_the_predictor_is_the_mlp_ensemble(space: SearchSpace, tmp
     p = Predictor.load(tmp_path / "p.pt", space)
     mean, std = p.predict_table(table)
     assert ((mean >= 0) & (mean <= 1)).all() and (std >= 0).all()
+
+
+def test_the_mlp_weight_mixes_the_trees_and_the_ensemble(space: SearchSpace, tmp_path: Path) -> None:
+    """Weight 0 predicts the trees' accuracies, 1 the ensemble's mean, 0.5 their mean; the spread is the same."""
+    from cimpipe.predictor import _predict_trees
+
+    table = _fabricated_table(space, 60)
+    means, stds = {}, {}
+    for w in (0.0, 0.5, 1.0):
+        settings = PredictorSettings(ensemble=2, hidden=(16,), epochs=20, holdout=0.25, seed=0, trees=40, mlp_weight=w)
+        fit_predictor(table, space, settings, tmp_path / f"p{w}.pt", tmp_path / f"m{w}.json")
+        p = Predictor.load(tmp_path / f"p{w}.pt", space)
+        means[w], stds[w] = p.predict_table(table)
+    feats = torch.from_numpy(p.features(table, table))
+    trees = _predict_trees(p.state["trees"], feats).numpy()
+    np.testing.assert_allclose(means[0.0], trees, atol=1e-9)
+    assert 0.0 <= trees.min() and trees.max() <= 1.0  # the log error rate maps back inside 0..1
+    np.testing.assert_allclose(means[0.5], (means[0.0] + means[1.0]) / 2, atol=1e-6)
+    assert np.abs(means[1.0] - means[0.0]).max() > 1e-3
+    np.testing.assert_allclose(stds[0.0], stds[1.0], atol=1e-9)
 
 
 def test_the_held_out_error_is_also_given_per_accuracy_band() -> None:
