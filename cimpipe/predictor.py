@@ -6,9 +6,9 @@ ADC's shortfall and the crossbar noise of every layer, from the space's layer sh
 spread. Accuracy predictors in the NAS literature are MLPs on architecture encodings (once-for-all, APQ,
 BatchQuant) or tree ensembles (AttentiveNAS, AnalogNAS). The prediction is ``mlp_weight`` times the MLP
 ensemble's mean plus the rest times the trees'. On the demo table the trees, fitted to the log of the error
-rate, fit and rank better than the MLPs and than any mix tried (``python bench/predictor_quality.py``, five
-cross-validation folds: RMSE 1.80 points and Kendall tau 0.80 for the trees, 2.84 and 0.67 for the MLPs,
-1.92 and 0.79 with a quarter MLP, 2.15 and 0.75 for the mean), so ``mlp_weight`` defaults to 0; the MLP
+rate, fit and rank better than the MLPs and than their mean (``python bench/predictor_quality.py``, five
+cross-validation folds: RMSE 1.82 points and Kendall tau 0.80 for the trees, 2.84 and 0.67 for the MLPs,
+2.16 and 0.75 for the mean; a quarter MLP gave 1.92 and 0.79), so ``mlp_weight`` defaults to 0; the MLP
 ensemble still gives the spread (its members' disagreement and its distance to the trees). The trees are
 stored as tensors (complete binary trees) and evaluated without sklearn.
 
@@ -202,7 +202,7 @@ def _fit_trees(feats: np.ndarray, acc: np.ndarray, settings: PredictorSettings) 
     :data:`TREE_DEPTH`, leaves of at least 3 rows) on the log error rate (:data:`ERROR_FLOOR`), as tensors:
     every tree laid out as a complete binary tree of that depth. A coarse ADC multiplies a design's error
     rather than subtracting points from its accuracy, so the log error rate is the smoother target (on the demo
-    table, five-fold RMSE 1.80 points against 2.02 on accuracy itself).
+    table, five-fold RMSE 1.82 points and tau 0.80 against 2.05 and 0.78 on accuracy itself).
 
     Split ``i`` of a tree sends ``x`` to child ``2 i + 1`` when ``x[feature[i]] <= threshold[i]`` and to
     ``2 i + 2`` otherwise; a leaf reached early passes its value down (threshold +inf). ``feature`` and
