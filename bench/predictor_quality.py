@@ -6,9 +6,9 @@ Run from a workflow folder after `snakemake -c2` (the demo):
 
 For the feature sets (``cimpipe.space.features`` alone, and with the predictor's crossbar features) and the
 models (the MLP ensemble of ``PredictorSettings()``, its gradient-boosted trees: the saved model's prediction
-at the default ``mlp_weight`` 0, and the plain mean of the two) prints Kendall tau and RMSE in accuracy points on ``fit_predictor``'s held-out split and over
-``--folds`` cross-validation folds of the non-anchor rows (every row predicted by a model that never saw it),
-with the RMSE of rows below and above 90 % accuracy.
+at the default ``mlp_weight`` 0, and the plain mean of the two) prints Kendall tau and RMSE in accuracy points
+on ``fit_predictor``'s held-out split and over ``--folds`` cross-validation folds of the non-anchor rows
+(every row predicted by a model that never saw it), with the RMSE of rows below and above 90 % accuracy.
 """
 
 from __future__ import annotations

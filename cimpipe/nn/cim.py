@@ -22,23 +22,23 @@ batched tensors):
 * Inputs (activation codes) are fed bit-serially, least significant bit first; a signed input (the first
   layer's normalised image) is fed in two's complement, its last bit weighted ``-2^(a_bits-1)``.
 * Every (row group, input bit, weight slice) column sum is read by an ``adc_bits`` ADC. With
-  ``cim.adc_range == "dynamic"`` (the default, as NeuroSim's inference wrapper) its ``2^adc_bits`` levels
-  are spread over the min..max of the partial sums of that row group, input bit and weight slice (across
-  the columns) in one read batch of ``READ_BATCH`` input vectors (rows of the unrolled input): the ADC's
-  references calibrated to the layer's data, not to the cells' levels, so analog errors pass through it however fine it is. With "full" they span the
-  physical range of the column, ``0 .. n_rows * G_on`` for the ``n_rows`` cells of the group (a fixed,
-  uncalibrated circuit, its step never finer than one level). Either way an ADC with more levels than
-  ideal integer column sums can produce reads them exactly, so a high-resolution ADC on ideal devices is
-  exact.
+  ``cim.adc_range == "dynamic"`` (the default, as NeuroSim's inference wrapper) its ``2^adc_bits`` levels are
+  spread over the min..max of the partial sums of that row group, input bit and weight slice (across the
+  columns) in one read batch of ``READ_BATCH`` input vectors (rows of the unrolled input): the ADC's
+  references calibrated to the layer's data, not to the cells' levels, so analog errors pass through it
+  however fine it is. With "full" they span the physical range of the column, ``0 .. n_rows * G_on`` for the
+  ``n_rows`` cells of the group (a fixed, uncalibrated circuit, its step never finer than one level). Either
+  way an ADC with more levels than ideal integer column sums can produce reads them exactly, so a
+  high-resolution ADC on ideal devices is exact.
 * The ADC outputs are combined digitally by shift-add over weight slices (``2^(cell_bits * s)``), input
   bits (``+-2^t``) and row groups.
 
 The computation is vectorised: per row group, one matmul of the input bit-planes against the sliced
-conductances gives every (input bit, weight slice, column) partial sum, quantized elementwise in place,
-then one batched matmul does the shift-add, each plane's dynamic-ADC step folded into its coefficient and
-the planes' offsets added once, rather than applied to every partial sum. Rows of the batch are processed in read batches (chunks bounding memory for a
-full-range ADC), small enough that a row group's partial sums stay in a core's cache between the matmul,
-the ADC and the shift-add.
+conductances gives every (input bit, weight slice, column) partial sum, quantized elementwise in place, then
+one batched matmul does the shift-add, each plane's dynamic-ADC step folded into its coefficient and the
+planes' offsets added once, rather than applied to every partial sum. Rows of the batch are processed in read
+batches (chunks bounding memory for a full-range ADC), small enough that a row group's partial sums stay in a
+core's cache between the matmul, the ADC and the shift-add.
 """
 
 from __future__ import annotations
