@@ -11,12 +11,17 @@ import polars as pl
 import pytest
 import torch
 
-from cimpipe.pareto import non_dominated
-from cimpipe.pareto import hypervolume
+from cimpipe.pareto import hypervolume, non_dominated
 from cimpipe.search import (Constraints, MeasuredDesigns, MeasureRecorder, Objective, SearchConfigError, SearchSettings,
                             decode_unit, encode_unit, measured_front, merge_islands, parse_objectives, reference_design,
                             refine, run_island, run_search, search)
 from cimpipe.space import Design, DeviceSummary, HardwareConfig, HardwareSpace, SearchSpace, SubnetConfig, VGGSpec
+
+
+def front_losses(front: pl.DataFrame) -> np.ndarray:
+    """The front's losses on the default objectives: -accuracy, log10 energy, latency and area."""
+    return np.stack([-front["accuracy"].to_numpy(), np.log10(front["energy_uj"].to_numpy()),
+                     np.log10(front["latency_ms"].to_numpy()), np.log10(front["area_mm2"].to_numpy())], 1)
 
 
 def _get(obj, key):
@@ -158,8 +163,7 @@ def test_run_search_writes_history_front_and_summary(tmp_path):
     np.testing.assert_allclose(on_disk["accuracy"].to_numpy(), on_disk["accuracy_measured"].to_numpy())
     assert on_disk["accuracy_predicted"].null_count() == 0
     # dominance re-filtered on measured values
-    losses = np.stack([-on_disk["accuracy"].to_numpy(), np.log10(on_disk["energy_uj"].to_numpy()),
-                       np.log10(on_disk["latency_ms"].to_numpy()), np.log10(on_disk["area_mm2"].to_numpy())], 1)
+    losses = front_losses(on_disk)
     assert non_dominated(losses).all()
     # every row rebuilds its sub-network and its hardware
     for text in on_disk["design_json"]:
@@ -294,8 +298,7 @@ def test_search_on_the_real_objective(tmp_path, per_layer):
     front = run_search(space, objective, settings, tmp_path / "search_history.parquet", tmp_path / "pareto.parquet")
     assert front.height > 0 and (front["accuracy"] >= 0.5).all()
     assert set(front["technology"].unique()) <= {"rram_22nm", "sram_22nm"}
-    losses = np.stack([-front["accuracy"].to_numpy(), np.log10(front["energy_uj"].to_numpy()),
-                       np.log10(front["latency_ms"].to_numpy()), np.log10(front["area_mm2"].to_numpy())], 1)
+    losses = front_losses(front)
     assert non_dominated(losses).all()
     for row, text in zip(front.iter_rows(named=True), front["design_json"]):
         d = json.loads(text)
@@ -332,8 +335,7 @@ def test_islands_merge_into_one_non_dominated_front(tmp_path):
     front = merge_islands(space, objective, settings, [tmp_path / "island_0", tmp_path / "island_1"],
                           tmp_path / "search_history.parquet", tmp_path / "pareto.parquet", remeasure_fn=remeasure)
     assert measured == [15] and 0 < front.height <= 15  # thinned once, re-measured once
-    losses = np.stack([-front["accuracy"].to_numpy(), np.log10(front["energy_uj"].to_numpy()),
-                       np.log10(front["latency_ms"].to_numpy()), np.log10(front["area_mm2"].to_numpy())], 1)
+    losses = front_losses(front)
     assert non_dominated(losses).all()
     for row in front.iter_rows(named=True):
         d = json.loads(row["design_json"])
@@ -421,20 +423,15 @@ def test_refinement_learns_from_the_measured_front_and_keeps_the_best_measured_d
     designs = [Design(SubnetConfig.from_dict(json.loads(t)["subnet"]), HardwareConfig(**json.loads(t)["hardware"]))
                for t in front["design_json"]]
     np.testing.assert_allclose(front["accuracy"].to_numpy(), measure(designs))
-    losses = np.stack([-front["accuracy"].to_numpy(), np.log10(front["energy_uj"].to_numpy()),
-                       np.log10(front["latency_ms"].to_numpy()), np.log10(front["area_mm2"].to_numpy())], 1)
+    losses = front_losses(front)
     assert non_dominated(losses).all()
     # the refined front covers at least what the first measured front did
     first_front = measured_front(space, objective, settings, rounds[:1], ref_edap)
 
     def hv(f):
-        pts = np.stack([-f["accuracy"].to_numpy(), np.log10(f["energy_uj"].to_numpy()),
-                        np.log10(f["latency_ms"].to_numpy()), np.log10(f["area_mm2"].to_numpy())], 1)
-        return hypervolume((pts - lo) / (hi - lo))
+        return hypervolume((front_losses(f) - lo) / (hi - lo))
 
-    both = np.vstack([losses, np.stack([-first_front["accuracy"].to_numpy(), np.log10(first_front["energy_uj"].to_numpy()),
-                                         np.log10(first_front["latency_ms"].to_numpy()),
-                                         np.log10(first_front["area_mm2"].to_numpy())], 1)])
+    both = np.vstack([losses, front_losses(first_front)])
     lo, hi = both.min(0), both.max(0) + 1e-9
     assert hv(front) > hv(first_front)
 

@@ -165,7 +165,7 @@ def crossbar_matmul(
                 # shift-add coefficients, the lows into one constant
                 step_ts, low_ts = _quantize_dynamic(planes, n_levels)
                 part = torch.matmul((coef[g] * step_ts).view(1, 1, -1), planes)
-                part.add_(float(coef[g] @ low_ts))
+                part.add_(coef[g] @ low_ts)  # a 0-d tensor: no host round trip per row group
             else:
                 if not dynamic and not lossless:
                     sums.mul_(inv_step[g]).round_().clamp_(0, n_levels - 1)  # ADC codes
