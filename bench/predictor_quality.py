@@ -2,13 +2,14 @@
 
 Run from a workflow folder after `snakemake -c2` (the demo):
 
-    python bench/predictor_quality.py [--table results/demo/accuracy.parquet] [--folds 5]
+    python bench/predictor_quality.py [--table results/demo/accuracy.parquet] [--folds 5] [--models gbt,gp,saved]
 
 For the feature sets (``cimpipe.space.features`` alone, and with the predictor's crossbar features) and the
-models (the MLP ensemble of ``PredictorSettings()``, its gradient-boosted trees: the saved model's prediction
-at the default ``mlp_weight`` 0, and the plain mean of the two) prints Kendall tau and RMSE in accuracy points
-on ``fit_predictor``'s held-out split and over ``--folds`` cross-validation folds of the non-anchor rows
-(every row predicted by a model that never saw it), with the RMSE of rows below and above 90 % accuracy.
+models of ``PredictorSettings()`` (the MLP ensemble; the gradient-boosted trees without and with the monotone
+trends; the Gaussian process; the saved blend of trees and process at the default ``gp_weight``) prints
+Kendall tau and RMSE in accuracy points on ``fit_predictor``'s held-out split and over ``--folds``
+cross-validation folds of the non-anchor rows (every row predicted by a model that never saw it), with the
+RMSE of rows below and above 90 % accuracy.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ import numpy as np
 import polars as pl
 import torch
 
-from cimpipe.predictor import (PredictorSettings, _fit_trees, _predict_trees, _train_ensemble, crossbar_features,
-                               score, split_rows)
+from cimpipe.predictor import (PredictorSettings, _fit_gp, _fit_trees, _predict_gp, _predict_trees, _train_ensemble,
+                               crossbar_features, predictor_trends, score, split_rows)
 from cimpipe.space import CIM_COLUMNS, features
 from cimpipe.train import load_supernet
 
@@ -34,9 +35,16 @@ def _mlp(settings: PredictorSettings):
     return fit_predict
 
 
-def _gbt(settings: PredictorSettings):
+def _gbt(settings: PredictorSettings, trends: np.ndarray | None):
     def fit_predict(x: np.ndarray, y: np.ndarray, x_new: np.ndarray) -> np.ndarray:
-        return _predict_trees(_fit_trees(x, y, settings), torch.from_numpy(x_new)).numpy()
+        t = None if trends is None else trends[: x.shape[1]]
+        return _predict_trees(_fit_trees(x, y, settings, t), torch.from_numpy(x_new)).numpy()
+    return fit_predict
+
+
+def _gp(settings: PredictorSettings):
+    def fit_predict(x: np.ndarray, y: np.ndarray, x_new: np.ndarray) -> np.ndarray:
+        return _predict_gp(_fit_gp(x, y, settings), torch.from_numpy(x_new)).numpy()
     return fit_predict
 
 
@@ -47,6 +55,8 @@ def main() -> None:
     ap.add_argument("--workload", default="demo")
     ap.add_argument("--table", type=Path, help="default: results/WORKLOAD/accuracy.parquet")
     ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--models", help="comma-separated subset of mlp,gbt-free,gbt,gp,saved (default: all)")
+    ap.add_argument("--features", default="space,space+xbar", help="comma-separated subset of space,space+xbar")
     args = ap.parse_args()
     torch.set_num_threads(1)
     _, spec, _ = load_supernet(Path(f"results/{args.workload}/supernet.pt"))
@@ -60,9 +70,15 @@ def main() -> None:
     acc = table["accuracy"].to_numpy().astype(np.float64)
     base = features(space, arch, cim)
     feature_sets = {"space": base, "space+xbar": np.concatenate([base, crossbar_features(space, arch, cim)], 1)}
+    feature_sets = {k: v for k, v in feature_sets.items() if k in args.features.split(",")}
     settings = PredictorSettings()
-    mlp, gbt = _mlp(settings), _gbt(settings)
-    models = {"mlp": mlp, "gbt": gbt, "mean": lambda x, y, z: 0.5 * (mlp(x, y, z) + gbt(x, y, z))}
+    trends = predictor_trends(space)
+    mlp, gbt, gp = _mlp(settings), _gbt(settings, trends), _gp(settings)
+    w = settings.gp_weight
+    models = {"mlp": mlp, "gbt-free": _gbt(settings, None), "gbt": gbt, "gp": gp,
+              "saved": lambda x, y, z: w * gp(x, y, z) + (1 - w) * gbt(x, y, z)}
+    if args.models:
+        models = {k: v for k, v in models.items() if k in args.models.split(",")}
     fit, held = split_rows(table, settings.holdout, settings.seed)
     others = np.flatnonzero(~table["anchor"].to_numpy())
     folds = np.array_split(np.random.default_rng(0).permutation(others), args.folds)
@@ -78,7 +94,7 @@ def main() -> None:
             cvs = score(cv[others], np.zeros(len(others)), acc[others])
             err = (cv[others] - acc[others]) * 100
             low = acc[others] < 0.9
-            print(f"{fname:11s} {mname:5s} held-out tau {split['kendall_tau']:.3f} rmse {split['rmse_pct']:5.2f} | "
+            print(f"{fname:11s} {mname:8s} held-out tau {split['kendall_tau']:.3f} rmse {split['rmse_pct']:5.2f} | "
                   f"{args.folds}-fold tau {cvs['kendall_tau']:.3f} rmse {cvs['rmse_pct']:5.2f} "
                   f"(<90 %: {np.sqrt(np.mean(err[low] ** 2)):5.2f}, >=90 %: {np.sqrt(np.mean(err[~low] ** 2)):4.2f})"
                   f"  {time.perf_counter() - start:4.0f} s")

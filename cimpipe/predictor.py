@@ -1,16 +1,18 @@
-"""The accuracy predictor: gradient-boosted trees beside an ensemble of small MLPs, fitted on the table.
+"""The accuracy predictor: gradient-boosted trees and a Gaussian process beside an ensemble of small MLPs.
 
 The search asks for the accuracy of hundreds of thousands of designs; the predictor answers from
 :func:`cimpipe.space.features` (architecture gene values + CIM settings) and :func:`crossbar_features` (the
 ADC's shortfall and the crossbar noise of every layer, from the space's layer shapes) with a mean and a
 spread. Accuracy predictors in the NAS literature are MLPs on architecture encodings (once-for-all, APQ,
-BatchQuant) or tree ensembles (AttentiveNAS, AnalogNAS). The prediction is ``mlp_weight`` times the MLP
-ensemble's mean plus the rest times the trees'. On the demo table the trees, fitted to the log of the error
-rate, fit and rank better than the MLPs and than their mean (``python bench/predictor_quality.py``, five
-cross-validation folds: RMSE 1.82 points and Kendall tau 0.80 for the trees, 2.84 and 0.67 for the MLPs,
-2.16 and 0.75 for the mean; a quarter MLP gave 1.92 and 0.79), so ``mlp_weight`` defaults to 0; the MLP
-ensemble still gives the spread (its members' disagreement and its distance to the trees). The trees are
-stored as tensors (complete binary trees) and evaluated without sklearn.
+BatchQuant), tree ensembles (AttentiveNAS, AnalogNAS) or Gaussian processes (the surrogates of Bayesian
+optimization). The prediction is ``gp_weight`` times the Gaussian process plus ``mlp_weight`` times the MLP
+ensemble's mean plus the rest times the trees. The trees and the process fit the log of the error rate, and
+the trees are held monotone in the features whose effect is known (:func:`predictor_trends`). On the demo
+table (``python bench/predictor_quality.py``, five cross-validation folds of 292 rows) the trees alone reach
+RMSE 1.46 points and Kendall tau 0.81 (1.54 and 0.80 without the trends), the process 1.41 and 0.83, their
+mean 1.36 and 0.83, the MLPs far less, so ``gp_weight`` defaults to 0.5 and ``mlp_weight`` to 0: the MLP
+ensemble gives only the spread (its members' disagreement and the largest distance between the models).
+Trees and process are stored as tensors and evaluated without sklearn.
 
 Protocol of :func:`fit_predictor`: rows are split into fit / held-out (``holdout`` fraction, seeded; the
 fixed anchor rows always stay in fit); the model trained on the fit rows is scored on the held-out rows
@@ -34,8 +36,8 @@ import numpy as np
 import polars as pl
 import torch
 
-from cimpipe.space import (DeviceSummary, HardwareSpace, SearchSpace, cim_columns, features, spec_from_dict,
-                           split_cim)
+from cimpipe.space import (DeviceSummary, HardwareSpace, SearchSpace, cim_columns, feature_trends, features,
+                           spec_from_dict, split_cim)
 
 FORMAT = "cimpipe-predictor-1"
 
@@ -57,8 +59,10 @@ class PredictorSettings:
     ``epochs`` passes over the fit rows in minibatches of ``batch_size``; ``lr`` Adam's learning rate
     (cosine-decayed); ``weight_decay`` AdamW's decoupled decay; ``holdout`` fraction of the rows scored
     and never fitted; ``seed`` for the split and the members; ``trees`` boosting iterations of the
-    gradient-boosted trees (0: the MLP ensemble alone); ``mlp_weight`` the MLP ensemble's share of the
-    prediction when there are trees (0: the trees alone; the ensemble then only gives the spread).
+    gradient-boosted trees (0: none); ``gp_weight`` the Gaussian process's share of the prediction (0: no
+    Gaussian process is fitted); ``mlp_weight`` the MLP ensemble's share. The trees take the rest, or the MLP
+    ensemble where there are no trees; ``mlp_weight + gp_weight`` must not exceed 1. With ``mlp_weight`` 0
+    the ensemble only gives the spread.
     """
 
     ensemble: int = 5
@@ -71,6 +75,7 @@ class PredictorSettings:
     weight_decay: float = 1e-4
     trees: int = 300
     mlp_weight: float = 0.0
+    gp_weight: float = 0.5
 
     @classmethod
     def from_config(cls, section: dict[str, Any] | None) -> "PredictorSettings":
@@ -86,15 +91,15 @@ class PredictorSettings:
                         or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in value)):
                     raise PredictorError(f"predictor.hidden must be a non-empty list of positive integers, not {value!r}")
                 out[key] = tuple(value)
-            elif key in ("lr", "holdout", "weight_decay", "mlp_weight"):
+            elif key in ("lr", "holdout", "weight_decay", "mlp_weight", "gp_weight"):
                 if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                     raise PredictorError(f"predictor.{key} must be a number, not {value!r}")
                 if key == "lr" and value <= 0:
                     raise PredictorError(f"predictor.lr must be positive, not {value}")
                 if key == "holdout" and not 0 <= value < 1:
                     raise PredictorError(f"predictor.holdout must lie in [0, 1), not {value}")
-                if key == "mlp_weight" and not 0 <= value <= 1:
-                    raise PredictorError(f"predictor.mlp_weight must lie in [0, 1], not {value}")
+                if key in ("mlp_weight", "gp_weight") and not 0 <= value <= 1:
+                    raise PredictorError(f"predictor.{key} must lie in [0, 1], not {value}")
                 if key == "weight_decay" and value < 0:
                     raise PredictorError(f"predictor.weight_decay must not be negative, not {value}")
                 out[key] = float(value)
@@ -103,6 +108,9 @@ class PredictorSettings:
                 if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
                     raise PredictorError(f"predictor.{key} must be an integer of at least {lowest}, not {value!r}")
                 out[key] = value
+        mixed = out.get("mlp_weight", cls.mlp_weight) + out.get("gp_weight", cls.gp_weight)
+        if mixed > 1 + 1e-12:
+            raise PredictorError(f"predictor.mlp_weight + predictor.gp_weight must not exceed 1, not {mixed:g}")
         return cls(**out)
 
 
@@ -197,7 +205,13 @@ ERROR_FLOOR = 0.005
 """The trees fit ``log(1 + ERROR_FLOOR - accuracy)``: the log of the error rate, floored at half a point."""
 
 
-def _fit_trees(feats: np.ndarray, acc: np.ndarray, settings: PredictorSettings) -> dict[str, torch.Tensor]:
+def _error_target(acc: np.ndarray) -> np.ndarray:
+    """What the trees and the Gaussian process fit: the log error rate, floored at :data:`ERROR_FLOOR`."""
+    return np.log(1.0 + ERROR_FLOOR - np.clip(acc, 0.0, 1.0))
+
+
+def _fit_trees(feats: np.ndarray, acc: np.ndarray, settings: PredictorSettings,
+               trends: np.ndarray | None = None) -> dict[str, torch.Tensor]:
     """Gradient-boosted regression trees (sklearn's HistGradientBoostingRegressor, squared error, depth at most
     :data:`TREE_DEPTH`, leaves of at least 3 rows) on the log error rate (:data:`ERROR_FLOOR`), as tensors:
     every tree laid out as a complete binary tree of that depth. A coarse ADC multiplies a design's error
@@ -208,12 +222,17 @@ def _fit_trees(feats: np.ndarray, acc: np.ndarray, settings: PredictorSettings) 
     ``2 i + 2`` otherwise; a leaf reached early passes its value down (threshold +inf). ``feature`` and
     ``threshold`` are [T, 2**depth - 1], ``value`` (learning rate applied) [T, 2**depth], so
     :func:`_predict_trees` needs no sklearn and the predictor file holds tensors only.
+
+    ``trends`` (int [F], see :func:`predictor_trends`) constrains the trees' answer to fall or rise
+    monotonically in a feature (sklearn's ``monotonic_cst``): a finer ADC or less variation, which moves every
+    feature it enters the same way, never predicts a worse design.
     """
     from sklearn.ensemble import HistGradientBoostingRegressor
 
     model = HistGradientBoostingRegressor(max_iter=settings.trees, learning_rate=0.05, min_samples_leaf=3,
-                                          max_depth=TREE_DEPTH, random_state=settings.seed)
-    model.fit(feats.astype(np.float64), np.log(1.0 + ERROR_FLOOR - np.clip(acc, 0.0, 1.0)))
+                                          max_depth=TREE_DEPTH, random_state=settings.seed,
+                                          monotonic_cst=None if trends is None else [int(t) for t in trends])
+    model.fit(feats.astype(np.float64), _error_target(acc))
     trees = [predictors[0].nodes for predictors in model._predictors]
     depth = max(1, int(max(nodes["depth"].max() for nodes in trees)))
     n_split = 2**depth - 1
@@ -268,14 +287,86 @@ def _predict_trees(trees: Mapping[str, torch.Tensor], x: torch.Tensor, batch: in
     return out.clamp_(0.0, 1.0)
 
 
-def _hybrid(members: torch.Tensor, trees: torch.Tensor | None, mlp_weight: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Prediction and spread from the MLP members' [M, D] predictions and the trees' [D] (or none): the
-    ensemble's mean weighted ``mlp_weight`` against the trees; the spread combines the members' standard
-    deviation and half the distance between the two models in quadrature."""
+GP_NU = 2.5
+"""Smoothness of the Gaussian process's Matern kernel (twice differentiable)."""
+
+
+def _fit_gp(feats: np.ndarray, acc: np.ndarray, settings: PredictorSettings) -> dict[str, torch.Tensor]:
+    """A Gaussian process on the log error rate (as the trees), as tensors: a Matern kernel (:data:`GP_NU`) with
+    one length scale per standardized feature (automatic relevance determination) times an amplitude, plus
+    white noise for the table's measurement noise, hyperparameters by maximum marginal likelihood (sklearn's
+    GaussianProcessRegressor). Where the trees cut the space into boxes, the process interpolates smoothly
+    between measured rows and learns which features matter; on the demo table the mean of the two ranks
+    unseen rows better than either (``python bench/predictor_quality.py``).
+
+    Stored: the fit rows ``x`` (standardized, divided by the length scales), the weights ``alpha`` of the
+    posterior mean, the amplitude, the white-noise level (the table's noise as the process sees it, in units of
+    the standardized target) and the standardizations of features and target, so that :func:`_predict_gp`
+    needs no sklearn.
+    """
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
+    x_mean, x_std = feats.mean(0), feats.std(0)
+    x_std = np.where(x_std > 1e-6, x_std, 1.0)
+    x = (feats - x_mean) / x_std
+    y = _error_target(acc)
+    y_mean, y_std = float(y.mean()), float(max(y.std(), 1e-9))
+    kernel = (ConstantKernel(1.0, (1e-3, 1e3)) * Matern(np.full(x.shape[1], 3.0), (1e-2, 1e3), nu=GP_NU)
+              + WhiteKernel(0.05, (1e-5, 1.0)))
+    with warnings.catch_warnings():  # a length scale at its bound means an irrelevant feature, not a failure
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = GaussianProcessRegressor(kernel, random_state=settings.seed).fit(x, (y - y_mean) / y_std)
+    k = model.kernel_.k1  # amplitude * Matern (the white noise does not enter the posterior mean)
+    length = np.asarray(k.k2.length_scale, dtype=np.float64) * np.ones(x.shape[1])
+    return {"x": torch.from_numpy(x / length), "alpha": torch.from_numpy(np.ravel(model.alpha_).astype(np.float64)),
+            "amplitude": torch.tensor(float(k.k1.constant_value), dtype=torch.float64),
+            "white_noise": torch.tensor(float(model.kernel_.k2.noise_level), dtype=torch.float64),
+            "feature_mean": torch.from_numpy(x_mean.astype(np.float64)),
+            "feature_scale": torch.from_numpy((x_std * length).astype(np.float64)),
+            "target_mean": torch.tensor(y_mean, dtype=torch.float64),
+            "target_std": torch.tensor(y_std, dtype=torch.float64),
+            "error_floor": torch.tensor(ERROR_FLOOR, dtype=torch.float64)}
+
+
+@torch.no_grad()
+def _predict_gp(gp: Mapping[str, torch.Tensor], x: torch.Tensor, batch: int = 8192) -> torch.Tensor:
+    """[D, F] unstandardized features -> [D] float64 accuracies: the posterior mean of :func:`_fit_gp`'s process,
+    ``amplitude * matern(|x - x_i|) @ alpha``, with ``matern(d) = (1 + s d + s^2 d^2 / 3) exp(-s d)``,
+    ``s = sqrt(5)`` (nu = 5/2), in float64 so that an answer does not depend on the batch it came in."""
+    root5 = math.sqrt(5.0)
+    rows = gp["x"] * root5
+    sq_rows = (rows ** 2).sum(1)
+    mean, scale = gp["feature_mean"], gp["feature_scale"] / root5
+    alpha = gp["alpha"]
+    out = torch.empty(x.shape[0], dtype=torch.float64)
+    for lo in range(0, x.shape[0], batch):
+        xb = (x[lo: lo + batch].double() - mean) / scale
+        sd = torch.addmm(sq_rows, xb, rows.T, alpha=-2.0).add_((xb ** 2).sum(1, keepdim=True)).clamp_(min=0.0).sqrt_()
+        k = torch.exp(-sd).mul_(sd.square().div_(3.0).add_(sd).add_(1.0))
+        out[lo: lo + batch] = k @ alpha
+    log_err = (out * gp["amplitude"]) * gp["target_std"] + gp["target_mean"]
+    return (1.0 + gp["error_floor"] - log_err.exp()).clamp_(0.0, 1.0)
+
+
+def _blend(members: torch.Tensor, trees: torch.Tensor | None, gp: torch.Tensor | None, mlp_weight: float,
+           gp_weight: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Prediction and spread from the MLP members' [M, D] predictions, the trees' [D] and the Gaussian
+    process's [D] (either may be absent): ``mlp_weight`` times the ensemble's mean plus ``gp_weight`` times
+    the process plus the rest times the trees (or the ensemble, without trees). The spread combines the
+    members' standard deviation and half the largest distance between the models in quadrature."""
     mean, spread = members.mean(0).double(), members.std(0, unbiased=False).double()
-    if trees is None:
+    models = [m for m in (mean, trees, gp) if m is not None]
+    if len(models) == 1:
         return mean, spread
-    return mlp_weight * mean + (1.0 - mlp_weight) * trees, torch.sqrt(spread ** 2 + ((mean - trees) / 2) ** 2)
+    stacked = torch.stack(models)
+    gap = stacked.amax(0) - stacked.amin(0)
+    pred = mlp_weight * mean + (gp_weight * gp if gp is not None else 0.0)
+    pred = pred + (1.0 - mlp_weight - (gp_weight if gp is not None else 0.0)) * (trees if trees is not None else mean)
+    return pred, torch.sqrt(spread ** 2 + (gap / 2) ** 2)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -390,6 +481,14 @@ def crossbar_features(space: SearchSpace, arch: np.ndarray, cim: np.ndarray) -> 
     return np.concatenate([summary, short / 4, log_nsr(nsr)], axis=1).astype(np.float32)
 
 
+def predictor_trends(space: SearchSpace) -> np.ndarray:
+    """int [F]: how the expected error rate moves with each column of :meth:`Predictor.features`: the trends of
+    :func:`cimpipe.space.feature_trends`, then +1 for every column of :func:`crossbar_features` (a larger ADC
+    shortfall or crossbar noise never helps)."""
+    n_xbar = 7 + 2 * space.spec.n_slots
+    return np.concatenate([feature_trends(space), np.ones(n_xbar, dtype=np.int64)])
+
+
 class Predictor:
     """A fitted ensemble with what it needs to check queries: the genes' names and choices, the CIM range."""
 
@@ -406,7 +505,9 @@ class Predictor:
         self._std = torch.as_tensor(state["feature_std"], dtype=torch.float32)
         self._net = _Stacked(tuple(state["weights"]), tuple(state["biases"]))
         self._trees: dict[str, torch.Tensor] | None = state.get("trees")
+        self._gp: dict[str, torch.Tensor] | None = state.get("gp")
         self._mlp_weight = float(state.get("mlp_weight", 0.5))  # files written before the weight: the plain mean
+        self._gp_weight = float(state.get("gp_weight", 0.0))
         self._choices = [np.asarray(c, dtype=np.float64) for _, c in self.genes]
 
     @property
@@ -479,8 +580,9 @@ class Predictor:
         for lo in range(0, feats.shape[0], batch):
             part = feats[lo: lo + batch]
             out = self._net((part - self._mean) / self._std)
-            mean, spread = _hybrid(out, None if self._trees is None else _predict_trees(self._trees, part),
-                                   self._mlp_weight)
+            mean, spread = _blend(out, None if self._trees is None else _predict_trees(self._trees, part),
+                                  None if self._gp is None else _predict_gp(self._gp, part),
+                                  self._mlp_weight, self._gp_weight)
             means.append(mean)
             stds.append(spread)
         if not means:
@@ -598,8 +700,8 @@ def fit_predictor(table: pl.DataFrame, space: SearchSpace, settings: PredictorSe
 
     Writes ``out_path`` (the predictor, loaded by :meth:`Predictor.load`) and ``metrics_path`` (JSON: the
     held-out ``kendall_tau``, ``rmse_pct``, ``mae_pct``, ``spread_pct`` of the saved model, row counts, the
-    MLP ensemble's and the gradient-boosted trees' own scores on the same split as ``mlp_ensemble`` and
-    ``baseline_gbt``, fit seconds). Returns the metrics.
+    MLP ensemble's, the gradient-boosted trees' and the Gaussian process's own scores on the same split as
+    ``mlp_ensemble``, ``baseline_gbt`` and ``gaussian_process``, fit seconds). Returns the metrics.
     """
     _check_table(table, space)
     start = time.perf_counter()
@@ -615,10 +717,18 @@ def fit_predictor(table: pl.DataFrame, space: SearchSpace, settings: PredictorSe
     if len(fit) < 2:
         raise PredictorError(f"the accuracy table has {table.height} rows, too few to fit a predictor")
 
-    model = f"mlp-ensemble x{settings.ensemble} {list(settings.hidden)}"
+    mlp = f"mlp-ensemble x{settings.ensemble} {list(settings.hidden)}"
+    rest = 1 - settings.mlp_weight - settings.gp_weight
+    parts = []
     if settings.trees:
-        model = (f"gradient-boosted trees x{settings.trees} (log error rate, depth {TREE_DEPTH}) weighted "
-                 f"{1 - settings.mlp_weight:g} and {model} weighted {settings.mlp_weight:g}")
+        parts.append(f"gradient-boosted trees x{settings.trees} (log error rate, depth {TREE_DEPTH}, monotone in "
+                     f"bits, ADC, variation and on/off ratio) weighted {rest:g}")
+    if settings.gp_weight:
+        parts.append(f"a Gaussian process (log error rate, Matern {GP_NU:g}, one length scale per feature) "
+                     f"weighted {settings.gp_weight:g}")
+    mlp_share = settings.mlp_weight + (0 if settings.trees else rest)
+    model = ", ".join(parts + [f"{mlp} weighted {mlp_share:g}"]) if parts else mlp
+    trends = predictor_trends(space)
     metrics: dict[str, Any] = {"model": model,
                                "final_fit": "all rows (same recipe)", "rows_total": table.height,
                                "rows_fit": int(len(fit)), "rows_heldout": int(len(held)),
@@ -626,22 +736,27 @@ def fit_predictor(table: pl.DataFrame, space: SearchSpace, settings: PredictorSe
     if len(held) >= 2:
         net, mean, std = _train_ensemble(feats[fit], acc[fit], settings)
         out = net(torch.from_numpy((feats[held] - mean) / std))
-        trees = _predict_trees(_fit_trees(feats[fit], acc[fit], settings), torch.from_numpy(feats[held])) \
-            if settings.trees else None
-        pred, spread = _hybrid(out, trees, settings.mlp_weight)
+        held_x = torch.from_numpy(feats[held])
+        trees = _predict_trees(_fit_trees(feats[fit], acc[fit], settings, trends), held_x) if settings.trees else None
+        gp = _predict_gp(_fit_gp(feats[fit], acc[fit], settings), held_x) if settings.gp_weight else None
+        pred, spread = _blend(out, trees, gp, settings.mlp_weight, settings.gp_weight)
         metrics.update(score(pred.numpy(), spread.numpy(), acc[held]))
         metrics["mlp_ensemble"] = score(out.mean(0).double().numpy(), out.std(0, unbiased=False).double().numpy(),
                                         acc[held])
         metrics["baseline_gbt"] = score(trees.numpy(), np.zeros(len(held)), acc[held]) if trees is not None \
             else _gbt_baseline(feats, acc, fit, held, settings.seed)
+        if gp is not None:
+            metrics["gaussian_process"] = score(gp.numpy(), np.zeros(len(held)), acc[held])
     else:
         metrics.update({"kendall_tau": None, "rmse_pct": None, "mae_pct": None, "spread_pct": None})
     net, mean, std = _train_ensemble(feats, acc, settings)
     state = {**state_base, "feature_mean": torch.from_numpy(mean), "feature_std": torch.from_numpy(std),
              "weights": list(net.weights), "biases": list(net.biases), "metrics": metrics,
-             "mlp_weight": settings.mlp_weight}
+             "mlp_weight": settings.mlp_weight, "gp_weight": settings.gp_weight}
     if settings.trees:
-        state["trees"] = _fit_trees(feats, acc, settings)
+        state["trees"] = _fit_trees(feats, acc, settings, trends)
+    if settings.gp_weight:
+        state["gp"] = _fit_gp(feats, acc, settings)
     metrics["fit_seconds"] = round(time.perf_counter() - start, 3)
     Predictor(state, space).save(out_path)
     metrics_path = Path(metrics_path)

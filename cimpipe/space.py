@@ -434,6 +434,21 @@ class SearchSpace:
         return out
 
 
+DERIVED_TRENDS = (-1, -1, -1, -1, 0, -1, 0, 0, 1, -1)
+"""How a design's error rate moves as each derived column of :func:`features` grows, all else equal: mean and
+least weight bits, mean and least activation bits, MACs (either way), ADC bits, cell bits and rows in
+parallel (either way: they trade the ADC's range against the read count), sigma, on/off ratio."""
+
+
+def feature_trends(space: SearchSpace) -> np.ndarray:
+    """int [F] for the columns of :func:`features`: -1 where a larger value can only lower the expected error
+    rate (more weight or activation bits, a finer ADC, a higher on/off ratio), +1 where it can only raise it
+    (more device variation), 0 where it may go either way (depths, widths, kernels, expansion, cell bits, rows
+    read in parallel). The predictor's trees are constrained to these trends."""
+    genes = [-1 if g.name.startswith(("wbits_", "abits_")) else 0 for g in space.arch_genes]
+    return np.array(genes + list(DERIVED_TRENDS), dtype=np.int64)
+
+
 def features(space: SearchSpace, arch_values: np.ndarray, cim_values: np.ndarray) -> np.ndarray:
     """The predictor's input: float32 [D, F] from architecture values and CIM settings.
 

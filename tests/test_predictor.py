@@ -63,6 +63,11 @@ def test_settings_from_config() -> None:
     assert PredictorSettings.from_config({"mlp_weight": 0.25}).mlp_weight == 0.25
     with pytest.raises(PredictorError, match="predictor.mlp_weight must lie in"):
         PredictorSettings.from_config({"mlp_weight": 1.5})
+    assert PredictorSettings.from_config({"gp_weight": 0}).gp_weight == 0
+    with pytest.raises(PredictorError, match="predictor.gp_weight must lie in"):
+        PredictorSettings.from_config({"gp_weight": -0.1})
+    with pytest.raises(PredictorError, match=r"predictor.mlp_weight \+ predictor.gp_weight must not exceed 1, not 1.25"):
+        PredictorSettings.from_config({"mlp_weight": 0.75})
 
 
 def test_fit_scores_on_held_out_rows_and_writes_metrics(fitted: tuple[Path, dict, pl.DataFrame]) -> None:
@@ -177,7 +182,7 @@ def test_crossbar_features_grow_with_adc_shortfall_and_variation(space: SearchSp
 
 def test_without_trees_the_predictor_is_the_mlp_ensemble(space: SearchSpace, tmp_path: Path) -> None:
     table = _fabricated_table(space, 60)
-    mlp_only = PredictorSettings(ensemble=2, hidden=(16,), epochs=20, holdout=0.25, seed=0, trees=0)
+    mlp_only = PredictorSettings(ensemble=2, hidden=(16,), epochs=20, holdout=0.25, seed=0, trees=0, gp_weight=0)
     metrics = fit_predictor(table, space, mlp_only, tmp_path / "p.pt", tmp_path / "m.json")
     assert metrics["model"].startswith("mlp-ensemble") and metrics["rmse_pct"] == metrics["mlp_ensemble"]["rmse_pct"]
     p = Predictor.load(tmp_path / "p.pt", space)
@@ -192,7 +197,8 @@ def test_the_mlp_weight_mixes_the_trees_and_the_ensemble(space: SearchSpace, tmp
     table = _fabricated_table(space, 60)
     means, stds = {}, {}
     for w in (0.0, 0.5, 1.0):
-        settings = PredictorSettings(ensemble=2, hidden=(16,), epochs=20, holdout=0.25, seed=0, trees=40, mlp_weight=w)
+        settings = PredictorSettings(ensemble=2, hidden=(16,), epochs=20, holdout=0.25, seed=0, trees=40, mlp_weight=w,
+                                     gp_weight=0)
         fit_predictor(table, space, settings, tmp_path / f"p{w}.pt", tmp_path / f"m{w}.json")
         p = Predictor.load(tmp_path / f"p{w}.pt", space)
         means[w], stds[w] = p.predict_table(table)
@@ -203,6 +209,67 @@ def test_the_mlp_weight_mixes_the_trees_and_the_ensemble(space: SearchSpace, tmp
     np.testing.assert_allclose(means[0.5], (means[0.0] + means[1.0]) / 2, atol=1e-6)
     assert np.abs(means[1.0] - means[0.0]).max() > 1e-3
     np.testing.assert_allclose(stds[0.0], stds[1.0], atol=1e-9)
+
+
+def test_the_gaussian_process_answers_as_sklearns_and_takes_its_share(space: SearchSpace, tmp_path: Path) -> None:
+    """The stored process predicts what sklearn's fitted GaussianProcessRegressor predicts (to far below a
+    hundredth of a point), and ``gp_weight`` mixes it with the trees; both are scored in the metrics."""
+    from sklearn.gaussian_process import GaussianProcessRegressor
+
+    from cimpipe.predictor import _error_target, _predict_gp, _predict_trees
+
+    table = _fabricated_table(space, 80)
+    preds = {}
+    for w in (0.0, 0.5, 1.0):
+        settings = PredictorSettings(ensemble=2, hidden=(16,), epochs=20, holdout=0.25, seed=0, trees=40, gp_weight=w)
+        metrics = fit_predictor(table, space, settings, tmp_path / f"p{w}.pt", tmp_path / f"m{w}.json")
+        p = Predictor.load(tmp_path / f"p{w}.pt", space)
+        preds[w] = p.predict_table(table)[0]
+        assert ("gaussian_process" in metrics) == (w > 0) and ("Gaussian process" in metrics["model"]) == (w > 0)
+    feats = p.features(table, table)
+    gp, trees = p.state["gp"], p.state["trees"]
+    np.testing.assert_allclose(preds[1.0], _predict_gp(gp, torch.from_numpy(feats)).numpy(), atol=1e-9)
+    np.testing.assert_allclose(preds[0.0], _predict_trees(trees, torch.from_numpy(feats)).numpy(), atol=1e-9)
+    np.testing.assert_allclose(preds[0.5], (preds[0.0] + preds[1.0]) / 2, atol=1e-6)
+    # the same process refitted by sklearn on the same standardized rows, with the fitted kernel held fixed
+    x64 = feats.astype(np.float64)
+    x_std = np.where(x64.std(0) > 1e-6, x64.std(0), 1.0)
+    y = _error_target(table["accuracy"].to_numpy())
+    ref = GaussianProcessRegressor(_refitted_kernel(gp, x_std), optimizer=None).fit(
+        (x64 - x64.mean(0)) / x_std, (y - y.mean()) / y.std())
+    queries = space.random_genes(np.random.default_rng(3), 200)
+    q = p.features(space.arch_values(queries), space.cim_values(queries)).astype(np.float64)
+    want = 1 + 0.005 - np.exp(ref.predict((q - x64.mean(0)) / x_std) * y.std() + y.mean())
+    got = _predict_gp(gp, torch.from_numpy(q).float()).numpy()
+    np.testing.assert_allclose(got, np.clip(want, 0, 1), atol=1e-4)
+
+
+def _refitted_kernel(gp: dict, x_std: np.ndarray):
+    from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
+    length = gp["feature_scale"].numpy() / x_std
+    return ConstantKernel(float(gp["amplitude"]), "fixed") * Matern(length, "fixed", nu=2.5) + WhiteKernel(
+        float(gp["white_noise"]), "fixed")
+
+
+def test_the_trees_never_predict_worse_for_a_finer_adc_or_less_variation(fitted: tuple[Path, dict, pl.DataFrame],
+                                                                       space: SearchSpace) -> None:
+    """The trees are monotone in each feature with a known trend, so a setting whose every feature moves the
+    same way moves the answer one way: a finer ADC never lowers the predicted accuracy, more device variation
+    never raises it. (More weight bits may: they also widen the partial sums a coarse ADC must read.)"""
+    from cimpipe.predictor import _predict_trees
+
+    root, _, table = fitted
+    p = Predictor.load(root / "predictor.pt", space)
+    rows = table.filter(pl.col("adc_bits") == 3).head(30)
+
+    def trees(t: pl.DataFrame) -> np.ndarray:
+        return _predict_trees(p.state["trees"], torch.from_numpy(p.features(t, t))).numpy()
+
+    base = trees(rows)
+    finer = trees(rows.with_columns(pl.lit(5).alias("adc_bits")))
+    assert (finer >= base - 1e-12).all() and (trees(rows.with_columns(pl.lit(8).alias("adc_bits"))) >= finer - 1e-12).all()
+    assert (trees(rows.with_columns(pl.lit(0.05).alias("sigma"))) <= trees(rows.with_columns(pl.lit(0.0).alias("sigma"))) + 1e-12).all()
 
 
 def test_the_held_out_error_is_also_given_per_accuracy_band() -> None:
