@@ -22,7 +22,7 @@ import polars as pl
 import torch
 
 from cimpipe.accuracy import sample_configurations
-from cimpipe.predictor import Predictor, PredictorSettings, _predict_trees, crossbar_features, fit_predictor
+from cimpipe.predictor import Predictor, PredictorSettings, _predict_gp, _predict_trees, crossbar_features, fit_predictor
 from cimpipe.space import DeviceSummary, HardwareSpace, SearchSpace, VGGSpec, features
 
 DEMO_SPEC = VGGSpec(in_channels=1, image_size=8, num_classes=10, stages=((32, 32), (64, 64)), fc=(128,),
@@ -72,6 +72,8 @@ def main() -> None:
     t_net = _timed(lambda: predictor._net(stand), args.repeat)
     trees = predictor.state.get("trees")
     t_trees = _timed(lambda: _predict_trees(trees, feats), args.repeat) if trees is not None else 0.0
+    gp = predictor.state.get("gp")
+    t_gp = _timed(lambda: _predict_gp(gp, feats), args.repeat) if gp is not None else 0.0
     t_all = _timed(lambda: predictor.predict(arch, cim), args.repeat)
     members = predictor._net.weights[0].shape[0]
     hidden = [w.shape[2] for w in predictor._net.weights[:-1]]
@@ -83,6 +85,8 @@ def main() -> None:
     if trees is not None:
         print(f"trees    {t_trees * 1e3:8.1f} ms  ({trees['feature'].shape[0]} trees of depth "
               f"{(trees['feature'].shape[1] + 1).bit_length() - 1})")
+    if gp is not None:
+        print(f"process  {t_gp * 1e3:8.1f} ms  (Gaussian process over {gp['x'].shape[0]} table rows)")
     print(f"predict  {t_all * 1e3:8.1f} ms  ({args.n / t_all:,.0f} designs/s)")
     if not math.isfinite(t_all):
         raise SystemExit(1)

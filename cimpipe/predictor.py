@@ -333,7 +333,7 @@ def _fit_gp(feats: np.ndarray, acc: np.ndarray, settings: PredictorSettings) -> 
 
 
 @torch.no_grad()
-def _predict_gp(gp: Mapping[str, torch.Tensor], x: torch.Tensor, batch: int = 8192) -> torch.Tensor:
+def _predict_gp(gp: Mapping[str, torch.Tensor], x: torch.Tensor, batch: int = 1024) -> torch.Tensor:
     """[D, F] unstandardized features -> [D] float64 accuracies: the posterior mean of :func:`_fit_gp`'s process,
     ``amplitude * matern(|x - x_i|) @ alpha``, with ``matern(d) = (1 + s d + s^2 d^2 / 3) exp(-s d)``,
     ``s = sqrt(5)`` (nu = 5/2), in float64 so that an answer does not depend on the batch it came in."""
@@ -422,7 +422,8 @@ NSR_FLOOR = 1e-6
 """Noise-to-signal ratios below this read as this in the log-scaled crossbar features (an error of 0.1 %)."""
 
 
-def crossbar_features(space: SearchSpace, arch: np.ndarray, cim: np.ndarray) -> np.ndarray:
+def crossbar_features(space: SearchSpace, arch: np.ndarray, cim: np.ndarray,
+                      layers: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """float32 [D, 7 + 2 * n_slots]: how far each design's ADC falls short of its partial sums' range, and the
     noise the crossbar adds to each layer relative to its signal.
 
@@ -446,9 +447,10 @@ def crossbar_features(space: SearchSpace, arch: np.ndarray, cim: np.ndarray) -> 
     Columns: the shortfall's maximum, mean, MAC-weighted mean and share of layers short (over 4 bits);
     ``log10`` of the summed and the largest layer NSR (over 6, floored at :data:`NSR_FLOOR`); the shortfall per
     slot; ``log10`` NSR per slot. The demo table's accuracy falls off a cliff where these grow: a coarse ADC
-    on wide row groups.
+    on wide row groups. ``layers``: the designs' :meth:`SearchSpace.layer_arrays`, where the caller has them.
     """
-    layers = space.layer_arrays(space.genes_from_arch_values(arch))
+    if layers is None:
+        layers = space.layer_arrays(space.genes_from_arch_values(arch))
     active = layers["active"]
     parts = split_cim(cim, space.spec.n_slots)
     # rows one column sums over: a grouped (depthwise) layer's block-diagonal column holds only its group's
@@ -562,7 +564,9 @@ class Predictor:
     def features(self, arch_values: Any, cim_values: Any) -> np.ndarray:
         """The checked, unstandardized feature matrix float32 [D, F]."""
         arch, cim = self._checked(arch_values, cim_values)
-        return np.concatenate([features(self.space, arch, cim), crossbar_features(self.space, arch, cim)], axis=1)
+        layers = self.space.layer_arrays(self.space.genes_from_arch_values(self.space.canonical_arch_values(arch)))
+        return np.concatenate([features(self.space, arch, cim, layers), crossbar_features(self.space, arch, cim, layers)],
+                              axis=1)
 
     @torch.no_grad()
     def predict(self, arch_values: Any, cim_values: Any, batch: int = 65536) -> tuple[np.ndarray, np.ndarray]:

@@ -449,12 +449,14 @@ def feature_trends(space: SearchSpace) -> np.ndarray:
     return np.array(genes + list(DERIVED_TRENDS), dtype=np.int64)
 
 
-def features(space: SearchSpace, arch_values: np.ndarray, cim_values: np.ndarray) -> np.ndarray:
+def features(space: SearchSpace, arch_values: np.ndarray, cim_values: np.ndarray,
+             layers: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """The predictor's input: float32 [D, F] from architecture values and CIM settings.
 
     Each gene value is scaled to [0, 1] over its choices (inactive slots carry the canonical largest choice,
     so they never look like small layers); the CIM settings enter as log2 / log10 of their physical values.
-    A few derived columns (mean and minimum active bits, relative MAC count) help a small model.
+    A few derived columns (mean and minimum active bits, relative MAC count) help a small model. ``layers``:
+    the designs' :meth:`SearchSpace.layer_arrays`, where the caller has them already.
     """
     arch_values = space.canonical_arch_values(arch_values)
     lo = np.array([min(float(c) for c in g.choices) for g in space.arch_genes])
@@ -462,8 +464,8 @@ def features(space: SearchSpace, arch_values: np.ndarray, cim_values: np.ndarray
     scaled = (arch_values - lo) / np.where(hi > lo, hi - lo, 1.0)
     parts = split_cim(cim_values, space.spec.n_slots)
     cell, rows, sigma, onoff = (parts[c][:, 0] for c in CIM_COLUMNS[1:])
-    genes_for_layers = space.genes_from_arch_values(arch_values)
-    layers = space.layer_arrays(genes_for_layers)
+    if layers is None:
+        layers = space.layer_arrays(space.genes_from_arch_values(arch_values))
     act = layers["active"]
     macs = (layers["ifm_h"] * layers["ifm_w"] * layers["c_in"] * layers["k"] ** 2 * layers["c_out"] / layers["groups"]
             * act).sum(1)
