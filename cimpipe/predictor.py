@@ -9,8 +9,8 @@ optimization). The prediction is ``gp_weight`` times the Gaussian process plus `
 ensemble's mean plus the rest times the trees. The trees and the process fit the log of the error rate, and
 the trees are held monotone in the features whose effect is known (:func:`predictor_trends`). On the demo
 table (``python bench/predictor_quality.py``, five cross-validation folds of 292 rows) the trees alone reach
-RMSE 1.46 points and Kendall tau 0.81 (1.54 and 0.80 without the trends), the process 1.41 and 0.83, their
-mean 1.36 and 0.83, the MLPs far less, so ``gp_weight`` defaults to 0.5 and ``mlp_weight`` to 0: the MLP
+RMSE 1.45 points and Kendall tau 0.81 (1.56 and 0.80 without the trends), the process 1.41 and 0.83, their
+mean 1.36 and 0.83, the MLPs 2.40 and 0.65, so ``gp_weight`` defaults to 0.5 and ``mlp_weight`` to 0: the MLP
 ensemble gives only the spread (its members' disagreement and the largest distance between the models).
 Trees and process are stored as tensors and evaluated without sklearn.
 
