@@ -491,6 +491,16 @@ def predictor_trends(space: SearchSpace) -> np.ndarray:
     return np.concatenate([feature_trends(space), np.ones(n_xbar, dtype=np.int64)])
 
 
+def _off_choices(col: np.ndarray, choices: np.ndarray) -> np.ndarray:
+    """bool [D]: which values of ``col`` lie further than 1e-6 from every one of ``choices`` (NaN and inf
+    included), by a binary search in the sorted choices rather than a [D, n_choices] distance table."""
+    ordered = np.sort(choices)
+    right = np.clip(np.searchsorted(ordered, col), 0, len(ordered) - 1)
+    left = np.maximum(right - 1, 0)
+    near = np.minimum(np.abs(col - ordered[left]), np.abs(col - ordered[right]))
+    return ~(near <= 1e-6)
+
+
 class Predictor:
     """A fitted ensemble with what it needs to check queries: the genes' names and choices, the CIM range."""
 
@@ -546,8 +556,7 @@ class Predictor:
             raise PredictorError(f"architecture values have {arch.shape[0]} rows but CIM values have {cim.shape[0]}")
         for j, (name, choices) in enumerate(zip(self.arch_columns, self._choices)):
             col = arch[:, j]
-            off = np.abs(col[:, None] - choices[None, :]).min(1) > 1e-6 if col.size else np.zeros(0, bool)
-            off |= ~np.isfinite(col)
+            off = _off_choices(col, choices)
             if off.any():
                 raise PredictorError(f"column {name} holds {col[off][0]:g}, which is not one of its choices "
                                      f"{self.genes[j][1]}")
