@@ -205,6 +205,17 @@ ERROR_FLOOR = 0.005
 """The trees fit ``log(1 + ERROR_FLOOR - accuracy)``: the log of the error rate, floored at half a point."""
 
 
+def _standardization(feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean and standard deviation of the fit rows (a constant feature keeps a scale of 1)."""
+    std = feats.std(0)
+    return feats.mean(0), np.where(std > 1e-6, std, 1.0)
+
+
+def _accuracy_from_error(log_err: torch.Tensor, floor: torch.Tensor) -> torch.Tensor:
+    """The inverse of :func:`_error_target` on a predicted log error rate, clamped to 0..1 (in place)."""
+    return (1.0 + floor - log_err.exp_()).clamp_(0.0, 1.0)
+
+
 def _error_target(acc: np.ndarray) -> np.ndarray:
     """What the trees and the Gaussian process fit: the log error rate, floored at :data:`ERROR_FLOOR`."""
     return np.log(1.0 + ERROR_FLOOR - np.clip(acc, 0.0, 1.0))
@@ -283,7 +294,7 @@ def _predict_trees(trees: Mapping[str, torch.Tensor], x: torch.Tensor, batch: in
             pos = pos * 2 + 1 + right
         out[lo: lo + batch] = trees["value"].reshape(-1)[pos + leaf_base].sum(1) + trees["baseline"]
     if "error_floor" in trees:
-        out = 1.0 + trees["error_floor"] - out.exp_()
+        return _accuracy_from_error(out, trees["error_floor"])
     return out.clamp_(0.0, 1.0)
 
 
@@ -310,8 +321,7 @@ def _fit_gp(feats: np.ndarray, acc: np.ndarray, settings: PredictorSettings) -> 
     from sklearn.gaussian_process import GaussianProcessRegressor
     from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
-    x_mean, x_std = feats.mean(0), feats.std(0)
-    x_std = np.where(x_std > 1e-6, x_std, 1.0)
+    x_mean, x_std = _standardization(feats)
     x = (feats - x_mean) / x_std
     y = _error_target(acc)
     y_mean, y_std = float(y.mean()), float(max(y.std(), 1e-9))
@@ -348,8 +358,7 @@ def _predict_gp(gp: Mapping[str, torch.Tensor], x: torch.Tensor, batch: int = 10
         sd = torch.addmm(sq_rows, xb, rows.T, alpha=-2.0).add_((xb ** 2).sum(1, keepdim=True)).clamp_(min=0.0).sqrt_()
         k = torch.exp(-sd).mul_(sd.square().div_(3.0).add_(sd).add_(1.0))
         out[lo: lo + batch] = k @ alpha
-    log_err = (out * gp["amplitude"]) * gp["target_std"] + gp["target_mean"]
-    return (1.0 + gp["error_floor"] - log_err.exp()).clamp_(0.0, 1.0)
+    return _accuracy_from_error((out * gp["amplitude"]) * gp["target_std"] + gp["target_mean"], gp["error_floor"])
 
 
 def _blend(members: torch.Tensor, trees: torch.Tensor | None, gp: torch.Tensor | None, mlp_weight: float,
@@ -364,8 +373,10 @@ def _blend(members: torch.Tensor, trees: torch.Tensor | None, gp: torch.Tensor |
         return mean, spread
     stacked = torch.stack(models)
     gap = stacked.amax(0) - stacked.amin(0)
-    pred = mlp_weight * mean + (gp_weight * gp if gp is not None else 0.0)
-    pred = pred + (1.0 - mlp_weight - (gp_weight if gp is not None else 0.0)) * (trees if trees is not None else mean)
+    if gp is None:
+        gp, gp_weight = mean, 0.0
+    rest = trees if trees is not None else mean
+    pred = mlp_weight * mean + gp_weight * gp + (1.0 - mlp_weight - gp_weight) * rest
     return pred, torch.sqrt(spread ** 2 + (gap / 2) ** 2)
 
 
@@ -664,9 +675,7 @@ def split_rows(table: pl.DataFrame, holdout: float, seed: int) -> tuple[np.ndarr
 
 def _train_ensemble(feats: np.ndarray, acc: np.ndarray, settings: PredictorSettings
                     ) -> tuple[_Stacked, np.ndarray, np.ndarray]:
-    mean = feats.mean(0)
-    std = feats.std(0)
-    std = np.where(std > 1e-6, std, 1.0)
+    mean, std = _standardization(feats)
     x = torch.from_numpy(((feats - mean) / std).astype(np.float32))
     y = torch.from_numpy(acc.astype(np.float32))
     return _train_stack(x, y, settings), mean.astype(np.float32), std.astype(np.float32)
