@@ -48,9 +48,47 @@ def _gp(settings: PredictorSettings):
     return fit_predict
 
 
-def main() -> None:
+def table_features(workload: str, table_path: Path | None) -> tuple[pl.DataFrame, dict[str, np.ndarray], np.ndarray]:
+    """The accuracy table, its feature matrices ("space": ``cimpipe.space.features``; "space+xbar": with the
+    predictor's crossbar features, as the saved predictor sees them) and the monotone trends of the latter."""
     from cimpipe.space import DeviceSummary, HardwareSpace, SearchSpace
 
+    _, spec, _ = load_supernet(Path(f"results/{workload}/supernet.pt"))
+    table = pl.read_parquet(table_path or Path(f"results/{workload}/accuracy.parquet"))
+    hw = HardwareSpace(technologies=("table",), adc_bits=tuple(sorted(set(table["adc_bits"]))),
+                       cell_bits=tuple(sorted(set(table["cell_bits"]))),
+                       rows_parallel=tuple(sorted(set(table["rows_parallel"]))))
+    space = SearchSpace(spec, hw, {"table": DeviceSummary(float(table["sigma"].max()), 10.0, int(table["cell_bits"].max()))})
+    arch = table.select([g.name for g in space.arch_genes]).to_numpy().astype(np.float64)
+    cim = table.select(CIM_COLUMNS).to_numpy().astype(np.float64)
+    base = features(space, arch, cim)
+    sets = {"space": base, "space+xbar": np.concatenate([base, crossbar_features(space, arch, cim)], 1)}
+    return table, sets, predictor_trends(space)
+
+
+def saved_recipe(settings: PredictorSettings, trends: np.ndarray):
+    """fit_predict of the saved predictor's blend: ``gp_weight`` times the Gaussian process, the rest trees."""
+    gp, gbt = _gp(settings), _gbt(settings, trends)
+    w = settings.gp_weight
+    return lambda x, y, x_new: w * gp(x, y, x_new) + (1 - w) * gbt(x, y, x_new)
+
+
+def cross_validate(fit_predict, x: np.ndarray, acc: np.ndarray, folds: list[np.ndarray]) -> np.ndarray:
+    """Every row of ``folds`` predicted by a model fitted on all the other rows."""
+    cv = np.zeros_like(acc)
+    for fold in folds:
+        rest = np.setdiff1d(np.arange(len(acc)), fold)
+        cv[fold] = fit_predict(x[rest], acc[rest], x[fold])
+    return cv
+
+
+def cv_folds(table: pl.DataFrame, n_folds: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The non-anchor rows and their split into ``n_folds`` folds (seeded: every script scores the same folds)."""
+    others = np.flatnonzero(~table["anchor"].to_numpy())
+    return others, np.array_split(np.random.default_rng(0).permutation(others), n_folds)
+
+
+def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workload", default="demo")
     ap.add_argument("--table", type=Path, help="default: results/WORKLOAD/accuracy.parquet")
@@ -59,38 +97,22 @@ def main() -> None:
     ap.add_argument("--features", default="space,space+xbar", help="comma-separated subset of space,space+xbar")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    _, spec, _ = load_supernet(Path(f"results/{args.workload}/supernet.pt"))
-    table = pl.read_parquet(args.table or Path(f"results/{args.workload}/accuracy.parquet"))
-    hw = HardwareSpace(technologies=("table",), adc_bits=tuple(sorted(set(table["adc_bits"]))),
-                       cell_bits=tuple(sorted(set(table["cell_bits"]))),
-                       rows_parallel=tuple(sorted(set(table["rows_parallel"]))))
-    space = SearchSpace(spec, hw, {"table": DeviceSummary(float(table["sigma"].max()), 10.0, int(table["cell_bits"].max()))})
-    arch = table.select([g.name for g in space.arch_genes]).to_numpy().astype(np.float64)
-    cim = table.select(CIM_COLUMNS).to_numpy().astype(np.float64)
+    table, feature_sets, trends = table_features(args.workload, args.table)
     acc = table["accuracy"].to_numpy().astype(np.float64)
-    base = features(space, arch, cim)
-    feature_sets = {"space": base, "space+xbar": np.concatenate([base, crossbar_features(space, arch, cim)], 1)}
     feature_sets = {k: v for k, v in feature_sets.items() if k in args.features.split(",")}
     settings = PredictorSettings()
-    trends = predictor_trends(space)
-    mlp, gbt, gp = _mlp(settings), _gbt(settings, trends), _gp(settings)
-    w = settings.gp_weight
-    models = {"mlp": mlp, "gbt-free": _gbt(settings, None), "gbt": gbt, "gp": gp,
-              "saved": lambda x, y, z: w * gp(x, y, z) + (1 - w) * gbt(x, y, z)}
+    models = {"mlp": _mlp(settings), "gbt-free": _gbt(settings, None), "gbt": _gbt(settings, trends),
+              "gp": _gp(settings), "saved": saved_recipe(settings, trends)}
     if args.models:
         models = {k: v for k, v in models.items() if k in args.models.split(",")}
     fit, held = split_rows(table, settings.holdout, settings.seed)
-    others = np.flatnonzero(~table["anchor"].to_numpy())
-    folds = np.array_split(np.random.default_rng(0).permutation(others), args.folds)
+    others, folds = cv_folds(table, args.folds)
     print(f"table {table.height} rows ({len(fit)} fit / {len(held)} held out); accuracy {acc.min():.3f}..{acc.max():.3f}")
     for fname, x in feature_sets.items():
         for mname, fit_predict in models.items():
             start = time.perf_counter()
             split = score(p := fit_predict(x[fit], acc[fit], x[held]), np.zeros_like(p), acc[held])
-            cv = np.zeros_like(acc)
-            for fold in folds:
-                rest = np.setdiff1d(np.arange(len(acc)), fold)
-                cv[fold] = fit_predict(x[rest], acc[rest], x[fold])
+            cv = cross_validate(fit_predict, x, acc, folds)
             cvs = score(cv[others], np.zeros(len(others)), acc[others])
             err = (cv[others] - acc[others]) * 100
             low = acc[others] < 0.9

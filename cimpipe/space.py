@@ -196,6 +196,17 @@ CIM_COLUMNS = ("adc_bits", "cell_bits", "rows_parallel", "sigma", "on_off_ratio"
 ADC bits, ``adc_bits`` becomes ``adc_bits_0 .. adc_bits_{n_slots - 1}`` (see :meth:`SearchSpace.cim_columns`)."""
 
 
+def nearest_choice(values: np.ndarray, choices: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """For every value, the index of the nearest of ``choices`` (int64 [D]; the smaller one at a tie) and the
+    distance to it (float64 [D], NaN for a NaN value): one binary search among the midpoints of the sorted
+    choices rather than a [D, n_choices] distance table."""
+    choices = np.asarray(choices, dtype=np.float64)
+    order = np.argsort(choices, kind="stable")
+    ordered = choices[order]
+    nearest = np.searchsorted((ordered[1:] + ordered[:-1]) / 2, values)
+    return order[nearest], np.abs(values - ordered[nearest])
+
+
 def cim_columns(n_slots: int, per_layer_adc: bool) -> tuple[str, ...]:
     """The CIM columns of a space with ``n_slots`` weight layers, the ADC bits per layer or not."""
     adc = tuple(f"adc_bits_{i}" for i in range(n_slots)) if per_layer_adc else ("adc_bits",)
@@ -309,8 +320,7 @@ class SearchSpace:
         arch_values = np.asarray(arch_values, dtype=np.float64)
         genes = np.zeros((arch_values.shape[0], self.n_genes), dtype=np.int64)
         for i, g in enumerate(self.arch_genes):
-            choices = np.asarray(g.choices, dtype=np.float64)
-            genes[:, i] = np.abs(arch_values[:, i : i + 1] - choices[None, :]).argmin(1)
+            genes[:, i] = nearest_choice(arch_values[:, i], [float(c) for c in g.choices])[0]
         return genes
 
     def encode_subnet(self, cfg: SubnetConfig) -> np.ndarray:

@@ -132,6 +132,20 @@ def test_configuration_outside_the_space_is_refused(fitted: tuple[Path, dict, pl
         p.predict(rows, rows.with_columns(pl.lit(0.2).alias("sigma")))
     with pytest.raises(PredictorError, match="must have 5 columns"):
         p.predict(rows.select(p.arch_columns).to_numpy(), np.zeros((4, 3)))
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(PredictorError, match="column wbits_1 holds (nan|inf), which is not one of its choices"):
+            p.predict(rows.with_columns(pl.lit(bad).alias("wbits_1")), rows)
+
+
+def test_nearest_choice_takes_the_closer_choice_and_the_smaller_at_a_tie() -> None:
+    from cimpipe.space import nearest_choice
+
+    choices = [8.0, 2.0, 5.0, 3.0]  # unsorted, as a gene may declare them
+    values = np.array([2, 3, 5, 8, 2.4, 2.6, 4.0, 4.1, 100, -5, 6.5, np.nan, np.inf])
+    index, distance = nearest_choice(values, choices)
+    assert [choices[i] for i in index[:11]] == [2, 3, 5, 8, 2, 3, 3, 5, 8, 2, 5]
+    np.testing.assert_allclose(distance[:11], [0, 0, 0, 0, 0.4, 0.4, 1, 0.9, 92, 7, 1.5])
+    assert np.isnan(distance[11]) and np.isinf(distance[12])
 
 
 def test_a_different_space_is_refused(fitted: tuple[Path, dict, pl.DataFrame]) -> None:
