@@ -18,7 +18,7 @@ between
 
 With ``--cv`` it also prints the saved predictor recipe's five-fold cross-validated tau on labels from a
 half, three quarters and all of the images (all draws), and on the table's own labels. On the demo (300
-rows, 808 images, 8 draws: about 20 min on 2 cores) the bootstrap samples agree to 0.83, the halves to 0.75,
+rows, 808 images, 8 draws: about 25 min on 2 cores) the bootstrap samples agree to 0.83, the halves to 0.75,
 the draw halves to 0.93; the recipe reaches 0.79, 0.84, 0.84 and 0.83.
 """
 
