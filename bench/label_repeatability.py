@@ -40,18 +40,16 @@ def _measure(args: tuple[str, str, list[int], int]) -> tuple[list[int], np.ndarr
     """bool [rows, draws, images]: which validation images each row classifies correctly on each draw."""
     from cimpipe.accuracy import AccuracySettings, calibration_indices, cim_from_row, row_seed, subnet_from_row
     from cimpipe.data import load_prepared
-    from cimpipe.nn.evaluate import normalize_images, recalibrate_bn
+    from cimpipe.nn.evaluate import correct_per_image, normalize_images, recalibrate_bn
     from cimpipe.train import load_supernet
 
     workload, dataset, ids, n_draws = args
     torch.set_num_threads(1)
     model, spec, _ = load_supernet(Path(f"results/{workload}/supernet.pt"))
-    model.eval()
     data = load_prepared(Path(f"data/prepared/{dataset}"))
     table = pl.read_parquet(Path(f"results/{workload}/accuracy.parquet")).filter(pl.col("config_id").is_in(ids))
     settings = AccuracySettings()
-    val_x = normalize_images(np.array(data.val_x), data.mean, data.std)
-    val_y = torch.from_numpy(np.array(data.val_y))
+    val_x, val_y = np.array(data.val_x), np.array(data.val_y)
     calib = normalize_images(np.array(data.train_x[calibration_indices(len(data.train_x), settings)]), data.mean,
                              data.std)
     batches = [calib[i: i + settings.batch_size] for i in range(0, len(calib), settings.batch_size)]
@@ -64,9 +62,10 @@ def _measure(args: tuple[str, str, list[int], int]) -> tuple[list[int], np.ndarr
         recalibrate_bn(model, subnet, batches)
         for k in range(n_draws if row["sigma"] > 0 else 1):
             seed = row_seed(settings.seed, int(row["config_id"]), k)
-            with torch.random.fork_rng(devices=[]), torch.no_grad():
+            with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
-                out[r, k] = (model(val_x, subnet, cim_from_row(row, seed)).argmax(1) == val_y).numpy()
+                out[r, k] = correct_per_image(model, subnet, cim_from_row(row, seed), val_x, val_y, mean=data.mean,
+                                              std=data.std, batch_size=settings.batch_size)
         if row["sigma"] == 0:
             out[r, 1:] = out[r, 0]
     return [int(row["config_id"]) for row in rows], out

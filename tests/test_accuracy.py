@@ -291,6 +291,15 @@ def test_a_row_with_variation_is_the_mean_of_its_draws(space: SearchSpace, workl
     assert len(set(per_draw)) > 1 or out["accuracy_std"][0] == 0
     assert out["accuracy"][0] == pytest.approx(np.mean(per_draw))
     assert out["accuracy_std"][0] == pytest.approx(np.std(per_draw, ddof=1))
+    # the per-image results (bench/label_repeatability.py) are the ones the accuracy counts
+    from cimpipe.nn.evaluate import correct_per_image
+
+    subnet, cim = subnet_from_row(spec, r), cim_from_row(r, accuracy.row_seed(0, 0, 2))
+    evaluate_subnet(model, subnet, cim, np.array(data.val_x[:40]), np.array(data.val_y[:40]), mean=data.mean,
+                    std=data.std, calib_images=calib, batch_size=three.batch_size)
+    hits = correct_per_image(model, subnet, cim, np.array(data.val_x[:40]), np.array(data.val_y[:40]),
+                             mean=data.mean, std=data.std, batch_size=three.batch_size)
+    assert hits.dtype == bool and hits.shape == (40,) and hits.mean() == per_draw[2]
 
 
 def test_draws_stop_once_the_mean_is_pinned_down() -> None:

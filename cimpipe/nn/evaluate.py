@@ -7,7 +7,7 @@ get correct statistics for every width and bit-width combination.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -96,6 +96,24 @@ def _check_images(images: np.ndarray, labels: np.ndarray) -> None:
         raise SpaceError(f"evaluation needs matching, non-empty images and labels (got {len(images)} and {len(labels)})")
 
 
+def _calibrated_logits(model: Supernet, subnet: SubnetConfig, cim: CIMSettings | None, images: np.ndarray,
+                       labels: np.ndarray, mean: Sequence[float], std: Sequence[float], batch_size: int
+                       ) -> Iterator[tuple[Tensor, Tensor]]:
+    """(float32 logits, labels) of ``subnet`` in eval mode, ``batch_size`` images at a time; the model's mode is
+    restored once the batches are consumed."""
+    _check_images(images, labels)
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    y_all = torch.tensor(np.asarray(labels), dtype=torch.int64, device=device)
+    try:
+        for lo in range(0, len(images), batch_size):
+            x = normalize_images(images[lo : lo + batch_size], mean, std, device)
+            yield model(x, subnet, cim).float(), y_all[lo : lo + batch_size]
+    finally:
+        model.train(was_training)
+
+
 @torch.no_grad()
 def evaluate_calibrated(
     model: Supernet,
@@ -110,21 +128,29 @@ def evaluate_calibrated(
 ) -> tuple[float, float]:
     """Top-1 accuracy and mean cross-entropy of ``subnet`` whose BN statistics :func:`recalibrate_bn` has
     already set: several crossbar settings (e.g. variation draws) of one member share one recalibration."""
-    _check_images(images, labels)
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
     correct = 0
     loss_sum = 0.0
-    y_all = torch.tensor(np.asarray(labels), dtype=torch.int64, device=device)
-    try:
-        for lo in range(0, len(images), batch_size):
-            x = normalize_images(images[lo : lo + batch_size], mean, std, device)
-            y = y_all[lo : lo + batch_size]
-            logits = model(x, subnet, cim).float()
-            loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
-            correct += int((logits.argmax(1) == y).sum())
-    finally:
-        model.train(was_training)
+    for logits, y in _calibrated_logits(model, subnet, cim, images, labels, mean, std, batch_size):
+        loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
+        correct += int((logits.argmax(1) == y).sum())
     n = len(images)
     return correct / n, loss_sum / n
+
+
+@torch.no_grad()
+def correct_per_image(
+    model: Supernet,
+    subnet: SubnetConfig,
+    cim: CIMSettings | None,
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    mean: Sequence[float],
+    std: Sequence[float],
+    batch_size: int = 200,
+) -> np.ndarray:
+    """bool [N]: which of ``images`` :func:`evaluate_calibrated` counts as correct (the same forward pass, kept
+    per image)."""
+    return torch.cat([logits.argmax(1) == y
+                      for logits, y in _calibrated_logits(model, subnet, cim, images, labels, mean, std, batch_size)
+                      ]).cpu().numpy()
