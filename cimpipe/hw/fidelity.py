@@ -1,0 +1,118 @@
+"""The hardware model against NeuroSim runs: the same design on both sides, metric by metric.
+
+A stored :class:`~cimpipe.hw.neurosim.OracleRun` names NeuroSim's settings; :func:`model_inputs` turns them
+into the model's technology, hardware configuration and layers (NeuroSim's 1T1R cell of 4 F x 12 F for RRAM
+and FeFET, its per-node SRAM cell and read voltage), and :func:`compare` evaluates the model on every run and
+puts the two side by side. Knobs the model cannot yet express (a node missing from its table, conventional
+mapping forced on 3x3 layers, the H-tree global bus, the input bit density) are evaluated with the model's
+own choice and flagged in ``model_expresses`` so a reader can split the errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import polars as pl
+
+from cimpipe.families import LayerShape
+from cimpipe.hw.neurosim import NeuroSimSettings, OracleRun
+from cimpipe.hw.technology import Technology, TechnologyError, builtin_technologies, load_nodes
+from cimpipe.space import HardwareConfig
+
+# Chip figures compared; NeuroSim's TOPS/W already divides by its post-layout factor, as the model's does.
+METRICS = ("area_mm2", "latency_ns", "dynamic_energy_pj", "leakage_energy_pj", "tops_per_w")
+EXACT = ("tiles", "utilization")
+AREA_PARTS = ("array", "interconnect", "adc", "accumulation", "other")
+ENERGY_PARTS = ("adc", "accumulation", "other", "buffer", "interconnect")
+NEUROSIM_1T1R_F2 = 4.0 * 12.0  # Param.cpp: heightInFeatureSize1T1R x widthInFeatureSize1T1R
+_TEMPLATE = {"sram": "sram_22nm", "rram": "rram_22nm", "fefet": "fefet_22nm"}
+
+
+@dataclass(frozen=True)
+class ModelInputs:
+    layers: list[LayerShape]
+    hardware: HardwareConfig
+    technology: Technology
+    expresses: bool
+
+
+def model_inputs(settings: NeuroSimSettings, layers: Sequence[LayerShape]) -> ModelInputs | None:
+    """The model's view of one NeuroSim configuration; None where the model has no entry for the node."""
+    nodes = load_nodes()
+    if settings.node_nm not in nodes:
+        return None
+    node = nodes[settings.node_nm]
+    base = builtin_technologies()[_TEMPLATE[settings.memory]]
+    sram = settings.memory == "sram"
+    try:
+        tech = base.with_overrides(
+            node_nm=settings.node_nm, r_on_ohm=float(settings.r_on_ohm), on_off_ratio=float(settings.on_off_ratio),
+            cell_area_f2=node.sram6t_f2 if sram else NEUROSIM_1T1R_F2,
+            read_voltage_v=base.device.read_voltage_v if sram else node.read_voltage_v,
+            read_pulse_ns=base.device.read_pulse_ns if sram else float(settings.read_pulse_ns),
+            max_cell_bits=max(base.device.max_cell_bits, settings.effective_cell_bits),
+        )
+    except TechnologyError:
+        return None
+    hw = HardwareConfig(technology=tech.name, subarray=int(settings.subarray_rows),
+                        rows_parallel=int(settings.rows_parallel), col_mux=int(settings.col_mux),
+                        adc_bits=int(settings.adc_bits), adc_type=settings.adc_type,
+                        cell_bits=settings.effective_cell_bits, pipeline=bool(settings.pipeline))
+    expresses = (settings.mapping == "novel" and settings.bus == "xy"
+                 and settings.subarray_rows == settings.subarray_cols)
+    return ModelInputs(list(layers), hw, tech, expresses)
+
+
+def _model_row(run: OracleRun) -> dict[str, float] | None:
+    from cimpipe.hw.evaluate import evaluate_design
+
+    mi = model_inputs(run.settings, run.layers)
+    if mi is None:
+        return None
+    m = evaluate_design(mi.layers, int(run.settings.weight_bits), int(run.settings.input_bits), mi.hardware,
+                        mi.technology)
+    if not bool(m.feasible[0]):
+        return {"feasible": False, "expresses": mi.expresses}
+    row = {k: float(getattr(m, k)[0]) for k in METRICS + EXACT}
+    row.update({f"area_{k}_mm2": float(m.area_breakdown_mm2[k][0]) for k in AREA_PARTS if k in m.area_breakdown_mm2})
+    row.update({f"energy_{k}_pj": float(m.energy_breakdown_pj[k][0]) for k in ENERGY_PARTS
+                if k in m.energy_breakdown_pj})
+    row.update({f"latency_{k}_ns": float(v[0]) for k, v in m.latency_breakdown_ns.items()})
+    row["clock_period_ns"] = float(m.clock_period_ns[0])
+    row.update({"feasible": True, "expresses": mi.expresses})
+    return row
+
+
+def neurosim_row(run: OracleRun) -> dict[str, float]:
+    r = run.report
+    row = {k: float(getattr(r, k)) for k in METRICS + EXACT}
+    row.update({k: float(v) for k, v in r.breakdowns.items()})
+    row["clock_period_ns"] = float(r.clock_period_ns)
+    return row
+
+
+def compare(runs: Sequence[OracleRun], extra: Sequence[dict] | None = None) -> pl.DataFrame:
+    """One row per run: its settings, ``ns_<figure>`` (NeuroSim), ``model_<figure>`` and ``err_<figure>``
+    (relative error, model / NeuroSim - 1), ``model_feasible`` and ``model_expresses``. ``extra`` adds columns
+    per run (e.g. ``held_out``)."""
+    rows = []
+    for i, run in enumerate(runs):
+        s = run.settings
+        base = {"label": run.label, "memory": s.memory, "node_nm": s.node_nm, "mapping": s.mapping,
+                "pipeline": s.pipeline, "bus": s.bus, "adc_type": s.adc_type, "layers": len(run.network),
+                "input_density": run.stats.input_bit_density}
+        if extra is not None:
+            base.update(extra[i])
+        ref = neurosim_row(run)
+        mod = _model_row(run)
+        base["model_covered"] = mod is not None
+        base["model_feasible"] = bool(mod and mod["feasible"])
+        base["model_expresses"] = bool(mod and mod["expresses"])
+        for k, v in ref.items():
+            base[f"ns_{k}"] = v
+            mv = mod.get(k) if mod and mod["feasible"] else None
+            base[f"model_{k}"] = mv
+            base[f"err_{k}"] = (mv / v - 1.0) if (mv is not None and v not in (0.0,) and v == v) else None
+        rows.append(base)
+    return pl.DataFrame(rows, infer_schema_length=None)
