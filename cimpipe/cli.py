@@ -513,9 +513,150 @@ def _run_plot(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------------------------------
+# neurosim
+# --------------------------------------------------------------------------------------------------
+
+
+def _add_neurosim(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("neurosim", help="run NeuroSim V1.4 (a checkout you name) beside the model")
+    nsub = p.add_subparsers(dest="neurosim_command", required=True)
+    r = nsub.add_parser("run", help="one network on one design: the model and NeuroSim side by side",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    r.add_argument("network", help="network file: IFM_H,IFM_W,C_in,K_H,K_W,C_out,maxpool,stride per line")
+    r.add_argument("--neurosim", required=True, help="a NeuroSim V1.4 checkout (its root or its NeuroSIM folder)")
+    r.add_argument("--memory", choices=("sram", "rram", "fefet"), default="rram")
+    r.add_argument("--node", type=_positive_int, default=22, help="technology node (nm), 130 to 1")
+    r.add_argument("--weight-bits", type=_positive_int, default=8)
+    r.add_argument("--input-bits", type=_positive_int, default=8)
+    r.add_argument("--subarray", type=_positive_int, default=128)
+    r.add_argument("--parallel-rows", type=_positive_int, default=None, help="rows read at once (default: all)")
+    r.add_argument("--adc-bits", type=_positive_int, default=5)
+    r.add_argument("--adc", choices=("flash", "sar"), default="flash")
+    r.add_argument("--cell-bits", type=_positive_int, default=2, help="bits per cell (SRAM: 1)")
+    r.add_argument("--col-mux", type=_positive_int, default=8, help="columns sharing one ADC")
+    mode = r.add_mutually_exclusive_group()
+    mode.add_argument("--pipeline", dest="pipeline", action="store_true", default=False)
+    mode.add_argument("--layer-by-layer", dest="pipeline", action="store_false")
+    r.add_argument("--mapping", choices=("novel", "conventional"), default="novel")
+    r.add_argument("--bus", choices=("xy", "htree"), default="xy", help="global bus: X-Y bus or H-tree")
+    r.add_argument("--r-on", type=_positive_float, default=100e3, help="Ron (ohm)")
+    r.add_argument("--on-off", type=_positive_float, default=17.0, help="on/off ratio")
+    _add_trace_options(r)
+    r.set_defaults(run=_run_neurosim_run)
+    c = nsub.add_parser("check", help="front designs: the model against NeuroSim, row by row",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    c.add_argument("front", help="a front file, e.g. results/pareto_demo.parquet")
+    c.add_argument("--neurosim", required=True, help="a NeuroSim V1.4 checkout")
+    c.add_argument("--rows", type=_positive_int, default=3, help="designs checked, spread evenly over the front")
+    c.add_argument("--config", default=None, help="config.yaml with the front's technologies (default ./config.yaml)")
+    _add_trace_options(c)
+    c.set_defaults(run=_run_neurosim_check)
+
+
+def _add_trace_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input-bit-density", type=_nonneg_float, default=0.2,
+                   help="probability that an input bit of the synthetic traces is 1")
+    p.add_argument("--weight-std", type=_positive_float, default=None,
+                   help="weights normal around 0 with this std (default: uniform over the levels)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic traces")
+    p.add_argument("--timeout", type=_positive_float, default=1800.0, help="seconds one NeuroSim run may take")
+    p.add_argument("--cache", default=None, help="build cache (default ~/.cache/cimpipe/neurosim)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _simulate(args: argparse.Namespace, layers, settings):
+    from cimpipe.hw import neurosim as ns
+
+    if args.input_bit_density > 1:
+        raise CliError(f"--input-bit-density {args.input_bit_density} must lie in [0, 1]")
+    return ns.simulate(args.neurosim, layers, settings, input_density=args.input_bit_density,
+                       weight_std=args.weight_std, seed=args.seed, timeout_s=args.timeout,
+                       cache=Path(args.cache) if args.cache else None)
+
+
+def _print_side_by_side(title: str, rows: list) -> None:
+    console = _console()
+    t = _table(console)
+    for name, just in (("figure", "left"), ("model", "right"), ("NeuroSim", "right"), ("error", "right")):
+        t.add_column(name, justify=just)
+    for k, mv, ref, err in rows:
+        t.add_row(k, "-" if mv is None else f"{mv:.5g}", f"{ref:.5g}", "-" if err is None else f"{100 * err:+.1f} %")
+    _print_table(console, t, title)
+
+
+def _run_neurosim_run(args: argparse.Namespace) -> int:
+    from cimpipe.hw import fidelity
+    from cimpipe.hw import neurosim as ns
+    from cimpipe.hw.network import read_network_csv
+
+    ns.find_source(args.neurosim)
+    layers = read_network_csv(args.network)
+    settings = ns.NeuroSimSettings(
+        memory=args.memory, node_nm=args.node, cell_bits=args.cell_bits, adc_bits=args.adc_bits, adc_type=args.adc,
+        col_mux=args.col_mux, subarray_rows=args.subarray, subarray_cols=args.subarray,
+        rows_parallel=args.parallel_rows if args.parallel_rows is not None else args.subarray,
+        pipeline=args.pipeline, mapping=args.mapping, bus=args.bus, r_on_ohm=args.r_on, on_off_ratio=args.on_off,
+        weight_bits=args.weight_bits, input_bits=args.input_bits)
+    run = _simulate(args, layers, settings)
+    rows = fidelity.side_by_side(fidelity.model_row(run), fidelity.neurosim_row(run))
+    if args.json:
+        print(json.dumps({"settings": settings.to_dict(), "neurosim": run.report.to_dict(),
+                          "model": {k: mv for k, mv, _, _ in rows}}))
+        return 0
+    _print_side_by_side(f"{args.network} on {settings.memory} {settings.node_nm} nm "
+                        f"(input bit density {run.stats.input_bit_density:.3f})", rows)
+    return 0
+
+
+def _run_neurosim_check(args: argparse.Namespace) -> int:
+    from cimpipe.families import SubnetConfig, spec_from_dict
+    from cimpipe.hw import fidelity
+    from cimpipe.hw import neurosim as ns
+    from cimpipe.predictor import Predictor
+    from cimpipe.results import read_front, workload_dir
+    from cimpipe.space import HardwareConfig
+
+    ns.find_source(args.neurosim)
+    front = read_front(args.front)
+    wdir = workload_dir(args.front)
+    if wdir is None or not (wdir / "predictor.pt").is_file():
+        raise CliError(f"the workload folder beside {args.front} has no predictor.pt to rebuild its networks from")
+    spec = spec_from_dict(Predictor.load(wdir / "predictor.pt").state["spec"])
+    techs = _technologies(args.config)
+    n = min(args.rows, front.height)
+    picks = sorted({round(i * (front.height - 1) / max(n - 1, 1)) for i in range(n)})
+    results = []
+    for i in picks:
+        design = json.loads(front["design_json"][i])
+        subnet = SubnetConfig.from_dict(design["subnet"])
+        hw = HardwareConfig(**design["hardware"])
+        if hw.technology not in techs:
+            raise CliError(f"the front's technology {hw.technology!r} is not among {sorted(techs)}")
+        tech = techs[hw.technology]
+        layers = spec.layer_shapes(subnet)
+        wb, ib = spec.layer_bits(subnet)
+        settings = ns.settings_for(hw, tech, max(wb), max(ib))
+        run = _simulate(args, layers, settings)
+        model = fidelity.metrics_row(layers, [max(wb)] * len(layers), [max(ib)] * len(layers),
+                                     HardwareConfig(**{**design["hardware"], "adc_bits": settings.adc_bits}), tech)
+        rows = fidelity.side_by_side(model, fidelity.neurosim_row(run))
+        results.append({"row": i, "rows": rows})
+        if not args.json:
+            _print_side_by_side(f"front row {i}: {hw.technology}, {len(layers)} layers, W{max(wb)}/A{max(ib)}, "
+                                f"ADC {settings.adc_bits} b", rows)
+    if args.json:
+        print(json.dumps([{"row": r["row"], **{k: {"model": mv, "neurosim": ref} for k, mv, ref, _ in r["rows"]}}
+                          for r in results]))
+    else:
+        print("NeuroSim takes one operand width and ADC resolution per chip: each design ran at its largest, on "
+              "both sides.")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------
 
 SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
-    _add_evaluate, _add_show, _add_compare, _add_techs, _add_space, _add_plot)
+    _add_evaluate, _add_show, _add_compare, _add_techs, _add_space, _add_plot, _add_neurosim)
 
 
 def build_parser() -> argparse.ArgumentParser:

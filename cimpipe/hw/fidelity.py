@@ -1,8 +1,8 @@
 """The hardware model against NeuroSim runs: the same design on both sides, metric by metric.
 
 A stored :class:`~cimpipe.hw.neurosim.OracleRun` names NeuroSim's settings; :func:`model_inputs` turns them
-into the model's technology, hardware configuration and layers (NeuroSim's 1T1R cell of 4 F x 12 F for RRAM
-and FeFET, its per-node SRAM cell and read voltage), and :func:`compare` evaluates the model on every run and
+into the model's technology, hardware configuration and layers (the run's 1T1R cell for RRAM and FeFET,
+NeuroSim's per-node SRAM cell and read voltage), and :func:`compare` evaluates the model on every run and
 puts the two side by side. Knobs the model cannot yet express (a node missing from its table, conventional
 mapping forced on 3x3 layers, the H-tree global bus, the input bit density) are evaluated with the model's
 own choice and flagged in ``model_expresses`` so a reader can split the errors.
@@ -25,7 +25,6 @@ METRICS = ("area_mm2", "latency_ns", "dynamic_energy_pj", "leakage_energy_pj", "
 EXACT = ("tiles", "utilization")
 AREA_PARTS = ("array", "interconnect", "adc", "accumulation", "other")
 ENERGY_PARTS = ("adc", "accumulation", "other", "buffer", "interconnect")
-NEUROSIM_1T1R_F2 = 4.0 * 12.0  # Param.cpp: heightInFeatureSize1T1R x widthInFeatureSize1T1R
 _TEMPLATE = {"sram": "sram_22nm", "rram": "rram_22nm", "fefet": "fefet_22nm"}
 
 
@@ -48,7 +47,7 @@ def model_inputs(settings: NeuroSimSettings, layers: Sequence[LayerShape]) -> Mo
     try:
         tech = base.with_overrides(
             node_nm=settings.node_nm, r_on_ohm=float(settings.r_on_ohm), on_off_ratio=float(settings.on_off_ratio),
-            cell_area_f2=node.sram6t_f2 if sram else NEUROSIM_1T1R_F2,
+            cell_area_f2=node.sram6t_f2 if sram else float(settings.cell_area_f2),
             read_voltage_v=base.device.read_voltage_v if sram else node.read_voltage_v,
             read_pulse_ns=base.device.read_pulse_ns if sram else float(settings.read_pulse_ns),
             max_cell_bits=max(base.device.max_cell_bits, settings.effective_cell_bits),
@@ -64,23 +63,30 @@ def model_inputs(settings: NeuroSimSettings, layers: Sequence[LayerShape]) -> Mo
     return ModelInputs(list(layers), hw, tech, expresses)
 
 
-def _model_row(run: OracleRun) -> dict[str, float] | None:
-    from cimpipe.hw.evaluate import evaluate_design
-
+def model_row(run: OracleRun) -> dict[str, float] | None:
+    """The model's figures for a run's configuration (None at a node the model lacks)."""
     mi = model_inputs(run.settings, run.layers)
     if mi is None:
         return None
-    m = evaluate_design(mi.layers, int(run.settings.weight_bits), int(run.settings.input_bits), mi.hardware,
-                        mi.technology)
+    return metrics_row(mi.layers, int(run.settings.weight_bits), int(run.settings.input_bits), mi.hardware,
+                       mi.technology, mi.expresses)
+
+
+def metrics_row(layers: Sequence[LayerShape], weight_bits: int | Sequence[int], input_bits: int | Sequence[int],
+                hw: HardwareConfig, tech: Technology, expresses: bool = True) -> dict[str, float]:
+    """The model's chip figures and breakdowns for one design, in NeuroSim's report names."""
+    from cimpipe.hw.evaluate import evaluate_design
+
+    m = evaluate_design(list(layers), weight_bits, input_bits, hw, tech)
     if not bool(m.feasible[0]):
-        return {"feasible": False, "expresses": mi.expresses}
+        return {"feasible": False, "expresses": expresses, "reason": m.reason_text(0)}
     row = {k: float(getattr(m, k)[0]) for k in METRICS + EXACT}
     row.update({f"area_{k}_mm2": float(m.area_breakdown_mm2[k][0]) for k in AREA_PARTS if k in m.area_breakdown_mm2})
     row.update({f"energy_{k}_pj": float(m.energy_breakdown_pj[k][0]) for k in ENERGY_PARTS
                 if k in m.energy_breakdown_pj})
     row.update({f"latency_{k}_ns": float(v[0]) for k, v in m.latency_breakdown_ns.items()})
     row["clock_period_ns"] = float(m.clock_period_ns[0])
-    row.update({"feasible": True, "expresses": mi.expresses})
+    row.update({"feasible": True, "expresses": expresses})
     return row
 
 
@@ -105,7 +111,7 @@ def compare(runs: Sequence[OracleRun], extra: Sequence[dict] | None = None) -> p
         if extra is not None:
             base.update(extra[i])
         ref = neurosim_row(run)
-        mod = _model_row(run)
+        mod = model_row(run)
         base["model_covered"] = mod is not None
         base["model_feasible"] = bool(mod and mod["feasible"])
         base["model_expresses"] = bool(mod and mod["expresses"])
@@ -116,3 +122,19 @@ def compare(runs: Sequence[OracleRun], extra: Sequence[dict] | None = None) -> p
             base[f"err_{k}"] = (mv / v - 1.0) if (mv is not None and v not in (0.0,) and v == v) else None
         rows.append(base)
     return pl.DataFrame(rows, infer_schema_length=None)
+
+
+SIDE_BY_SIDE = METRICS + ("clock_period_ns", "tiles", "utilization") + tuple(
+    f"area_{k}_mm2" for k in AREA_PARTS) + tuple(f"energy_{k}_pj" for k in ENERGY_PARTS)
+
+
+def side_by_side(model: dict[str, float] | None, neurosim: dict[str, float]) -> list[tuple[str, float | None, float,
+                                                                                           float | None]]:
+    """(figure, model, NeuroSim, relative error) for the figures a reader compares first."""
+    out = []
+    for k in SIDE_BY_SIDE:
+        ref = neurosim.get(k, float("nan"))
+        mv = model.get(k) if model and model.get("feasible") else None
+        err = mv / ref - 1.0 if mv is not None and ref == ref and ref != 0 else None
+        out.append((k, mv, ref, err))
+    return out

@@ -30,13 +30,17 @@ import re
 import shutil
 import subprocess
 import tempfile
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 
 from cimpipe.families import LayerShape
+
+if TYPE_CHECKING:
+    from cimpipe.hw.technology import Technology
+    from cimpipe.space import HardwareConfig
 
 MEMORY_CODES = {"sram": 1, "rram": 2, "fefet": 3}
 NODES_NM = (130, 90, 65, 45, 32, 22, 14, 10, 7, 5, 3, 2, 1)
@@ -61,7 +65,9 @@ class NeuroSimSettings:
     (``resistanceOn``/``resistanceOff``); ``weight_bits`` and ``input_bits`` (argv); ``input_toggle`` the
     interconnect toggle rate (``inputtoggle``, NeuroSim's default 0.18 is VGG-8's); ``current_mode`` current
     (True) or voltage sense amplifiers; ``speedup_degree`` pipeline duplication bound; ``validated`` NeuroSim's
-    post-layout calibration factors; ``clock_hz`` the clock cap; ``read_pulse_ns`` eNVM read pulse.
+    post-layout calibration factors; ``clock_hz`` the clock cap; ``read_pulse_ns`` eNVM read pulse;
+    ``cell_area_f2`` the 1T1R cell of RRAM and FeFET (4 F tall, ``cell_area_f2 / 4`` F wide; NeuroSim's 48 F^2 by
+    default; SRAM cells follow NeuroSim's per-node table).
     """
 
     memory: str = "rram"
@@ -86,6 +92,7 @@ class NeuroSimSettings:
     validated: bool = True
     clock_hz: float = 1e9
     read_pulse_ns: float = 10.0
+    cell_area_f2: float = 48.0
 
     def __post_init__(self) -> None:
         def bad(key: str, why: str) -> NeuroSimError:
@@ -113,6 +120,8 @@ class NeuroSimSettings:
             raise bad("cell_bits", f"exceeds weight_bits={self.weight_bits}")
         if self.on_off_ratio <= 1 or self.r_on_ohm <= 0:
             raise bad("on_off_ratio" if self.on_off_ratio <= 1 else "r_on_ohm", "is out of range")
+        if self.cell_area_f2 < 4.0:
+            raise bad("cell_area_f2", "is below 4 F^2")
         if not 0.0 <= self.input_toggle <= 1.0:
             raise bad("input_toggle", "must lie in [0, 1]")
 
@@ -143,6 +152,8 @@ class NeuroSimSettings:
             "validated": b(self.validated),
             "clkFreq": repr(float(self.clock_hz)),
             "readPulseWidth": repr(float(self.read_pulse_ns) * 1e-9),
+            "heightInFeatureSize1T1R": "4",
+            "widthInFeatureSize1T1R": repr(float(self.cell_area_f2) / 4.0),
         }
 
     def argv(self) -> list[str]:
@@ -617,5 +628,25 @@ def load_runs(path: Path) -> list[OracleRun]:
     return [OracleRun.from_dict(d) for d in raw]
 
 
-def with_settings(settings: NeuroSimSettings, **changes) -> NeuroSimSettings:
-    return replace(settings, **changes)
+_MEMORY_OF = {"sram": "sram", "rram": "rram", "pcm": "rram", "stt_mram": "rram", "fefet": "fefet"}
+
+
+def settings_for(hw: "HardwareConfig", tech: "Technology", weight_bits: int, input_bits: int,
+                 mapping: str = "novel", bus: str = "xy") -> NeuroSimSettings:
+    """NeuroSim's settings for a cimpipe design on a technology.
+
+    PCM and STT-MRAM run as NeuroSim's resistive 1T1R cell (``memcelltype`` 2) with their own Ron and on/off
+    ratio, as NeuroSim's manual prescribes for its recommended devices. NeuroSim takes one ADC resolution and
+    one operand width for the whole chip: a design with per-layer values runs at their maximum.
+    """
+    adc = max(hw.adc_bits) if isinstance(hw.adc_bits, tuple) else int(hw.adc_bits)
+    dev = tech.device
+    return NeuroSimSettings(
+        memory=_MEMORY_OF[dev.memory], node_nm=int(tech.node_nm), cell_bits=int(hw.cell_bits), adc_bits=adc,
+        adc_type=hw.adc_type, col_mux=int(hw.col_mux), subarray_rows=int(hw.subarray),
+        subarray_cols=int(hw.subarray), rows_parallel=int(hw.rows_parallel), pipeline=bool(hw.pipeline),
+        mapping=mapping, bus=bus, r_on_ohm=float(dev.r_on_ohm), on_off_ratio=float(dev.on_off_ratio),
+        weight_bits=int(weight_bits), input_bits=int(input_bits),
+        read_pulse_ns=float(dev.read_pulse_ns) if dev.memory != "sram" else 10.0,
+        cell_area_f2=float(dev.cell_area_f2) if dev.memory != "sram" else 48.0,
+    )
