@@ -12,35 +12,19 @@ Runs at nodes the model has no entry for, or that the model calls infeasible, ar
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import polars as pl
 
-from cimpipe.hw.fidelity import AREA_PARTS, ENERGY_PARTS, METRICS, compare
-from cimpipe.hw.neurosim import OracleRun
+from cimpipe.hw.fidelity import AREA_PARTS, ENERGY_PARTS, METRICS, compare, error_summary, load_stored
 
 ROOT = Path(__file__).resolve().parents[1] / "tests" / "data" / "neurosim"
 
 
-def load(root: Path, kind: str) -> tuple[list[OracleRun], list[dict]]:
-    runs, extra = [], []
-    for f in sorted((root / "runs").glob("*.json")):
-        d = json.loads(f.read_text())
-        if kind != "all" and d.get("kind") != kind:
-            continue
-        runs.append(OracleRun.from_dict(d))
-        extra.append({"kind": d.get("kind", "?"), "network": d.get("network_name", "?"),
-                      "held_out": bool(d.get("held_out", False))})
-    return runs, extra
-
-
 def _stats(df: pl.DataFrame, col: str) -> tuple[int, float, float]:
-    e = df[col].drop_nulls().abs()
-    if e.len() == 0:
-        return 0, float("nan"), float("nan")
-    return e.len(), 100 * float(e.mean()), 100 * float(e.max())
+    n, mean, mx = error_summary(df, [col[4:]])[col[4:]]
+    return n, 100 * mean, 100 * mx
 
 
 def _table(df: pl.DataFrame, title: str, cols: list[str], names: list[str]) -> None:
@@ -70,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kind", choices=("whole", "small", "all"), default="whole")
     ap.add_argument("--csv", type=Path, default=None, help="also write the per-run comparison here")
     args = ap.parse_args(argv)
-    runs, extra = load(args.runs, args.kind)
+    runs, extra = load_stored(args.runs, args.kind)
     if not runs:
         print(f"no stored runs of kind {args.kind!r} in {args.runs / 'runs'}", file=sys.stderr)
         return 2

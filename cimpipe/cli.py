@@ -103,6 +103,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--pipeline", dest="pipeline", action="store_true", default=False)
     mode.add_argument("--layer-by-layer", dest="pipeline", action="store_false")
+    p.add_argument("--mapping", choices=("novel", "conventional"), default="novel",
+                   help="novel: 3x3 layers split by kernel position (NeuroSim's default); conventional: unrolled")
     p.add_argument("--node", type=_positive_int, default=None, help="override the technology node (nm)")
     p.add_argument("--r-on", type=_positive_float, default=None, help="override Ron (ohm)")
     p.add_argument("--on-off", type=_positive_float, default=None, help="override the on/off ratio")
@@ -154,7 +156,8 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         cell_bits=args.cell_bits if args.cell_bits is not None else tech.device.max_cell_bits,
         pipeline=args.pipeline,
     )
-    m = evaluate_design(shapes, args.weight_bits, args.input_bits, hw, tech, per_layer=args.layers)
+    m = evaluate_design(shapes, args.weight_bits, args.input_bits, hw, tech, per_layer=args.layers,
+                        mapping=args.mapping)
     if not bool(m.feasible[0]):
         raise CliError(f"the design cannot be built: {m.reason_text(0)}")
     summary = m.summary(0)
@@ -636,17 +639,22 @@ def _run_neurosim_check(args: argparse.Namespace) -> int:
         layers = spec.layer_shapes(subnet)
         wb, ib = spec.layer_bits(subnet)
         settings = ns.settings_for(hw, tech, max(wb), max(ib))
-        run = _simulate(args, layers, settings)
+        try:
+            run = _simulate(args, layers, settings)
+        except ns.NeuroSimError as e:  # NeuroSim refuses some designs (a subarray too large for the network)
+            results.append({"row": i, "error": str(e)})
+            if not args.json:
+                print(f"front row {i}: {e}")
+            continue
         model = fidelity.metrics_row(layers, [max(wb)] * len(layers), [max(ib)] * len(layers),
                                      HardwareConfig(**{**design["hardware"], "adc_bits": settings.adc_bits}), tech)
         rows = fidelity.side_by_side(model, fidelity.neurosim_row(run))
-        results.append({"row": i, "rows": rows})
+        results.append({"row": i, **{k: {"model": mv, "neurosim": ref} for k, mv, ref, _ in rows}})
         if not args.json:
             _print_side_by_side(f"front row {i}: {hw.technology}, {len(layers)} layers, W{max(wb)}/A{max(ib)}, "
                                 f"ADC {settings.adc_bits} b", rows)
     if args.json:
-        print(json.dumps([{"row": r["row"], **{k: {"model": mv, "neurosim": ref} for k, mv, ref, _ in r["rows"]}}
-                          for r in results]))
+        print(json.dumps(results))
     else:
         print("NeuroSim takes one operand width and ADC resolution per chip: each design ran at its largest, on "
               "both sides.")

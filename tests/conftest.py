@@ -35,3 +35,9 @@ def digits_dataset(n_train: int, n_val: int, n_test: int):
         test_x=images[b:c], test_y=labels[b:c], num_classes=10, channels=1, image_size=8,
         mean=(float(x[:a].mean()),), std=(float(x[:a].std()),), class_names=tuple(str(i) for i in range(10)),
     )
+
+
+@pytest.fixture(scope="session")
+def neurosim_cache(tmp_path_factory):
+    """One NeuroSim build cache for the session: the checkout's full build is made once (about 20 s)."""
+    return tmp_path_factory.mktemp("neurosim-cache")

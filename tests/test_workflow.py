@@ -25,6 +25,7 @@ import yaml
 from cimpipe.hw import Technology
 from cimpipe.pareto import non_dominated, to_losses
 from cimpipe.space import HardwareConfig, SubnetConfig
+from test_hw_neurosim import CHECKOUT, needs_checkout
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = REPO / "tests" / "data" / "tiny_config.yaml"
@@ -159,6 +160,22 @@ def test_the_front_is_non_dominated_and_carries_whole_designs(run: Path) -> None
     assert set(front["round"].unique()) <= {0, 1}
     assert front.height <= refined.height
     assert_front_rebuilds(front, yaml.safe_load((run / "config.yaml").read_text()))
+
+
+@needs_checkout
+def test_front_designs_run_through_neurosim_beside_the_model(run: Path, neurosim_cache: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "cimpipe.cli", "neurosim", "check", "results/pareto_demo.parquet",
+                          "--neurosim", str(CHECKOUT), "--rows", "3", "--cache", str(neurosim_cache), "--json"],
+                         cwd=run, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    assert len(rows) == 3 and rows[0]["row"] == 0
+    for row in rows:  # compared on both sides, or refused by NeuroSim in one sentence
+        if "error" in row:
+            assert "NeuroSim refused the settings" in row["error"]
+            continue
+        assert row["tiles"]["model"] == row["tiles"]["neurosim"] >= 1  # the same sub-network mapped on both sides
+        assert row["area_mm2"]["neurosim"] > 0 and row["dynamic_energy_pj"]["neurosim"] > 0
 
 
 def test_nothing_is_planned_after_a_complete_run(run: Path) -> None:

@@ -19,7 +19,7 @@ import ctypes.util
 import math
 import os
 import sys
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Sequence
 
 import polars as pl
@@ -150,6 +150,7 @@ class HardwareBatch:
     adc_is_sar: Tensor
     cell_bits: Tensor
     pipeline: Tensor
+    novel_mapping: Tensor | None = None  # [D] bool, NeuroSim's novelMapping; None: on for every design
 
     @classmethod
     def from_configs(cls, configs: Sequence[HardwareConfig]) -> "HardwareBatch":
@@ -404,7 +405,8 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
     rows = c_in * kk
     cols = c_out * cps
     groups = torch.ones_like(c_in) if lb.groups is None else torch.clamp(lb.groups, min=1.0)
-    m: Mapping = map_network(rows, cols, c_in, kk, lb.ifm_h, act, n_sub, hw.pipeline, grouped=groups > 1)
+    m: Mapping = map_network(rows, cols, c_in, kk, lb.ifm_h, act, n_sub, hw.pipeline, grouped=groups > 1,
+                             novel_mapping=hw.novel_mapping)
     nm = m.novel
     pipe = hw.pipeline
 
@@ -616,11 +618,16 @@ def evaluate_design(
     hw: HardwareConfig,
     tech: Technology,
     per_layer: bool = False,
+    mapping: str = "novel",
 ) -> ChipMetrics:
     """Evaluate one network on one hardware configuration (a batch of one); a tuple ``hw.adc_bits`` gives
-    each layer of ``shapes`` its own ADC resolution."""
+    each layer of ``shapes`` its own ADC resolution; ``mapping`` "novel" (NeuroSim's default: 3x3 layers split
+    by kernel position) or "conventional" (every layer as its unrolled matrix)."""
+    if mapping not in ("novel", "conventional"):
+        raise DesignError(f"mapping {mapping!r} must be 'novel' or 'conventional'")
     ev = Evaluator.for_grid(tech, grid_for([hw]))
     wb = weight_bits if isinstance(weight_bits, int) else [list(weight_bits)]
     ib = input_bits if isinstance(input_bits, int) else [list(input_bits)]
     layers = LayerBatch.from_shapes([list(shapes)], wb, ib)
-    return ev.evaluate(layers, HardwareBatch.from_configs([hw]), per_layer=per_layer)
+    batch = replace(HardwareBatch.from_configs([hw]), novel_mapping=torch.tensor([mapping == "novel"]))
+    return ev.evaluate(layers, batch, per_layer=per_layer)

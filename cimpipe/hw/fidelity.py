@@ -4,13 +4,15 @@ A stored :class:`~cimpipe.hw.neurosim.OracleRun` names NeuroSim's settings; :fun
 into the model's technology, hardware configuration and layers (the run's 1T1R cell for RRAM and FeFET,
 NeuroSim's per-node SRAM cell and read voltage), and :func:`compare` evaluates the model on every run and
 puts the two side by side. Knobs the model cannot yet express (a node missing from its table, conventional
-mapping forced on 3x3 layers, the H-tree global bus, the input bit density) are evaluated with the model's
+the H-tree global bus, non-square subarrays, the input bit density) are evaluated with the model's
 own choice and flagged in ``model_expresses`` so a reader can split the errors.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 import polars as pl
@@ -34,6 +36,7 @@ class ModelInputs:
     hardware: HardwareConfig
     technology: Technology
     expresses: bool
+    mapping: str = "novel"
 
 
 def model_inputs(settings: NeuroSimSettings, layers: Sequence[LayerShape]) -> ModelInputs | None:
@@ -58,9 +61,8 @@ def model_inputs(settings: NeuroSimSettings, layers: Sequence[LayerShape]) -> Mo
                         rows_parallel=int(settings.rows_parallel), col_mux=int(settings.col_mux),
                         adc_bits=int(settings.adc_bits), adc_type=settings.adc_type,
                         cell_bits=settings.effective_cell_bits, pipeline=bool(settings.pipeline))
-    expresses = (settings.mapping == "novel" and settings.bus == "xy"
-                 and settings.subarray_rows == settings.subarray_cols)
-    return ModelInputs(list(layers), hw, tech, expresses)
+    expresses = settings.bus == "xy" and settings.subarray_rows == settings.subarray_cols
+    return ModelInputs(list(layers), hw, tech, expresses, settings.mapping)
 
 
 def model_row(run: OracleRun) -> dict[str, float] | None:
@@ -69,15 +71,16 @@ def model_row(run: OracleRun) -> dict[str, float] | None:
     if mi is None:
         return None
     return metrics_row(mi.layers, int(run.settings.weight_bits), int(run.settings.input_bits), mi.hardware,
-                       mi.technology, mi.expresses)
+                       mi.technology, mi.expresses, mi.mapping)
 
 
 def metrics_row(layers: Sequence[LayerShape], weight_bits: int | Sequence[int], input_bits: int | Sequence[int],
-                hw: HardwareConfig, tech: Technology, expresses: bool = True) -> dict[str, float]:
+                hw: HardwareConfig, tech: Technology, expresses: bool = True,
+                mapping: str = "novel") -> dict[str, float]:
     """The model's chip figures and breakdowns for one design, in NeuroSim's report names."""
     from cimpipe.hw.evaluate import evaluate_design
 
-    m = evaluate_design(list(layers), weight_bits, input_bits, hw, tech)
+    m = evaluate_design(list(layers), weight_bits, input_bits, hw, tech, mapping=mapping)
     if not bool(m.feasible[0]):
         return {"feasible": False, "expresses": expresses, "reason": m.reason_text(0)}
     row = {k: float(getattr(m, k)[0]) for k in METRICS + EXACT}
@@ -137,4 +140,27 @@ def side_by_side(model: dict[str, float] | None, neurosim: dict[str, float]) -> 
         mv = model.get(k) if model and model.get("feasible") else None
         err = mv / ref - 1.0 if mv is not None and ref == ref and ref != 0 else None
         out.append((k, mv, ref, err))
+    return out
+
+
+def load_stored(root: Path, kind: str = "all") -> tuple[list[OracleRun], list[dict]]:
+    """The stored runs of ``bench/neurosim_sweep.py`` under ``root`` (``runs/*.json``) of one kind ("whole",
+    "small" or "all"), with each run's ``kind``, ``network`` name and ``held_out`` mark."""
+    runs, extra = [], []
+    for f in sorted((Path(root) / "runs").glob("*.json")):
+        d = json.loads(f.read_text())
+        if kind != "all" and d.get("kind") != kind:
+            continue
+        runs.append(OracleRun.from_dict(d))
+        extra.append({"kind": d.get("kind", "?"), "network": d.get("network_name", "?"),
+                      "held_out": bool(d.get("held_out", False))})
+    return runs, extra
+
+
+def error_summary(frame, metrics: Sequence[str] = METRICS) -> dict[str, tuple[int, float, float]]:
+    """Per figure: (runs, mean |relative error|, max |relative error|) over the rows of a :func:`compare` frame."""
+    out = {}
+    for m in metrics:
+        e = frame[f"err_{m}"].drop_nulls().abs()
+        out[m] = (e.len(), float(e.mean()) if e.len() else float("nan"), float(e.max()) if e.len() else float("nan"))
     return out

@@ -139,15 +139,20 @@ def map_network(
     subarray: Tensor,
     pipeline: Tensor,
     grouped: Tensor | None = None,
+    novel_mapping: Tensor | None = None,
 ) -> Mapping:
     """Floorplan of a batch. ``rows``=C_in*K*K, ``cols``=C_out*cells per weight, ``kk``=K*K, ``ifm``=IFM height
     (all [D, L]); ``active`` [D, L] bool; ``subarray`` [D] edge of one subarray (a power of two);
     ``pipeline`` [D] bool; ``grouped`` [D, L] bool marks grouped (depthwise) layers, which are mapped
-    conventionally as their dense block-diagonal matrix (NeuroSim's novel mapping splits a dense kernel)."""
+    conventionally as their dense block-diagonal matrix (NeuroSim's novel mapping splits a dense kernel);
+    ``novel_mapping`` [D] bool is NeuroSim's ``novelMapping`` switch (None: on for every design; off maps every
+    layer conventionally)."""
     f64 = rows.dtype
     d, n_layers = rows.shape
     n = subarray[:, None]
     dense = active if grouped is None else active & ~grouped
+    if novel_mapping is not None:
+        dense = dense & novel_mapping[:, None]
     num_pe_nm = _most_frequent_kernel(kk, dense)
     novel = dense & (kk == num_pe_nm[:, None]) & (rows >= n)  # num_pe_nm is 0 or a K*K > 1
     conv = active & ~novel
