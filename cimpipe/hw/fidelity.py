@@ -88,6 +88,10 @@ def metrics_row(layers: Sequence[LayerShape], weight_bits: int | Sequence[int], 
     row.update({f"energy_{k}_pj": float(m.energy_breakdown_pj[k][0]) for k in ENERGY_PARTS
                 if k in m.energy_breakdown_pj})
     row.update({f"latency_{k}_ns": float(v[0]) for k, v in m.latency_breakdown_ns.items()})
+    # NeuroSim's "other" bucket holds its buffers and interconnect, which it also prints on their own
+    for kind in ("energy", "latency"):
+        unit = "pj" if kind == "energy" else "ns"
+        row[f"{kind}_other_{unit}"] = sum(row.get(f"{kind}_{k}_{unit}", 0.0) for k in ("other", "buffer", "interconnect"))
     row["clock_period_ns"] = float(m.clock_period_ns[0])
     row.update({"feasible": True, "expresses": expresses})
     return row
