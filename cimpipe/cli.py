@@ -552,6 +552,8 @@ def _add_neurosim(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--neurosim", required=True, help="a NeuroSim V1.4 checkout")
     c.add_argument("--rows", type=_positive_int, default=3, help="designs checked, spread evenly over the front")
     c.add_argument("--config", default=None, help="config.yaml with the front's technologies (default ./config.yaml)")
+    c.add_argument("--traces", choices=("synthetic", "recorded"), default="synthetic",
+                   help="synthetic traces, or traces recorded from the workload's supernet on a validation image")
     _add_trace_options(c)
     c.set_defaults(run=_run_neurosim_check)
 
@@ -567,12 +569,12 @@ def _add_trace_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
 
 
-def _simulate(args: argparse.Namespace, layers, settings):
+def _simulate(args: argparse.Namespace, layers, settings, traces=None):
     from cimpipe.hw import neurosim as ns
 
     if args.input_bit_density > 1:
         raise CliError(f"--input-bit-density {args.input_bit_density} must lie in [0, 1]")
-    return ns.simulate(args.neurosim, layers, settings, input_density=args.input_bit_density,
+    return ns.simulate(args.neurosim, layers, settings, traces=traces, input_density=args.input_bit_density,
                        weight_std=args.weight_std, seed=args.seed, timeout_s=args.timeout,
                        cache=Path(args.cache) if args.cache else None)
 
@@ -626,6 +628,16 @@ def _run_neurosim_check(args: argparse.Namespace) -> int:
         raise CliError(f"the workload folder beside {args.front} has no predictor.pt to rebuild its networks from")
     spec = spec_from_dict(Predictor.load(wdir / "predictor.pt").state["spec"])
     techs = _technologies(args.config)
+    data_dir = None
+    if args.traces == "recorded":
+        cfg_path = Path(args.config) if args.config else Path("config.yaml")
+        workloads = (yaml.safe_load(cfg_path.read_text()) or {}).get("workloads", {}) if cfg_path.is_file() else {}
+        dataset = workloads.get(wdir.name, {}).get("dataset")
+        if dataset is None:
+            raise CliError(f"--traces recorded needs the workload {wdir.name!r} in {cfg_path} to find its dataset")
+        data_dir = Path(args.front).resolve().parent.parent / "data" / "prepared" / dataset
+        if not (data_dir / "meta.json").is_file():
+            raise CliError(f"--traces recorded needs the prepared dataset {data_dir}")
     n = min(args.rows, front.height)
     picks = sorted({round(i * (front.height - 1) / max(n - 1, 1)) for i in range(n)})
     results = []
@@ -639,8 +651,13 @@ def _run_neurosim_check(args: argparse.Namespace) -> int:
         layers = spec.layer_shapes(subnet)
         wb, ib = spec.layer_bits(subnet)
         settings = ns.settings_for(hw, tech, max(wb), max(ib))
+        traces = None
+        if args.traces == "recorded":
+            from cimpipe.hw.traces import workload_traces
+
+            traces = workload_traces(wdir, data_dir, subnet, layers, max(wb), max(ib))
         try:
-            run = _simulate(args, layers, settings)
+            run = _simulate(args, layers, settings, traces)
         except ns.NeuroSimError as e:  # NeuroSim refuses some designs (a subarray too large for the network)
             results.append({"row": i, "error": str(e)})
             if not args.json:
@@ -649,10 +666,12 @@ def _run_neurosim_check(args: argparse.Namespace) -> int:
         model = fidelity.metrics_row(layers, [max(wb)] * len(layers), [max(ib)] * len(layers),
                                      HardwareConfig(**{**design["hardware"], "adc_bits": settings.adc_bits}), tech)
         rows = fidelity.side_by_side(model, fidelity.neurosim_row(run))
-        results.append({"row": i, **{k: {"model": mv, "neurosim": ref} for k, mv, ref, _ in rows}})
+        results.append({"row": i, "input_bit_density": run.stats.input_bit_density,
+                        **{k: {"model": mv, "neurosim": ref} for k, mv, ref, _ in rows}})
         if not args.json:
             _print_side_by_side(f"front row {i}: {hw.technology}, {len(layers)} layers, W{max(wb)}/A{max(ib)}, "
-                                f"ADC {settings.adc_bits} b", rows)
+                                f"ADC {settings.adc_bits} b, {args.traces} traces (input bit density "
+                                f"{run.stats.input_bit_density:.3f})", rows)
     if args.json:
         print(json.dumps(results))
     else:

@@ -176,3 +176,30 @@ def test_a_run_past_its_time_limit_is_one_sentence(cache):
     with pytest.raises(ns.NeuroSimError, match="ran past its time limit of 0 s"):
         ns.simulate(CHECKOUT, TWO_LAYERS, ns.NeuroSimSettings(subarray_rows=64, subarray_cols=64, rows_parallel=64),
                     cache=cache, timeout_s=0.01)
+
+
+def test_traces_recorded_from_a_supernet_hold_its_integer_codes():
+    import torch
+
+    from cimpipe.families import VGGSpec
+    from cimpipe.hw.traces import record_traces
+    from cimpipe.nn import build_supernet
+
+    torch.manual_seed(0)
+    spec = VGGSpec(in_channels=1, image_size=8, num_classes=10, stages=((8,), (16,)), fc=(12,), min_depth=(1, 1))
+    model = build_supernet(spec).eval()
+    subnet = spec.largest(bits=4)
+    layers = spec.layer_shapes(subnet)
+    images = torch.randn(16, 1, 8, 8)
+    traces = record_traces(model, subnet, layers, images[:1], [images], weight_bits=8, input_bits=6)
+    assert len(traces) == len(layers)
+    for layer, t in zip(layers, traces):
+        rows = layer.c_in * layer.k * layer.k
+        assert t.weights.shape == (rows, layer.c_out)
+        assert t.input_bits.shape == (rows, ns.num_vectors(layer) * 6)
+        levels = ns.weight_levels(t.weights, 8)
+        assert ((levels - 128) % 16 == 0).all()  # 4-bit weight codes written at 8 bits
+        assert set(np.unique(t.input_bits)) <= {0, 1}
+        assert not t.input_bits.reshape(rows, -1, 6)[:, :, 4:].any()  # 4-bit inputs fill the top 4 of 6 bits
+    density = ns.trace_stats(traces, 8).input_bit_density
+    assert 0.0 < density < 0.6

@@ -176,6 +176,14 @@ def test_front_designs_run_through_neurosim_beside_the_model(run: Path, neurosim
             continue
         assert row["tiles"]["model"] == row["tiles"]["neurosim"] >= 1  # the same sub-network mapped on both sides
         assert row["area_mm2"]["neurosim"] > 0 and row["dynamic_energy_pj"]["neurosim"] > 0
+    assert all(abs(r["input_bit_density"] - 0.2) < 0.02 for r in rows if "error" not in r)  # synthetic traces
+    out = subprocess.run([sys.executable, "-m", "cimpipe.cli", "neurosim", "check", "results/pareto_demo.parquet",
+                          "--neurosim", str(CHECKOUT), "--rows", "2", "--traces", "recorded", "--cache",
+                          str(neurosim_cache), "--json"], cwd=run, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr
+    recorded = [r for r in json.loads(out.stdout) if "error" not in r]
+    for r in recorded:  # the supernet's own activations on a digit: sparse bits, not the synthetic 0.2
+        assert 0.0 < r["input_bit_density"] < 0.5 and abs(r["input_bit_density"] - 0.2) > 1e-3
 
 
 def test_nothing_is_planned_after_a_complete_run(run: Path) -> None:
