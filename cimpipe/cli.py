@@ -105,6 +105,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     mode.add_argument("--layer-by-layer", dest="pipeline", action="store_false")
     p.add_argument("--mapping", choices=("novel", "conventional"), default="novel",
                    help="novel: 3x3 layers split by kernel position (NeuroSim's default); conventional: unrolled")
+    p.add_argument("--bus", choices=("xy", "htree"), default="xy", help="global interconnect: X-Y bus or H-tree")
     p.add_argument("--node", type=_positive_int, default=None, help="override the technology node (nm)")
     p.add_argument("--r-on", type=_positive_float, default=None, help="override Ron (ohm)")
     p.add_argument("--on-off", type=_positive_float, default=None, help="override the on/off ratio")
@@ -157,7 +158,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         pipeline=args.pipeline,
     )
     m = evaluate_design(shapes, args.weight_bits, args.input_bits, hw, tech, per_layer=args.layers,
-                        mapping=args.mapping)
+                        mapping=args.mapping, bus=args.bus)
     if not bool(m.feasible[0]):
         raise CliError(f"the design cannot be built: {m.reason_text(0)}")
     summary = m.summary(0)

@@ -28,6 +28,7 @@ import torch
 from cimpipe.hw import components as C
 from cimpipe.hw.characterize import (ADC_BITS_RANGE, FIGURE_COLUMNS, KEY_COLUMNS, REASONS, HardwareGrid, characterize,
                                      reason_codes)
+from cimpipe.hw.chip_area import AreaInputs, chip_area_um2
 from cimpipe.hw.mapping import Mapping, map_network
 from cimpipe.hw.technology import Technology
 from cimpipe.space import HardwareConfig, LayerShape
@@ -151,6 +152,7 @@ class HardwareBatch:
     cell_bits: Tensor
     pipeline: Tensor
     novel_mapping: Tensor | None = None  # [D] bool, NeuroSim's novelMapping; None: on for every design
+    htree_bus: Tensor | None = None  # [D] bool, NeuroSim's globalBusType (H-tree); None: X-Y bus (V1.4 default)
 
     @classmethod
     def from_configs(cls, configs: Sequence[HardwareConfig]) -> "HardwareBatch":
@@ -315,6 +317,31 @@ def _concat(parts: list[ChipMetrics]) -> ChipMetrics:
         else:
             out[f.name] = v
     return ChipMetrics(**out)
+
+
+def _floorplan_area_mm2(tech: Technology, lb: LayerBatch, hw: HardwareBatch, m: Mapping, n_sub: Tensor,
+                        mux: Tensor, buffer_cores: Tensor, bus: Tensor, layer_adc: bool) -> tuple[Tensor, dict]:
+    """[D] chip area (mm^2) and its breakdown (um^2) on NeuroSim's floorplan. NeuroSim has one weight and one
+    input precision per chip: the widest active layer's is used."""
+    act = lb.active
+
+    def widest(x: Tensor) -> Tensor:
+        return torch.where(act, x, torch.zeros_like(x)).amax(dim=1, keepdim=True).clamp(min=1.0)
+
+    d = n_sub[:, None]
+    novel_on = (torch.ones_like(hw.pipeline) if hw.novel_mapping is None else hw.novel_mapping.to(torch.bool))
+    htree = torch.zeros_like(hw.pipeline) if hw.htree_bus is None else hw.htree_bus.to(torch.bool)
+    x = AreaInputs(
+        sub=d, rows_parallel=torch.minimum(hw.rows_parallel, n_sub)[:, None], col_mux=mux[:, None],
+        adc_bits=hw.adc_bits if layer_adc else hw.adc_bits[:, None], adc_is_sar=hw.adc_is_sar.to(torch.bool)[:, None],
+        cell_bits=hw.cell_bits[:, None], weight_bits=widest(lb.weight_bits), input_bits=widest(lb.input_bits),
+        tile_size_cm=m.tile_size_cm[:, None], pe_size_cm=m.pe_size_cm[:, None], pe_size_nm=m.pe_size_nm[:, None],
+        num_pe_nm=m.num_pe_nm[:, None], tiles=m.tiles, novel=m.novel.to(torch.bool), active=act,
+        tile_rows=m.tile_rows, subarray_rows=m.subarray_rows, total_tiles=m.total_tiles[:, None],
+        buffer_cores=buffer_cores[:, None], bus_bits=bus[:, None], htree=htree.to(torch.bool)[:, None],
+        novel_enabled=novel_on.to(torch.bool)[:, None])
+    total_um2, parts = chip_area_um2(tech, x)
+    return total_um2 * 1e-6, parts
 
 
 def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool) -> ChipMetrics:
@@ -506,7 +533,9 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
     tree_len_um = side_um * torch.sqrt(torch.clamp(m.total_tiles, min=1.0))
     pitch_um = 2 * node.wire_width_nm * 1e-3
     area_um2["interconnect"] = bus * pitch_um * tree_len_um * 1.2  # global H-tree + tiles' local trees
-    area_total_mm2 = sum(area_um2.values()) * 1e-6
+    # the reported area: NeuroSim's floorplan (cimpipe.hw.chip_area); area_um2 above stays the basis of the
+    # bus latency and leakage estimates
+    area_total_mm2, area_parts_um2 = _floorplan_area_mm2(tech, lb, hw, m, n_sub, mux, buffer_cores, bus, layer_adc)
 
     # ---------------- latency ----------------
     # each layer's subarrays and shift-adders run at the layer's own clock period and operand width; the
@@ -593,7 +622,7 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
         operations=ops,
         feasible=feasible,
         reason=code,
-        area_breakdown_mm2={k2: v * 1e-6 for k2, v in area_um2.items()},
+        area_breakdown_mm2={k2: v * 1e-6 for k2, v in area_parts_um2.items()},
         energy_breakdown_pj=energy,
         latency_breakdown_ns=latency_breakdown,
         layers=per,
@@ -619,15 +648,20 @@ def evaluate_design(
     tech: Technology,
     per_layer: bool = False,
     mapping: str = "novel",
+    bus: str = "xy",
 ) -> ChipMetrics:
     """Evaluate one network on one hardware configuration (a batch of one); a tuple ``hw.adc_bits`` gives
     each layer of ``shapes`` its own ADC resolution; ``mapping`` "novel" (NeuroSim's default: 3x3 layers split
-    by kernel position) or "conventional" (every layer as its unrolled matrix)."""
+    by kernel position) or "conventional" (every layer as its unrolled matrix); ``bus`` the global interconnect,
+    "xy" (NeuroSim V1.4's default X-Y bus) or "htree" (globalBusType=true), which changes the chip area."""
     if mapping not in ("novel", "conventional"):
         raise DesignError(f"mapping {mapping!r} must be 'novel' or 'conventional'")
+    if bus not in ("xy", "htree"):
+        raise DesignError(f"bus {bus!r} must be 'xy' or 'htree'")
     ev = Evaluator.for_grid(tech, grid_for([hw]))
     wb = weight_bits if isinstance(weight_bits, int) else [list(weight_bits)]
     ib = input_bits if isinstance(input_bits, int) else [list(input_bits)]
     layers = LayerBatch.from_shapes([list(shapes)], wb, ib)
-    batch = replace(HardwareBatch.from_configs([hw]), novel_mapping=torch.tensor([mapping == "novel"]))
+    batch = replace(HardwareBatch.from_configs([hw]), novel_mapping=torch.tensor([mapping == "novel"]),
+                    htree_bus=torch.tensor([bus == "htree"]))
     return ev.evaluate(layers, batch, per_layer=per_layer)

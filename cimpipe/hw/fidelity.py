@@ -4,7 +4,7 @@ A stored :class:`~cimpipe.hw.neurosim.OracleRun` names NeuroSim's settings; :fun
 into the model's technology, hardware configuration and layers (the run's 1T1R cell for RRAM and FeFET,
 NeuroSim's per-node SRAM cell and read voltage), and :func:`compare` evaluates the model on every run and
 puts the two side by side. Knobs the model cannot yet express (a node missing from its table, conventional
-the H-tree global bus, non-square subarrays, the input bit density) are evaluated with the model's
+non-square subarrays, the input bit density) are evaluated with the model's
 own choice and flagged in ``model_expresses`` so a reader can split the errors.
 """
 
@@ -37,6 +37,7 @@ class ModelInputs:
     technology: Technology
     expresses: bool
     mapping: str = "novel"
+    bus: str = "xy"
 
 
 def model_inputs(settings: NeuroSimSettings, layers: Sequence[LayerShape]) -> ModelInputs | None:
@@ -61,8 +62,8 @@ def model_inputs(settings: NeuroSimSettings, layers: Sequence[LayerShape]) -> Mo
                         rows_parallel=int(settings.rows_parallel), col_mux=int(settings.col_mux),
                         adc_bits=int(settings.adc_bits), adc_type=settings.adc_type,
                         cell_bits=settings.effective_cell_bits, pipeline=bool(settings.pipeline))
-    expresses = settings.bus == "xy" and settings.subarray_rows == settings.subarray_cols
-    return ModelInputs(list(layers), hw, tech, expresses, settings.mapping)
+    expresses = settings.subarray_rows == settings.subarray_cols
+    return ModelInputs(list(layers), hw, tech, expresses, settings.mapping, settings.bus)
 
 
 def model_row(run: OracleRun) -> dict[str, float] | None:
@@ -71,16 +72,16 @@ def model_row(run: OracleRun) -> dict[str, float] | None:
     if mi is None:
         return None
     return metrics_row(mi.layers, int(run.settings.weight_bits), int(run.settings.input_bits), mi.hardware,
-                       mi.technology, mi.expresses, mi.mapping)
+                       mi.technology, mi.expresses, mi.mapping, mi.bus)
 
 
 def metrics_row(layers: Sequence[LayerShape], weight_bits: int | Sequence[int], input_bits: int | Sequence[int],
                 hw: HardwareConfig, tech: Technology, expresses: bool = True,
-                mapping: str = "novel") -> dict[str, float]:
+                mapping: str = "novel", bus: str = "xy") -> dict[str, float]:
     """The model's chip figures and breakdowns for one design, in NeuroSim's report names."""
     from cimpipe.hw.evaluate import evaluate_design
 
-    m = evaluate_design(list(layers), weight_bits, input_bits, hw, tech, mapping=mapping)
+    m = evaluate_design(list(layers), weight_bits, input_bits, hw, tech, mapping=mapping, bus=bus)
     if not bool(m.feasible[0]):
         return {"feasible": False, "expresses": expresses, "reason": m.reason_text(0)}
     row = {k: float(getattr(m, k)[0]) for k in METRICS + EXACT}

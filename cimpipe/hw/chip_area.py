@@ -1,0 +1,227 @@
+"""Chip area from the subarray up: PE, tile and chip, as NeuroSim V1.4 adds them (um^2 unless named).
+
+NeuroSim V1.4 ProcessingUnit.cpp (ProcessingUnitCalculateArea), Tile.cpp (TileCalculateArea), Chip.cpp
+(ChipCalculateArea), HTree.cpp / XYBus.cpp (CalculateArea, repeater sizing in Initialize). A block's height
+and width are sqrt(area) (NeuroSim makes PEs and tiles square); the chip total sums the tiles' areas (with
+the subarrays' bounding boxes) and the global blocks, the breakdown sums the components.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import torch
+
+from cimpipe.hw import floorplan as FP
+from cimpipe.hw import gates as G
+from cimpipe.hw.technology import Technology
+
+Tensor = torch.Tensor
+BUCKETS = ("array", "interconnect", "adc", "accumulation", "other")
+BUS_DELAY_TOLERANCE = 0.1  # Param.cpp globalBusDelayTolerance / localBusDelayTolerance
+WIRE_CAP_F_PER_UM = 0.2e-15
+
+
+@dataclass(frozen=True)
+class AreaInputs:
+    """One chip per design: design-level values [D, 1], per-layer ones [D, L] (or [D, 1])."""
+
+    sub: Tensor
+    rows_parallel: Tensor
+    col_mux: Tensor
+    adc_bits: Tensor
+    adc_is_sar: Tensor
+    cell_bits: Tensor
+    weight_bits: Tensor
+    input_bits: Tensor
+    tile_size_cm: Tensor
+    pe_size_cm: Tensor
+    pe_size_nm: Tensor
+    num_pe_nm: Tensor
+    tiles: Tensor  # [D, L]
+    novel: Tensor  # [D, L] bool
+    active: Tensor  # [D, L] bool
+    tile_rows: Tensor  # [D, L]
+    subarray_rows: Tensor  # [D, L]
+    total_tiles: Tensor  # [D, 1]
+    buffer_cores: Tensor  # [D, 1]
+    bus_bits: Tensor  # [D, 1]
+    htree: Tensor  # [D, 1] bool: global H-tree (else X-Y bus)
+    novel_enabled: Tensor  # [D, 1] bool: NeuroSim novelMapping (NM tile dimensions count for the bus)
+
+
+@lru_cache(maxsize=None)
+def repeater_size_um(nm: int, wire_res_ohm_per_um: float, gate_cap_ff_per_um: float) -> tuple[float, float]:
+    """(height, width) of the bus repeater inverter: the delay-optimal size, halved while the unit-length
+    delay stays within the tolerance (HTree.cpp / XYBus.cpp Initialize). Gate and drain capacitances are
+    approximated from the node's gate capacitance per um."""
+    nd = G.node(nm)
+    f = nd.f_um
+    cw = WIRE_CAP_F_PER_UM
+    rw = wire_res_ohm_per_um
+
+    def inv(size: float) -> tuple[float, float, float]:
+        wn, wp = G.MIN_NMOS_F * f * size, nd.pn_ratio * G.MIN_NMOS_F * f * size
+        c_in = (wn + wp) * gate_cap_ff_per_um * 1e-15
+        r = (G.on_resistance_ohm(nd, wn) + G.on_resistance_ohm(nd, wp, True)) / 2
+        return c_in, 0.5 * c_in, r
+
+    c_in, c_out, r = inv(1.0)
+    size = math.floor(math.sqrt(r * cw / c_in / rw))
+    dist = math.sqrt(2 * r * (c_out + c_in) / (rw * cw))
+
+    def delay(size: float, dist: float) -> float:
+        ci, co, rr = inv(size)
+        return 0.7 * (rr * (ci + co + cw * dist) + 0.54 * rw * dist * cw * dist + rw * dist * ci) / dist
+
+    target = delay(size, dist) * (1 + BUS_DELAY_TOLERANCE)
+    d = 0.0
+    while d < target and size > 1e-3:
+        size /= 2
+        dist *= 0.9
+        d = delay(size, dist)
+    size = max(1.0, size)
+    return G.gate_size_um(nd, "INV", 1, G.MIN_NMOS_F * f * size, nd.pn_ratio * G.MIN_NMOS_F * f * size)
+
+
+def htree_area_um2(rep: tuple[float, float], rows: Tensor, cols: Tensor, bus: Tensor, unit_h: Tensor,
+                   unit_w: Tensor, folded: float) -> Tensor:
+    """H-tree over a rows x cols grid of units (HTree.cpp CalculateArea): per level the wire bundle widens by
+    bus x repeater size / folding; the last level overlaps the units; plus the main bus to the edge."""
+    h_inv, w_inv = rep
+    n = torch.ceil(torch.log2(torch.clamp(torch.maximum(rows, cols), min=1.0)) - 1e-9)
+    side = torch.pow(2.0, n)
+    len_v, len_h = unit_h * side / 2, unit_w * side / 2
+    wid_v = torch.zeros_like(len_v)
+    wid_h = torch.zeros_like(len_h)
+    area = torch.zeros_like(len_v)
+    for i in range(1, int(n.max().item()) if n.numel() else 0):
+        live = i < n
+        len_v = torch.where(live, len_v / 2, len_v)
+        wid_v = torch.where(live, wid_v + bus * w_inv / folded, wid_v)
+        area = area + torch.where(live, wid_v * len_v / 2, torch.zeros_like(area))
+        len_h = torch.where(live, len_h / 2, len_h)
+        wid_h = torch.where(live, wid_h + bus * h_inv / folded, wid_h)
+        area = area + torch.where(live, wid_h * len_h / 2, torch.zeros_like(area))
+    x_center = side / 2
+    x_center = torch.where(side - x_center < 1, x_center - 1, x_center)
+    return area + bus * h_inv / folded * torch.minimum(side - x_center, x_center) * unit_w
+
+
+def xybus_area_um2(rep: tuple[float, float], rows: Tensor, cols: Tensor, bus: Tensor, unit_h: Tensor,
+                   unit_w: Tensor, folded: float) -> Tensor:
+    """X-Y bus over the tile grid (XYBus.cpp CalculateArea): one vertical and one horizontal bundle."""
+    h_inv, w_inv = rep
+    return bus * w_inv / folded * unit_h * rows + bus * h_inv / folded * unit_w * cols
+
+
+def _buffer_bits(bits: Tensor) -> Tensor:
+    """Bits of a tile buffer: one buffer when smaller than a core, else whole 32x32-bit cores."""
+    cores = torch.ceil(bits / FP.TILE_BUFFER_CORE_BITS - 1e-9)
+    return torch.where(bits < FP.TILE_BUFFER_CORE_BITS, bits, cores * FP.TILE_BUFFER_CORE_BITS)
+
+
+def pe_area(nd: G.Node, sa: dict[str, Tensor], x: AreaInputs, pe: Tensor, out_bits: Tensor) -> dict[str, Tensor]:
+    """PE of (pe/sub)^2 subarrays + adder tree + input/output DFF buffers (ProcessingUnitCalculateArea)."""
+    k = torch.clamp(pe / x.sub, min=1.0)
+    n = k * k
+    tree = FP.adder_tree_area_um2(nd, k, out_bits, pe / x.col_mux)
+    h_all, w_all = k * sa["height_um"], k * sa["width_um"]
+    buf_in = h_all * FP.dff_cols_width_um(nd, x.input_bits * x.sub + 0 * h_all, h_all)
+    stages = torch.ceil(torch.log2(k) - 1e-9)
+    buf_out = w_all * FP.dff_rows_height_um(nd, x.sub / x.col_mux * (out_bits + stages) + 0 * w_all, w_all)
+    out = {b: sa[b] * n for b in ("array", "adc")}
+    out["accumulation"] = sa["accumulation"] * n + tree
+    out["other"] = sa["other"] * n + buf_in + buf_out
+    out["area"] = sa["area_um2"] * n + tree + buf_in + buf_out
+    return out
+
+
+def tile_area(nd: G.Node, rep: tuple[float, float], sa: dict[str, Tensor], x: AreaInputs, novel: bool,
+              sub_out_bits: Tensor) -> dict[str, Tensor]:
+    """Tile of PEs + accumulation + register-file buffers + local H-tree (TileCalculateArea)."""
+    if novel:
+        pe_size, n_pe = x.pe_size_nm, torch.clamp(x.num_pe_nm, min=1.0)
+        k_side = torch.ceil(torch.sqrt(n_pe) - 1e-9)
+        k_in = n_pe  # the novel tile's buffers, tree and bus are sized by the PE count
+        trees = torch.ceil(pe_size / x.col_mux - 1e-9)
+        bus = n_pe * pe_size
+    else:
+        pe_size = x.pe_size_cm
+        k_side = torch.clamp(x.tile_size_cm / pe_size, min=1.0)
+        n_pe, k_in = k_side * k_side, k_side
+        trees = torch.ceil(x.tile_size_cm / x.col_mux - 1e-9)
+        bus = k_side * pe_size
+    pe_out = sub_out_bits + torch.clamp(pe_size / x.sub, min=1.0)
+    pe = pe_area(nd, sa, x, pe_size, sub_out_bits)
+    pe_side = torch.sqrt(pe["area"])
+    accum = FP.adder_tree_area_um2(nd, k_in, pe_out, trees)
+    in_bits = _buffer_bits(k_in * x.input_bits * x.sub)
+    out_bits = _buffer_bits((pe_out + torch.ceil(torch.log2(k_in) - 1e-9)) * k_in * x.sub / x.col_mux)
+    buffers = FP.register_buffer_area_um2(nd, in_bits) + FP.register_buffer_area_um2(nd, out_bits)
+    if novel:
+        tree = htree_area_um2(rep, k_side, k_side, bus, pe_side, pe_side, FP.LOCAL_TREE_FOLDED_RATIO)
+    else:
+        tree = htree_area_um2(rep, k_in, k_in, bus, pe_side, pe_side, FP.LOCAL_TREE_FOLDED_RATIO)
+    return {
+        "area": pe["area"] * n_pe + accum + buffers + tree,
+        "interconnect": tree,
+        "adc": pe["adc"] * n_pe,
+        "accumulation": pe["accumulation"] * n_pe + accum,
+        "other": pe["other"] * n_pe + buffers,
+        "array": pe["array"] * n_pe,
+    }
+
+
+def chip_area_um2(tech: Technology, x: AreaInputs) -> tuple[Tensor, dict[str, Tensor]]:
+    """[D] chip area and its breakdown (ChipCalculateArea) in NeuroSim's buckets plus ``empty``. Subarray figures follow ``x.adc_bits`` ([D, 1] or
+    [D, L]); a layer's tiles take its subarrays."""
+    nd = G.node(tech.node_nm)
+    node = tech.node
+    rep = repeater_size_um(nd.nm, node.wire_res_ohm_per_um, node.gate_cap_ff_per_um)
+    sa = FP.subarray_area(tech, x.sub, x.rows_parallel, x.col_mux, x.adc_bits, x.adc_is_sar, x.cell_bits,
+                          x.weight_bits, x.input_bits)
+    # NeuroSim has one ADC precision per chip: with per-layer ADCs the shared trees and buffers take the
+    # widest active layer's subarray output
+    sub_out_layer = (x.adc_bits + torch.ceil(torch.log2(sa["num_add"]) - 1e-9) + x.input_bits
+                     + (sa["cells_per_synapse"] - 1) * x.cell_bits + 1) * torch.ones_like(x.tiles)
+    sub_out = torch.where(x.active, sub_out_layer, torch.zeros_like(sub_out_layer)).amax(dim=1, keepdim=True)
+    cm = tile_area(nd, rep, sa, x, False, sub_out)
+    nm = tile_area(nd, rep, sa, x, True, sub_out)
+    tiles = x.tiles * x.active.to(x.tiles.dtype)
+    parts = {b: (tiles * torch.where(x.novel, nm[b], cm[b])).sum(dim=1) for b in BUCKETS}
+    total = (tiles * torch.where(x.novel, nm["area"], cm["area"])).sum(dim=1)
+
+    # global blocks: tile pitch is the larger tile kind (the novel one counts whenever novel mapping is on)
+    neg = torch.full_like(cm["area"] * x.tiles, -1.0)
+    side_cm = torch.where(x.active, cm["area"] + 0 * neg, neg).amax(dim=1)
+    side_nm = torch.where(x.active & x.novel_enabled, nm["area"] + 0 * neg, neg).amax(dim=1)
+    tile_side = torch.sqrt(torch.clamp(torch.maximum(side_cm, side_nm), min=0.0))
+    n_tiles = torch.clamp(x.total_tiles[:, 0], min=1.0)
+    grid_r = torch.ceil(torch.sqrt(n_tiles) - 1e-9)
+    grid_c = torch.ceil(n_tiles / grid_r - 1e-9)
+    bus = x.bus_bits[:, 0]
+    h_tree = htree_area_um2(rep, grid_r, grid_c, bus, tile_side, tile_side, FP.TREE_FOLDED_RATIO)
+    xy = xybus_area_um2(rep, grid_r, grid_c, bus, tile_side, tile_side, FP.TREE_FOLDED_RATIO)
+    g_bus = torch.where(x.htree[:, 0], h_tree, xy)
+    g_buffer = FP.register_buffer_area_um2(nd, x.buffer_cores[:, 0] * FP.GLOBAL_BUFFER_CORE_BITS)
+    lanes = torch.ceil(torch.maximum(x.tile_size_cm, x.pe_size_nm) / x.col_mux - 1e-9)[:, 0]
+    in_bits = x.input_bits.amax(dim=1)
+    max_tiles_added = torch.clamp(torch.where(x.active, x.tile_rows, torch.zeros_like(x.tile_rows)).amax(dim=1),
+                                  min=1.0)
+    max_sub_rows = torch.where(x.active, x.subarray_rows, torch.ones_like(x.subarray_rows)).amax(dim=1)
+    acc_bits = (sub_out[:, 0] + torch.ceil(torch.log2(torch.clamp(max_sub_rows, min=1.0)) - 1e-9))
+    g_accum = FP.adder_tree_area_um2(nd, max_tiles_added, acc_bits, torch.ceil(x.tile_size_cm[:, 0] / x.col_mux[:, 0]
+                                                                                - 1e-9))
+    g_relu = FP.register_buffer_area_um2(nd, lanes * in_bits)
+    g_pool = FP.adder_area_um2(nd, 3 * lanes * in_bits)
+    parts["interconnect"] = parts["interconnect"] + g_bus
+    parts["accumulation"] = parts["accumulation"] + g_accum
+    parts["other"] = parts["other"] + g_buffer + g_relu + g_pool
+    total = total + g_bus + g_buffer + g_accum + g_relu + g_pool
+    # what the bounding boxes of the subarrays enclose beyond their components (NeuroSim's emptyArea): the
+    # five NeuroSim buckets plus this one add up to the chip area
+    parts["empty"] = total - sum(parts[b] for b in BUCKETS)
+    return total, parts
