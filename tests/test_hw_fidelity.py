@@ -17,13 +17,15 @@ from cimpipe.hw.fidelity import compare, error_summary, load_stored
 
 STORED = Path(__file__).resolve().parent / "data" / "neurosim"
 
-# mean and max |relative error| over every stored run the model covers (nodes 130-7 nm), in percent
+# mean and max |relative error| over every stored run the model covers (nodes 130-1 nm), in percent. The
+# 5-1 nm SRAM runs, compared since those nodes were added, widen the latency, leakage and TOPS/W bounds: the
+# latency/energy model is not yet fitted there (area is).
 BOUNDS = {
-    "area_mm2": (5.0, 20.0),
-    "latency_ns": (55.0, 250.0),
+    "area_mm2": (1.0, 6.0),
+    "latency_ns": (60.0, 500.0),
     "dynamic_energy_pj": (90.0, 1100.0),
-    "leakage_energy_pj": (80.0, 300.0),
-    "tops_per_w": (60.0, 800.0),
+    "leakage_energy_pj": (85.0, 300.0),
+    "tops_per_w": (90.0, 1200.0),
 }
 
 
@@ -32,7 +34,8 @@ def frame() -> pl.DataFrame:
     runs, extra = load_stored(STORED)
     if not runs:
         pytest.skip(f"no stored NeuroSim runs in {STORED}")
-    return compare(runs, extra).filter(pl.col("model_feasible"))
+    # a NeuroSim run whose report is not physical (vgg16-017: dynamic energy 2e88 pJ) is no reference
+    return compare(runs, extra).filter(pl.col("model_feasible") & (pl.col("ns_dynamic_energy_pj") < 1e30))
 
 
 def test_tiles_and_utilization_are_neurosims_on_every_stored_run(frame: pl.DataFrame) -> None:

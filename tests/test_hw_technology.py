@@ -24,10 +24,29 @@ RECOMMENDED = {
 }
 
 
-def test_nodes_cover_130_to_7_nm():
+def test_nodes_cover_130_to_1_nm():
     nodes = load_nodes()
-    assert {130, 90, 65, 45, 32, 22, 14, 10, 7} <= set(nodes)
+    assert {130, 90, 65, 45, 32, 22, 14, 10, 7, 5, 3, 2, 1} <= set(nodes)
     assert nodes[22].vdd_v == 0.85 and nodes[7].vdd_v == 0.7
+    # NeuroSim V1.4 Param.cpp / Technology.cpp figures of the nodes below 7 nm
+    assert [nodes[n].vdd_v for n in (5, 3, 2, 1)] == [0.7, 0.7, 0.65, 0.6]
+    assert [nodes[n].wire_width_nm for n in (5, 3, 2, 1)] == [15, 12, 10, 8]
+    assert nodes[3].sram6t_f2 == pytest.approx(30 * 68.26) and nodes[1].sram6t_f2 == 80 * 144
+    assert nodes[1].wire_ar == 3.0 and nodes[2].read_voltage_v == 0.28
+
+
+def test_sub_7_nm_gates_follow_finfet_and_nanosheet_rules():
+    from cimpipe.hw import gates as G
+
+    fin, gaa = G.node(3), G.node(2)
+    assert fin.finfet and not fin.gaa and gaa.finfet and gaa.gaa
+    # a minimum inverter is two contacted poly pitches wide at the node's standard-cell height
+    assert G.gate_size_um(fin, "INV", 1, 2 * fin.f_um, 2 * fin.f_um) == pytest.approx((48 * 0.003, 2 * 16 * 0.003))
+    # a nanosheet device of two sheet stacks folds (one stack per device in a standard cell); unfolded stacked
+    # inputs share a diffusion
+    _, w_folded = G.gate_size_um(gaa, "NAND", 2, 4 * gaa.f_um, 2 * gaa.f_um)
+    _, w_min = G.gate_size_um(gaa, "NAND", 2, 2 * gaa.f_um, 2 * gaa.f_um)
+    assert w_folded == pytest.approx(2 * 3 * gaa.cpp_um) and w_min == pytest.approx(3 * gaa.cpp_um)
 
 
 def test_from_config_builds_a_frozen_technology():

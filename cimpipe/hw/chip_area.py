@@ -24,6 +24,10 @@ BUS_DELAY_TOLERANCE = 0.1  # Param.cpp globalBusDelayTolerance / localBusDelayTo
 WIRE_CAP_F_PER_UM = 0.2e-15
 
 
+def _ceil(x: Tensor) -> Tensor:
+    return torch.ceil(x - 1e-9)
+
+
 @dataclass(frozen=True)
 class AreaInputs:
     """One chip per design: design-level values [D, 1], per-layer ones [D, L] (or [D, 1])."""
@@ -46,27 +50,28 @@ class AreaInputs:
     tile_rows: Tensor  # [D, L]
     subarray_rows: Tensor  # [D, L]
     total_tiles: Tensor  # [D, 1]
-    buffer_cores: Tensor  # [D, 1]
+    buffer_words: Tensor  # [D, 1] input words the global buffer holds
     bus_bits: Tensor  # [D, 1]
     htree: Tensor  # [D, 1] bool: global H-tree (else X-Y bus)
     novel_enabled: Tensor  # [D, 1] bool: NeuroSim novelMapping (NM tile dimensions count for the bus)
+    pipeline: Tensor  # [D, 1] bool: pipelined chip (global accumulation and ReLU sized for every layer)
 
 
 @lru_cache(maxsize=None)
-def repeater_size_um(nm: int, wire_res_ohm_per_um: float, gate_cap_ff_per_um: float) -> tuple[float, float]:
+def repeater_size_um(nm: int, wire_res_ohm_per_um: float) -> tuple[float, float]:
     """(height, width) of the bus repeater inverter: the delay-optimal size, halved while the unit-length
-    delay stays within the tolerance (HTree.cpp / XYBus.cpp Initialize). Gate and drain capacitances are
-    approximated from the node's gate capacitance per um."""
+    delay stays within the tolerance (HTree.cpp / XYBus.cpp Initialize), with NeuroSim's gate and drain
+    capacitances and CACTI on-resistances (:mod:`cimpipe.hw.gates`). SI units inside."""
     nd = G.node(nm)
     f = nd.f_um
-    cw = WIRE_CAP_F_PER_UM
-    rw = wire_res_ohm_per_um
+    cw = WIRE_CAP_F_PER_UM * 1e6  # F/m
+    rw = wire_res_ohm_per_um * 1e6  # ohm/m
 
     def inv(size: float) -> tuple[float, float, float]:
         wn, wp = G.MIN_NMOS_F * f * size, nd.pn_ratio * G.MIN_NMOS_F * f * size
-        c_in = (wn + wp) * gate_cap_ff_per_um * 1e-15
-        r = (G.on_resistance_ohm(nd, wn) + G.on_resistance_ohm(nd, wp, True)) / 2
-        return c_in, 0.5 * c_in, r
+        c_in = G.gate_cap_f(nd, wn) + G.gate_cap_f(nd, wp)
+        r = (G.cacti_on_resistance_ohm(nd, wn) + G.cacti_on_resistance_ohm(nd, wp, True)) / 2
+        return c_in, G.inv_output_cap_f(nd, wn, wp), r
 
     c_in, c_out, r = inv(1.0)
     size = math.floor(math.sqrt(r * cw / c_in / rw))
@@ -78,7 +83,7 @@ def repeater_size_um(nm: int, wire_res_ohm_per_um: float, gate_cap_ff_per_um: fl
 
     target = delay(size, dist) * (1 + BUS_DELAY_TOLERANCE)
     d = 0.0
-    while d < target and size > 1e-3:
+    while d < target and size > 1e-6:
         size /= 2
         dist *= 0.9
         d = delay(size, dist)
@@ -117,10 +122,14 @@ def xybus_area_um2(rep: tuple[float, float], rows: Tensor, cols: Tensor, bus: Te
     return bus * w_inv / folded * unit_h * rows + bus * h_inv / folded * unit_w * cols
 
 
-def _buffer_bits(bits: Tensor) -> Tensor:
-    """Bits of a tile buffer: one buffer when smaller than a core, else whole 32x32-bit cores."""
-    cores = torch.ceil(bits / FP.TILE_BUFFER_CORE_BITS - 1e-9)
-    return torch.where(bits < FP.TILE_BUFFER_CORE_BITS, bits, cores * FP.TILE_BUFFER_CORE_BITS)
+def _tile_buffer_area(nd: G.Node, bits: Tensor, line_bits: Tensor) -> Tensor:
+    """A tile buffer of ``bits`` (Tile.cpp TileInitialize): one buffer of lines of ``line_bits`` when smaller
+    than a 32x32-bit core, else whole cores of 32 lines, each with its row decoder."""
+    core = float(FP.TILE_BUFFER_CORE_BITS)
+    small = bits < core
+    cores = torch.where(small, torch.ones_like(bits), torch.ceil(bits / core - 1e-9))
+    lines = torch.where(small, torch.ceil(bits / line_bits - 1e-9), torch.full_like(bits, core / 32))
+    return FP.register_buffer_area_um2(nd, torch.where(small, bits, cores * core), lines, cores)
 
 
 def pe_area(nd: G.Node, sa: dict[str, Tensor], x: AreaInputs, pe: Tensor, out_bits: Tensor) -> dict[str, Tensor]:
@@ -158,9 +167,9 @@ def tile_area(nd: G.Node, rep: tuple[float, float], sa: dict[str, Tensor], x: Ar
     pe = pe_area(nd, sa, x, pe_size, sub_out_bits)
     pe_side = torch.sqrt(pe["area"])
     accum = FP.adder_tree_area_um2(nd, k_in, pe_out, trees)
-    in_bits = _buffer_bits(k_in * x.input_bits * x.sub)
-    out_bits = _buffer_bits((pe_out + torch.ceil(torch.log2(k_in) - 1e-9)) * k_in * x.sub / x.col_mux)
-    buffers = FP.register_buffer_area_um2(nd, in_bits) + FP.register_buffer_area_um2(nd, out_bits)
+    out_width = pe_out + torch.ceil(torch.log2(k_in) - 1e-9)
+    buffers = (_tile_buffer_area(nd, k_in * x.input_bits * x.sub, k_in * x.sub + 0 * out_width)
+               + _tile_buffer_area(nd, out_width * k_in * x.sub / x.col_mux, out_width * k_in))
     if novel:
         tree = htree_area_um2(rep, k_side, k_side, bus, pe_side, pe_side, FP.LOCAL_TREE_FOLDED_RATIO)
     else:
@@ -180,7 +189,7 @@ def chip_area_um2(tech: Technology, x: AreaInputs) -> tuple[Tensor, dict[str, Te
     [D, L]); a layer's tiles take its subarrays."""
     nd = G.node(tech.node_nm)
     node = tech.node
-    rep = repeater_size_um(nd.nm, node.wire_res_ohm_per_um, node.gate_cap_ff_per_um)
+    rep = repeater_size_um(nd.nm, node.wire_res_ohm_per_um)
     sa = FP.subarray_area(tech, x.sub, x.rows_parallel, x.col_mux, x.adc_bits, x.adc_is_sar, x.cell_bits,
                           x.weight_bits, x.input_bits)
     # NeuroSim has one ADC precision per chip: with per-layer ADCs the shared trees and buffers take the
@@ -206,17 +215,33 @@ def chip_area_um2(tech: Technology, x: AreaInputs) -> tuple[Tensor, dict[str, Te
     h_tree = htree_area_um2(rep, grid_r, grid_c, bus, tile_side, tile_side, FP.TREE_FOLDED_RATIO)
     xy = xybus_area_um2(rep, grid_r, grid_c, bus, tile_side, tile_side, FP.TREE_FOLDED_RATIO)
     g_bus = torch.where(x.htree[:, 0], h_tree, xy)
-    g_buffer = FP.register_buffer_area_um2(nd, x.buffer_cores[:, 0] * FP.GLOBAL_BUFFER_CORE_BITS)
-    lanes = torch.ceil(torch.maximum(x.tile_size_cm, x.pe_size_nm) / x.col_mux - 1e-9)[:, 0]
+    # global buffer: int(numBitInput x words) bits in cores of 128 lines of 128 bits (Chip.cpp, no sync transfer)
+    g_bits = torch.floor(x.input_bits.amax(dim=1) * x.buffer_words[:, 0] + 1e-6)
+    g_cores = torch.clamp(torch.ceil(g_bits / FP.GLOBAL_BUFFER_CORE_BITS - 1e-9), min=1.0)
+    g_buffer = FP.register_buffer_area_um2(nd, g_cores * FP.GLOBAL_BUFFER_CORE_BITS,
+                                           torch.full_like(g_cores, 128.0), g_cores)
+    # global accumulation and ReLU lanes (Chip.cpp ChipInitialize, chipActivation): the widest tile output
+    # (maxThroughputTile, times layers + 1 when pipelined with novel mapping on) and the partial sums added
+    # below the chip (maxAddFromSubArray, times layers + 1 when pipelined); max pooling takes unscaled lanes
+    t_cm, p_cm, p_nm, sub = x.tile_size_cm[:, 0], x.pe_size_cm[:, 0], x.pe_size_nm[:, 0], x.sub[:, 0]
+    mux = x.col_mux[:, 0]
+    nm_on = x.novel_enabled[:, 0]
+    through = torch.where(nm_on, torch.maximum(t_cm, torch.ceil(p_nm - 1e-9)), t_cm)
+    adds = torch.where(nm_on, torch.maximum(_ceil(p_cm / sub), _ceil(p_nm / sub))
+                       * torch.maximum(_ceil(t_cm / p_cm), _ceil(torch.sqrt(torch.clamp(x.num_pe_nm[:, 0], min=1.0)))),
+                       _ceil(p_cm / sub) * _ceil(t_cm / p_cm))
+    stages = torch.where(x.pipeline[:, 0], x.active.to(t_cm.dtype).sum(dim=1) + 1, torch.ones_like(t_cm))
+    through = torch.floor(through * torch.where(nm_on, stages, torch.ones_like(stages)))
+    adds = torch.floor(adds * stages)
+    lanes = _ceil(through / mux)
+    pool_lanes = torch.ceil(torch.maximum(x.tile_size_cm, x.pe_size_nm) / x.col_mux - 1e-9)[:, 0]
     in_bits = x.input_bits.amax(dim=1)
     max_tiles_added = torch.clamp(torch.where(x.active, x.tile_rows, torch.zeros_like(x.tile_rows)).amax(dim=1),
                                   min=1.0)
-    max_sub_rows = torch.where(x.active, x.subarray_rows, torch.ones_like(x.subarray_rows)).amax(dim=1)
-    acc_bits = (sub_out[:, 0] + torch.ceil(torch.log2(torch.clamp(max_sub_rows, min=1.0)) - 1e-9))
-    g_accum = FP.adder_tree_area_um2(nd, max_tiles_added, acc_bits, torch.ceil(x.tile_size_cm[:, 0] / x.col_mux[:, 0]
-                                                                                - 1e-9))
+    acc_bits = sub_out[:, 0] + _ceil(torch.log2(torch.clamp(adds, min=1.0)))
+    g_accum = FP.adder_tree_area_um2(nd, torch.floor(max_tiles_added), acc_bits, lanes)
     g_relu = FP.register_buffer_area_um2(nd, lanes * in_bits)
-    g_pool = FP.adder_area_um2(nd, 3 * lanes * in_bits)
+    g_pool = FP.adder_area_um2(nd, 3 * pool_lanes * in_bits)
     parts["interconnect"] = parts["interconnect"] + g_bus
     parts["accumulation"] = parts["accumulation"] + g_accum
     parts["other"] = parts["other"] + g_buffer + g_relu + g_pool

@@ -320,9 +320,9 @@ def _concat(parts: list[ChipMetrics]) -> ChipMetrics:
 
 
 def _floorplan_area_mm2(tech: Technology, lb: LayerBatch, hw: HardwareBatch, m: Mapping, n_sub: Tensor,
-                        mux: Tensor, buffer_cores: Tensor, bus: Tensor, layer_adc: bool) -> tuple[Tensor, dict]:
+                        mux: Tensor, buffer_words: Tensor, bus: Tensor, layer_adc: bool) -> tuple[Tensor, dict]:
     """[D] chip area (mm^2) and its breakdown (um^2) on NeuroSim's floorplan. NeuroSim has one weight and one
-    input precision per chip: the widest active layer's is used."""
+    input precision per chip: the widest active layer's is used (also for the ``buffer_words`` of the buffer)."""
     act = lb.active
 
     def widest(x: Tensor) -> Tensor:
@@ -338,8 +338,8 @@ def _floorplan_area_mm2(tech: Technology, lb: LayerBatch, hw: HardwareBatch, m: 
         tile_size_cm=m.tile_size_cm[:, None], pe_size_cm=m.pe_size_cm[:, None], pe_size_nm=m.pe_size_nm[:, None],
         num_pe_nm=m.num_pe_nm[:, None], tiles=m.tiles, novel=m.novel.to(torch.bool), active=act,
         tile_rows=m.tile_rows, subarray_rows=m.subarray_rows, total_tiles=m.total_tiles[:, None],
-        buffer_cores=buffer_cores[:, None], bus_bits=bus[:, None], htree=htree.to(torch.bool)[:, None],
-        novel_enabled=novel_on.to(torch.bool)[:, None])
+        buffer_words=buffer_words[:, None], bus_bits=bus[:, None], htree=htree.to(torch.bool)[:, None],
+        novel_enabled=novel_on.to(torch.bool)[:, None], pipeline=hw.pipeline.to(torch.bool)[:, None])
     total_um2, parts = chip_area_um2(tech, x)
     return total_um2 * 1e-6, parts
 
@@ -535,7 +535,7 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
     area_um2["interconnect"] = bus * pitch_um * tree_len_um * 1.2  # global H-tree + tiles' local trees
     # the reported area: NeuroSim's floorplan (cimpipe.hw.chip_area); area_um2 above stays the basis of the
     # bus latency and leakage estimates
-    area_total_mm2, area_parts_um2 = _floorplan_area_mm2(tech, lb, hw, m, n_sub, mux, buffer_cores, bus, layer_adc)
+    area_total_mm2, area_parts_um2 = _floorplan_area_mm2(tech, lb, hw, m, n_sub, mux, buffer_words, bus, layer_adc)
 
     # ---------------- latency ----------------
     # each layer's subarrays and shift-adders run at the layer's own clock period and operand width; the

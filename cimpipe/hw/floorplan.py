@@ -89,7 +89,8 @@ def column_pass_gates_height_um(nd: G.Node, count: Tensor, width_um: Tensor, wn:
     else:
         fp = _ceil(_ceil(wp / (2 * nd.f_um)) / folds)
         fn = _ceil(_ceil(wn / (2 * nd.f_um)) / folds)
-        h = (fp + fn - 2) * nd.fin_pitch_um + 2 * nd.fin_width_um + (nd.pn_gap_f + 2 * nd.outer_f) * nd.f_um
+        outer = (1 if nd.gaa else 2) * nd.outer_f
+        h = (fp + fn - 2) * nd.fin_pitch_um + 2 * nd.fin_width_um + (nd.pn_gap_f + outer) * nd.f_um
     return h * rows
 
 
@@ -124,9 +125,12 @@ def _inv_width_at_height_um(nd: G.Node, wn: Tensor, wp: Tensor, h: Tensor) -> Te
     p_lo = torch.trunc(total * ratio)
     max_p = torch.clamp(torch.where(ratio > 0.5, total - n_hi, p_lo), min=1.0)
     max_n = torch.clamp(torch.where(ratio > 0.5, n_hi, total - p_lo), min=1.0)
+    if nd.gaa:  # one sheet stack per device; folds round up
+        max_p, max_n = torch.ones_like(max_p), torch.ones_like(max_n)
+    fold = torch.ceil if nd.gaa else torch.floor
     fins_p, fins_n = _ceil(wp / (2 * nd.f_um)), _ceil(wn / (2 * nd.f_um))
     unit = lambda fins, m: torch.where(fins <= m, 2 * nd.cpp_um * torch.ones_like(fins),  # noqa: E731
-                                       (torch.floor(fins / m) + 1) * nd.cpp_um)
+                                       (fold(fins / m) + 1) * nd.cpp_um)
     return torch.maximum(unit(fins_p, max_p), unit(fins_n, max_n))
 
 
@@ -146,7 +150,10 @@ def encoder_height_um(nd: G.Node, levels: Tensor, count: Tensor, width_um: Tenso
     f, pn = nd.f_um, nd.pn_ratio
     g = G.standard_gates(nd.nm)
     inv_h, inv_w = g["inv_h"], g["inv_w"]
-    nand_h, nand_w = G.gate_size_um(nd, "NAND", 2, 4 * G.MIN_NMOS_F * f, 2 * pn * G.MIN_NMOS_F * f)
+    if nd.gaa:  # NeuroSim's nanosheet special layout: minimum NAND2 devices
+        nand_h, nand_w = G.gate_size_um(nd, "NAND", 2, G.MIN_NMOS_F * f, pn * G.MIN_NMOS_F * f)
+    else:
+        nand_h, nand_w = G.gate_size_um(nd, "NAND", 2, 4 * G.MIN_NMOS_F * f, 2 * pn * G.MIN_NMOS_F * f)
     out = torch.zeros_like(levels * count * width_um)
     for lv in torch.unique(levels).tolist():
         n_in = max(int(lv) // 2, 1)
@@ -180,10 +187,33 @@ def adder_tree_area_um2(nd: G.Node, inputs: Tensor, bits: Tensor, trees: Tensor)
     return adder_area_um2(nd, total) * trees
 
 
-def register_buffer_area_um2(nd: G.Node, bits: Tensor) -> Tensor:
-    """Register-file buffer of ``bits`` DFFs in one row (Buffer.cpp, DFF-based; row decoder not counted)."""
+def register_buffer_area_um2(nd: G.Node, bits: Tensor, lines: Tensor | None = None,
+                             cores: Tensor | float = 1.0) -> Tensor:
+    """Register-file buffer of ``bits`` DFFs in all (Buffer.cpp, DFF-based), plus, when ``lines`` is given, each
+    of its ``cores`` cores' row decoder of ceil(log2(lines)) address bits stacked beside the core's ``lines`` DFF
+    rows (Buffer.cpp wlDecoder, height = DFF height x lines)."""
     g = G.standard_gates(nd.nm)
-    return bits * g["dff_h"] * g["dff_w"]
+    area = bits * g["dff_h"] * g["dff_w"]
+    if lines is None:
+        return area
+    lines = lines * torch.ones_like(area)
+    dec = torch.zeros_like(area)
+    for ln in torch.unique(lines).tolist():
+        h = g["dff_h"] * ln
+        addr = math.ceil(math.log2(max(ln, 1.0)) - 1e-9)
+        dec = torch.where(lines == ln, h * G.decoder_width_at_height_um(nd.nm, addr, h), dec)
+    return area + dec * cores
+
+
+def mux_decoder_um(nd: G.Node, mux: Tensor) -> tuple[Tensor, Tensor]:
+    """(height, width) of the column-mux decoder of ceil(log2(mux)) address bits (RowDecoder.cpp, MUX mode;
+    0 without a mux)."""
+    h, w = torch.zeros_like(mux), torch.zeros_like(mux)
+    for m in torch.unique(mux).tolist():
+        if m > 1:
+            dh, dw = G.mux_decoder_size_um(nd.nm, math.ceil(math.log2(m) - 1e-9))
+            h, w = torch.where(mux == m, dh, h), torch.where(mux == m, dw, w)
+    return h, w
 
 
 def subarray_area(tech: Technology, sub: Tensor, rp: Tensor, mux: Tensor, adc_bits: Tensor, is_sar: Tensor,
@@ -206,7 +236,11 @@ def subarray_area(tech: Technology, sub: Tensor, rp: Tensor, mux: Tensor, adc_bi
     zero = torch.zeros_like(h_arr * w_arr * n_adc * adc_bits * cells_per_synapse * in_bits)
 
     # ADC: flash multilevel sense amp (+ dummy reference columns shared by levelOutput amps) and encoder, or SAR
-    mlsa = (9 * g["nmos_um2"] * (levels - 1) * n_adc + h_arr * cell_w * f * (levels - 1) * n_adc / levels)
+    # the dummy reference columns are sized with Param.cpp's featuresize, the Metal0 width, not the node: in
+    # height always, in width too for resistive cells (SubArray.cpp param->arrayheight, arraywidthunit)
+    m0 = tech.node.wire_width_nm / nd.nm
+    dummy = h_arr * m0 * cell_w * f * (1.0 if sram else m0)
+    mlsa = (9 * g["nmos_um2"] * (levels - 1) * n_adc + dummy * (levels - 1) * n_adc / levels)
     flash_h = mlsa / w_arr + encoder_height_um(nd, levels, n_adc, w_arr)
     sar_unit = g["nmos_um2"] * (269 + (adc_bits - 1) * 109) + g["pmos_um2"] * (209 + (adc_bits - 1) * 73)
     adc_h = torch.where(is_sar, sar_unit * n_adc / w_arr, flash_h)
@@ -218,23 +252,31 @@ def subarray_area(tech: Technology, sub: Tensor, rp: Tensor, mux: Tensor, adc_bi
 
     partial_h = torch.where(num_add > 1, adder_area_um2(nd, (adder_bits - 1) * n_adc) / w_arr
                             + dff_rows_height_um(nd, adder_bits * n_adc, w_arr), zero)
-    weight_h = torch.where(cells_per_synapse > 1, shift_add_h(adder_bits, cells_per_synapse), zero)
-    input_h = torch.where(in_bits > 1, shift_add_h(adder_bits + cells_per_synapse, in_bits), zero)
+    # resistive cells' shift-adds start from the ADC bits, SRAM's from the partial-sum adder's (SubArray.cpp)
+    sa_bits = adder_bits if sram else adc_bits + zero
+    weight_h = torch.where(cells_per_synapse > 1, shift_add_h(sa_bits, cells_per_synapse), zero)
+    input_h = torch.where(in_bits > 1, shift_add_h(sa_bits + cells_per_synapse, in_bits), zero)
     accum_h = partial_h + weight_h + input_h
 
     # column mux: one transmission gate per column, sized for the read current
     if sram:
-        r_access = G.on_resistance_ohm(nd, (2.0 if nd.finfet else 1.0) * f)
+        r_access = G.cacti_on_resistance_ohm(nd, (2.0 if nd.finfet else 1.0) * f)
         mux_res = r_access / (rp / 2) * IR_DROP_TOLERANCE
     else:
         r_on = tech.device.r_on_ohm
         r_avg = 2.0 / (1.0 / r_on + 1.0 / tech.device.r_off_ohm)
         mux_res = r_avg / rp * IR_DROP_TOLERANCE
     mwn, mwp = tg_widths_um(nd, mux_res * torch.ones_like(zero), 1.0)
-    mux_h = torch.where(mux > 1, column_pass_gates_height_um(nd, sub + zero, w_arr + zero, mwn, mwp, False), zero)
+    # the mux row is at least as tall as its decoder, which sits beside it (SubArray.cpp: minMuxHeight)
+    dec_h, dec_w = mux_decoder_um(nd, mux + zero)
+    mux_pg_h = column_pass_gates_height_um(nd, sub + zero, w_arr + zero, mwn, mwp, False)
+    mux_h = torch.where(mux > 1, torch.maximum(mux_pg_h, dec_h), zero)
+    dec_area = torch.where(mux > 1, dec_h * dec_w, zero)
+    dec_w = torch.where(mux > 1, dec_w, zero)
 
     if sram:
-        res_row = w_arr * tech.node.wire_res_ohm_per_um
+        # word line on Metal1, split into sections by the 2/1 nm repeaters (SubArray.cpp resRow, sectionres)
+        res_row = w_arr * G.metal1_res_ohm_per_um(nd.nm, tech.node.wire_width_nm) / (nd.wl_buffers + 1)
         swn, swp = tg_widths_um(nd, res_row * nd.switch_ratio + zero, LINEAR_REGION_RATIO)
         row_w = row_switch_width_um(nd, sub + zero, h_arr + zero, swn, swp, 2)
         pre_w = max(G.gate_size_um(nd, "INV", 1, 0.0, 6 * f)[1], G.gate_size_um(nd, "INV", 1, 0.0, 2 * f)[1])
@@ -261,13 +303,22 @@ def subarray_area(tech: Technology, sub: Tensor, rp: Tensor, mux: Tensor, adc_bi
         row_area = row_w * h_arr
         other_cols = col_top_h * w_arr
         adc_extra = zero
+    # word-line repeaters (2/1 nm, SRAM): buffernumber inverters of buffersizeratio x the access device, two per
+    # row, added to the width (SubArray.cpp bufferarea)
+    rep_area = zero
+    if sram and nd.wl_buffers > 0:
+        unit = 2 * f if nd.finfet else f
+        ratio = G.cacti_on_resistance_ohm(nd, unit) / G.cacti_on_resistance_ohm(nd, unit * nd.wl_buffer_ratio)
+        wi = 2 * math.ceil(ratio - 1e-9) * f if nd.finfet else ratio * f
+        ih, iw = G.gate_size_um(nd, "INV", 1, wi, wi * nd.pn_ratio)
+        rep_area = ih * iw * nd.wl_buffers * 2 * sub + zero
     height = col_top_h + h_arr + mux_h + adc_h + accum_h
-    width = row_w + w_arr
+    width = torch.maximum(row_w, dec_w) + w_arr + rep_area / h_arr
     return {
         "height_um": height, "width_um": width, "area_um2": height * width,
         "array": h_arr * w_arr + zero,
         "adc": adc_h * w_arr + adc_extra,
         "accumulation": accum_h * w_arr,
-        "other": row_area + other_cols + mux_h * w_arr,
+        "other": row_area + other_cols + mux_h * w_arr + dec_area + rep_area,
         "num_add": num_add + zero, "cells_per_synapse": cells_per_synapse + zero,
     }

@@ -33,6 +33,7 @@ class NodeParams:
     wire_width_nm: float
     wire_rho_e8_ohm_m: float
     wire_ar: float
+    wire_barrier_nm: float
     wire_cap_ff_per_um: float
     ion_ua_per_um: float
     ioff_na_per_um: float
@@ -51,15 +52,17 @@ class NodeParams:
 
     @property
     def wire_res_ohm_per_um(self) -> float:
-        """Wire resistance of a minimum-width wire: rho / (w * w * AR) with a size-effect correction.
+        """Resistance of a minimum-width wire per um: rho' / (w * w * AR) (Param.cpp unitLengthWireResistance).
 
-        NeuroSim corrects rho for thin barriers, rho' = rho / (1 - (2*AR*w + w) * t_b / (AR * w^2)),
-        with a barrier about w/20 thick (our assumption for t_b).
+        Param.cpp corrects rho for the barrier, rho' = rho / (1 - (2*AR*w + w) * t_b / (AR * w^2)), but evaluates
+        it with w in nm and t_b in m, so the correction is of order 1e-9; we evaluate it the same way, so that
+        the wire resistance is the simulator's.
         """
-        w_m = self.wire_width_nm * 1e-9
+        w_nm = self.wire_width_nm
         rho = self.wire_rho_e8_ohm_m * 1e-8
-        t_b = w_m / 20.0
-        rho_eff = rho / (1.0 - (2 * self.wire_ar * w_m + w_m) * t_b / (self.wire_ar * w_m * w_m))
+        t_b_m = self.wire_barrier_nm * 1e-9
+        rho_eff = rho / (1.0 - (2 * self.wire_ar * w_nm + w_nm) * t_b_m / (self.wire_ar * w_nm * w_nm))
+        w_m = w_nm * 1e-9
         return rho_eff / (w_m * w_m * self.wire_ar) * 1e-6
 
     @property
