@@ -26,6 +26,8 @@ import polars as pl
 import torch
 
 from cimpipe.hw import components as C
+from cimpipe.hw import gates as G
+from cimpipe.hw import latency as LT
 from cimpipe.hw.characterize import (ADC_BITS_RANGE, FIGURE_COLUMNS, KEY_COLUMNS, REASONS, HardwareGrid, characterize,
                                      reason_codes)
 from cimpipe.hw.mapping import Mapping, map_network
@@ -151,6 +153,8 @@ class HardwareBatch:
     cell_bits: Tensor
     pipeline: Tensor
     novel_mapping: Tensor | None = None  # [D] bool, NeuroSim's novelMapping; None: on for every design
+    global_htree: Tensor | None = None  # [D] bool, NeuroSim's globalBusType (H-tree); None: X-Y bus (V1.4 default)
+    input_density: Tensor | None = None  # [D] fraction of input bits that are 1; None: the model's default
 
     @classmethod
     def from_configs(cls, configs: Sequence[HardwareConfig]) -> "HardwareBatch":
@@ -509,41 +513,41 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
     area_total_mm2 = sum(area_um2.values()) * 1e-6
 
     # ---------------- latency ----------------
-    # each layer's subarrays and shift-adders run at the layer's own clock period and operand width; the
-    # buffer, bus and the reported clock at the slowest of the active layers'
+    # NeuroSim's synchronous chip: every block counts clock cycles of one chip clock, the slowest sensing
+    # cycle of any subarray (see cimpipe/hw/latency.py)
     clock = fig["clock_period_ns"]
     chip_clock = shared(clock)
-    work = bit_vectors / torch.clamp(m.speedup, min=1.0)
-    t_adc = work * (col(mux) * col(num_add) * col(clock))
-    # partial-parallel read: numAdd partial sums per column are added before the shift-add (NeuroSim's
-    # numColMuxed*(numAdd-1) extra adder passes)
-    stages_nm = col(1 + (C.log2_ceil(p_nm / n_sub) + C.log2_ceil(ppe))) + (col(num_add) - 1)
-    stages_cm = col(1 + (C.log2_ceil(p_cm / n_sub) + C.log2_ceil(t_cm / p_cm))) + (col(num_add) - 1)
-    stages = torch.where(nm, stages_nm, stages_cm)
-    out_lanes = torch.clamp(t_cm / mux, min=1.0)
-    t_acc = work * stages * (col(mux) * C.adder_delay_ns(tech, col(w_acc))) + (m.tile_rows > 1) * (
-        n_vec * cols) * (C.adder_delay_ns(tech, col(w_acc) + 6) / col(out_lanes))
-    parallel_cores = torch.minimum(buffer_cores, torch.ceil(bus / BUFFER_INTERFACE_BITS))
-    # layer-by-layer: only the running layer's part of the bus reaches its tiles; pipelined: every layer
-    # owns its lanes of the bus at the same time
-    buf_ns_per_bit = C.CAL.buffer_cycles * chip_clock / parallel_cores / BUFFER_INTERFACE_BITS
-    if bool(pipe.all()):
-        t_buffer = moved * buf_ns_per_bit[:, None]
-    else:
-        share = torch.ceil(m.total_tiles[:, None] / torch.clamp(m.tiles, min=1.0))
-        t_buffer = moved * torch.where(pipe[:, None], buf_ns_per_bit[:, None], share * buf_ns_per_bit[:, None])
-    path_um = side_um
-    # layer-by-layer chips use NeuroSim's H-tree (one unbuffered path of about the chip side); pipelined chips
-    # its X-Y bus, whose row and column segments (side/2 each) are buffered where they meet: half the delay
-    t_wire = C.wire_delay_ns(tech, path_um) * torch.where(pipe, 0.5, 1.0)
-    t_ic = torch.ceil(moved / bus[:, None]) * t_wire[:, None]
-    t_other = act_ops * (C.adder_delay_ns(tech, 1.0) / out_lanes)[:, None]
-    parts_t = {"adc": t_adc, "accumulation": t_acc, "buffer": t_buffer, "interconnect": t_ic, "other": t_other}
-    layer_latency = t_adc + t_acc + t_buffer + t_ic + t_other  # zero for inactive layers
+    bits_l = torch.clamp(hw.adc_bits if layer_adc else hw.adc_bits[:, None], *map(float, ADC_BITS_RANGE))
+    out_bits = bits_l + C.log2_ceil(col(num_add)) + ib + (cps - 1) * cb[:, None] + 1
+    htree = torch.zeros_like(pipe) if hw.global_htree is None else hw.global_htree
+    novel_flag = torch.ones_like(pipe) if hw.novel_mapping is None else hw.novel_mapping
+    work_l = LT.LayerWork(n_vec=n_vec, input_bits=ib, rows=rows, cols=cols, c_in=c_in, c_out=c_out, k=k, cps=cps,
+                          out_bits=out_bits, num_add=col(num_add).expand_as(rows), pool=lb.pool & act, novel=nm,
+                          active=act)
+    shape = LT.ChipShape(subarray=n_sub, col_mux=mux, tile_cm=t_cm, pe_cm=p_cm, pe_nm=p_nm, num_pe_nm=m.num_pe_nm,
+                         total_tiles=m.total_tiles, bus_bits=bus, buffer_cores=buffer_cores, pipeline=pipe,
+                         novel_flag=novel_flag, htree=htree)
+    tile_side_um = side_um / torch.sqrt(torch.clamp(m.total_tiles, min=1.0))
+    grid_rows = torch.ceil(torch.sqrt(torch.clamp(m.total_tiles, min=1.0)))
+    grid_cols = torch.ceil(torch.clamp(m.total_tiles, min=1.0) / grid_rows)
+    pe_side = tile_side_um[:, None] / torch.where(nm, torch.ceil(torch.sqrt(m.num_pe_nm))[:, None],
+                                                  (t_cm / p_cm)[:, None])
+    tree_ns = G.adder_tree_delay_ns(tech, out_bits, C.log2_ceil(p_cm / n_sub)[:, None])
+    cycles = LT.layer_cycles(
+        work_l, shape, m.speedup, m.tile_rows, m.tiles, chip_clock, tree_ns, G.maxpool_delay_ns(tech, ib.amax(dim=1)),
+        G.repeated_wire_delay_ns(tech, tile_side_um * torch.ceil(grid_cols / 2)),
+        G.repeated_wire_delay_ns(tech, tile_side_um * (grid_rows - torch.ceil(grid_rows / 2) - 1)),
+        G.repeated_wire_delay_ns(tech, G.htree_path_um(C.log2_ceil(torch.maximum(grid_rows, grid_cols)), tile_side_um,
+                                                        tile_side_um)),
+        G.repeated_wire_delay_ns(tech, G.htree_path_um(C.log2_ceil(torch.where(
+            nm, torch.ceil(torch.sqrt(m.num_pe_nm))[:, None], (t_cm / p_cm)[:, None])), pe_side, pe_side)))
+    parts_t = {k2: v * chip_clock[:, None] for k2, v in cycles.items()}
+    layer_latency = sum(parts_t.values())  # zero for inactive layers
     at_max = layer_latency.argmax(dim=1, keepdim=True)  # the pipeline's slowest stage (first on ties)
     latency = torch.where(pipe, layer_latency.gather(1, at_max).squeeze(1), layer_latency.sum(dim=1))
     latency_breakdown = {k2: torch.where(pipe, x.gather(1, at_max).squeeze(1), x.sum(dim=1))
                          for k2, x in parts_t.items()}
+    path_um = side_um
 
     # ---------------- energy ----------------
     wire_pj_per_bit = C.wire_energy_pj_per_bit(tech, path_um)
@@ -619,15 +623,23 @@ def evaluate_design(
     tech: Technology,
     per_layer: bool = False,
     mapping: str = "novel",
+    bus: str = "xy",
+    input_density: float | None = None,
 ) -> ChipMetrics:
     """Evaluate one network on one hardware configuration (a batch of one); a tuple ``hw.adc_bits`` gives
     each layer of ``shapes`` its own ADC resolution; ``mapping`` "novel" (NeuroSim's default: 3x3 layers split
-    by kernel position) or "conventional" (every layer as its unrolled matrix)."""
+    by kernel position) or "conventional" (every layer as its unrolled matrix); ``bus`` NeuroSim's global bus,
+    "xy" (V1.4 default X-Y bus) or "htree"; ``input_density`` the fraction of input bits that are 1 (None:
+    the model's default, see :data:`cimpipe.hw.energy.DEFAULT_INPUT_DENSITY`)."""
     if mapping not in ("novel", "conventional"):
         raise DesignError(f"mapping {mapping!r} must be 'novel' or 'conventional'")
+    if bus not in ("xy", "htree"):
+        raise DesignError(f"bus {bus!r} must be 'xy' or 'htree'")
     ev = Evaluator.for_grid(tech, grid_for([hw]))
     wb = weight_bits if isinstance(weight_bits, int) else [list(weight_bits)]
     ib = input_bits if isinstance(input_bits, int) else [list(input_bits)]
     layers = LayerBatch.from_shapes([list(shapes)], wb, ib)
-    batch = replace(HardwareBatch.from_configs([hw]), novel_mapping=torch.tensor([mapping == "novel"]))
+    batch = replace(HardwareBatch.from_configs([hw]), novel_mapping=torch.tensor([mapping == "novel"]),
+                    global_htree=torch.tensor([bus == "htree"]),
+                    input_density=None if input_density is None else torch.tensor([float(input_density)], dtype=F64))
     return ev.evaluate(layers, batch, per_layer=per_layer)
