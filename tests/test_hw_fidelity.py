@@ -20,8 +20,8 @@ STORED = Path(__file__).resolve().parent / "data" / "neurosim"
 # mean and max |relative error| over every stored run the model covers (nodes 130-7 nm), in percent
 BOUNDS = {
     "area_mm2": (72.0, 100.0),
-    "latency_ns": (46.0, 240.0),
-    "dynamic_energy_pj": (82.0, 1070.0),
+    "latency_ns": (29.0, 85.0),
+    "dynamic_energy_pj": (62.0, 700.0),
     "leakage_energy_pj": (74.0, 300.0),
     "tops_per_w": (59.0, 790.0),
 }

@@ -26,6 +26,7 @@ import polars as pl
 import torch
 
 from cimpipe.hw import components as C
+from cimpipe.hw import energy as EN
 from cimpipe.hw import gates as G
 from cimpipe.hw import latency as LT
 from cimpipe.hw.characterize import (ADC_BITS_RANGE, FIGURE_COLUMNS, KEY_COLUMNS, REASONS, HardwareGrid, characterize,
@@ -347,7 +348,8 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
         flat = row.reshape(-1)
         fig = {k: ev._figures_by_column[FIGURE_COLUMNS.index(k)].index_select(0, flat).view(row.shape)
                for k in ("num_add", "shift_add_bits", "array_area_um2", "adc_area_um2", "accum_area_um2",
-                         "other_area_um2", "adc_energy_pj", "array_energy_pj", "accum_energy_pj", "other_energy_pj",
+                         "other_area_um2", "adc_energy_pj", "column_energy_pj", "array_energy_pj", "accum_energy_pj",
+                         "other_energy_pj",
                          "clock_period_ns")}
     else:
         figs = ev._figures.index_select(0, row)
@@ -518,7 +520,10 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
     clock = fig["clock_period_ns"]
     chip_clock = shared(clock)
     bits_l = torch.clamp(hw.adc_bits if layer_adc else hw.adc_bits[:, None], *map(float, ADC_BITS_RANGE))
-    out_bits = bits_l + C.log2_ceil(col(num_add)) + ib + (cps - 1) * cb[:, None] + 1
+    # the PE/tile buffers and adder trees are one design for the whole chip, sized for the widest layer output
+    out_l = (bits_l + C.log2_ceil(col(num_add)) + ib + (cps - 1) * cb[:, None] + 1).expand_as(rows)
+    out_bits = torch.where(act, out_l, torch.full_like(out_l, -math.inf)).amax(dim=1, keepdim=True)
+    out_bits = torch.where(torch.isfinite(out_bits), out_bits, out_l.amax(dim=1, keepdim=True)).expand_as(rows)
     htree = torch.zeros_like(pipe) if hw.global_htree is None else hw.global_htree
     novel_flag = torch.ones_like(pipe) if hw.novel_mapping is None else hw.novel_mapping
     work_l = LT.LayerWork(n_vec=n_vec, input_bits=ib, rows=rows, cols=cols, c_in=c_in, c_out=c_out, k=k, cps=cps,
@@ -550,14 +555,18 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
     path_um = side_um
 
     # ---------------- energy ----------------
+    density = EN.input_density(hw.input_density, hw.subarray)
+    dens = density[:, None] if layer_adc else density
+    adc_pj = fig["adc_energy_pj"] + dens * fig["column_energy_pj"]
+    array_pj = dens * fig["array_energy_pj"]
     wire_pj_per_bit = C.wire_energy_pj_per_bit(tech, path_um)
     energy = {
-        "adc": per_conversion(fig["adc_energy_pj"]),
+        "adc": per_conversion(adc_pj),
         "accumulation": per_conversion(fig["accum_energy_pj"])
         + (over_layers(tree, w_acc) + s_tree_bits) * add_pj_per_bit,
         "buffer": s_moved * (2 * buf_pj),
         "interconnect": s_moved * wire_pj_per_bit,
-        "other": per_conversion(fig["other_energy_pj"] + fig["array_energy_pj"]) + s_local * local_pj
+        "other": per_conversion(fig["other_energy_pj"] + array_pj) + s_local * local_pj
         + s_act * act_pj,
     }
     dynamic = sum(energy.values())
@@ -574,8 +583,7 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
         conversions = bv_sub_cols * col(num_add)
         e_tree = tree * (col(w_acc) + tree_bits) * add_pj_per_bit
         e_local = (bit_vectors * rows_in + nv_cout * col(w_acc)) * local_pj
-        layer_energy = (conversions * col(fig["adc_energy_pj"] + fig["accum_energy_pj"] + fig["other_energy_pj"]
-                                          + fig["array_energy_pj"])
+        layer_energy = (conversions * col(adc_pj + fig["accum_energy_pj"] + fig["other_energy_pj"] + array_pj)
                         + e_tree + moved * (2 * buf_pj + wire_pj_per_bit)[:, None] + e_local + act_ops * act_pj)
         per = {"latency_ns": layer_latency, "dynamic_energy_pj": layer_energy, "tiles": m.tiles,
                "speedup": m.speedup * actf, "utilization": m.utilization, "novel_mapping": nm,

@@ -201,14 +201,15 @@ def layer_cycles(w: LayerWork, s: ChipShape, speedup: Tensor, tile_rows: Tensor,
     pool = torch.where(w.pool, torch.ceil(nv * w.c_out / MAXPOOL_WINDOW / n_mp) * MAXPOOL_STAGES
                        * _cycles(maxpool_delay_ns[:, None], clk).clamp(min=1.0), 0.0)
     # global interconnect: X-Y bus (ceil(totalRow/2), ceil(totalCol/2) tiles to the row / column segment)
-    total_rows = torch.ceil(torch.sqrt(s.total_tiles))[:, None]
-    total_cols = torch.ceil(s.total_tiles[:, None] / total_rows)
+    total = torch.clamp(s.total_tiles, min=1.0)[:, None]
+    total_rows = torch.ceil(torch.sqrt(total))
+    total_cols = torch.ceil(total / total_rows)
     cols_ns = torch.ceil(w.cols / torch.where(nm, p_nm, t_cm))
     cyc_h = _cycles(bus_h_delay_ns[:, None], clk)
     cyc_v = _cycles(bus_v_delay_ns[:, None], clk)
     xy = torch.ceil(g_out / bus * total_rows / torch.clamp(rows_ns, min=1.0)) * cyc_h + torch.ceil(
         g_in / bus * total_cols / torch.clamp(cols_ns, min=1.0)) * cyc_v
-    share = torch.ceil(bus * tiles / torch.clamp(s.total_tiles[:, None], min=1.0))
+    share = torch.ceil(bus * tiles / total)
     htree = torch.ceil((g_out + g_in) / torch.clamp(share, min=1.0)) * _cycles(
         htree_global_delay_ns[:, None], clk).clamp(min=1.0)
     ic_global = torch.where(s.htree[:, None], htree, xy)
