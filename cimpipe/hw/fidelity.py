@@ -3,9 +3,9 @@
 A stored :class:`~cimpipe.hw.neurosim.OracleRun` names NeuroSim's settings; :func:`model_inputs` turns them
 into the model's technology, hardware configuration and layers (the run's 1T1R cell for RRAM and FeFET,
 NeuroSim's per-node SRAM cell and read voltage), and :func:`compare` evaluates the model on every run and
-puts the two side by side. Knobs the model cannot yet express (a node missing from its table, conventional
-the H-tree global bus, non-square subarrays, the input bit density) are evaluated with the model's
-own choice and flagged in ``model_expresses`` so a reader can split the errors.
+puts the two side by side. The run's global bus (X-Y bus or H-tree) and its traces' input bit density are passed
+through; knobs the model cannot yet express (a node missing from its table, non-square subarrays) are
+evaluated with the model's own choice and flagged in ``model_expresses`` so a reader can split the errors.
 """
 
 from __future__ import annotations
