@@ -29,7 +29,7 @@ from importlib import resources
 import torch
 import yaml
 
-from cimpipe.hw import gates as G
+from cimpipe.hw import delays as G
 from cimpipe.hw.technology import Technology
 
 Tensor = torch.Tensor

@@ -27,7 +27,7 @@ import torch
 
 from cimpipe.hw import components as C
 from cimpipe.hw import energy as EN
-from cimpipe.hw import gates as G
+from cimpipe.hw import delays as G
 from cimpipe.hw import latency as LT
 from cimpipe.hw.characterize import (ADC_BITS_RANGE, FIGURE_COLUMNS, KEY_COLUMNS, REASONS, HardwareGrid, characterize,
                                      reason_codes)
