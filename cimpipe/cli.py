@@ -665,7 +665,9 @@ def _run_neurosim_check(args: argparse.Namespace) -> int:
                 print(f"front row {i}: {e}")
             continue
         model = fidelity.metrics_row(layers, [max(wb)] * len(layers), [max(ib)] * len(layers),
-                                     HardwareConfig(**{**design["hardware"], "adc_bits": settings.adc_bits}), tech)
+                                     HardwareConfig(**{**design["hardware"], "adc_bits": settings.adc_bits}), tech,
+                                     mapping=settings.mapping, bus=settings.bus,
+                                     input_density=run.stats.input_bit_density)
         rows = fidelity.side_by_side(model, fidelity.neurosim_row(run))
         results.append({"row": i, "input_bit_density": run.stats.input_bit_density,
                         **{k: {"model": mv, "neurosim": ref} for k, mv, ref, _ in rows}})

@@ -96,12 +96,12 @@ def test_lowering_one_layer_lowers_adc_cost_and_stays_between_the_uniform_design
             assert bool((v <= hi * (1 + 1e-12)).all() and (v >= lo * (1 - 1e-12)).all()), (j, name)
         # the slowest layer still sets the chip clock
         torch.testing.assert_close(m.clock_period_ns, all_high.clock_period_ns, rtol=0.0, atol=0.0)
-    # ADC energy, subarray ADC area and (layer by layer) ADC latency at each layer's own clock are sums over
-    # layers: lowering the layers one at a time adds up to lowering all of them
+    # ADC energy and subarray ADC area are sums over layers: lowering the layers one at a time adds up to
+    # lowering all of them. (ADC latency is not: NeuroSim's chip is synchronous, one clock set by the slowest
+    # layer's sensing cycle, so only lowering every layer shortens it.)
     lbl = ~hw.pipeline
     assert bool(lbl.any()) and bool((all_low.clock_period_ns[lbl] < all_high.clock_period_ns[lbl]).any())
-    for get in (lambda m: m.energy_breakdown_pj["adc"], lambda m: m.area_breakdown_mm2["adc"],
-                lambda m: m.latency_breakdown_ns["adc"][lbl]):
+    for get in (lambda m: m.energy_breakdown_pj["adc"], lambda m: m.area_breakdown_mm2["adc"]):
         saved = sum(get(all_high) - get(mixed[j]) for j in range(L))
         torch.testing.assert_close(saved, get(all_high) - get(all_low), rtol=1e-9, atol=0.0)
 

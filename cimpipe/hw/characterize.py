@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import polars as pl
 import torch
 
+from cimpipe.hw import clock as CK
 from cimpipe.hw import components as C
 from cimpipe.hw.technology import Technology
 from cimpipe.space import HardwareSpace
@@ -116,15 +117,22 @@ def subarray_figures(tech: Technology, sub: torch.Tensor, rp: torch.Tensor, mux:
     t_mux = 2 * fo4_ns + C.log2_ceil(mux) * fo4_ns + t_col
     t_adc = torch.where(is_sar, C.sar_adc_delay_ns(bits), C.flash_adc_delay_ns(tech, bits))
     t_enc = torch.where(is_sar, torch.zeros_like(bits), bits * fo4_ns)
-    sense_cycle = C.CAL.beta * (torch.maximum(t_wl, t_mux) + t_adc + t_enc)
-    clock = torch.clamp(sense_cycle, min=1.0)  # clkFreq is capped at 1 GHz
+    sense_cycle = CK.sensing_cycle_ns(tech, sub, rp, mux, bits, is_sar)
+    clock = CK.clock_period_ns(sense_cycle)
 
     # energies per conversion (one column read through one ADC for one input bit-vector slice)
-    t_sense = torch.where(is_sar, torch.ones_like(bits), clock)  # SAR samples for ~1 ns, then holds
+    # the column current flows while the sense amps decide (NeuroSim MultilevelSenseAmp.cpp CalculatePower:
+    # column power x the sense amps' delay), not for the whole clock period; SAR samples for ~1 ns
+    t_sense = torch.where(is_sar, torch.ones_like(bits), CK.flash_delay_ns(tech, sub, rp, bits))
+    # column current per unit input bit density (resistive cells; it flows only where an input bit is 1); an
+    # SRAM bitline's swing is counted with the ADC
     col_energy = C.column_current_energy_pj(tech, rp, t_sense, sub)
-    adc_energy = torch.where(is_sar, C.sar_adc_energy_pj(tech, bits, g_col), C.flash_adc_energy_pj(tech, bits)) + col_energy
+    per_density = not tech.device.is_sram
+    column_energy = col_energy / C.INPUT_ACTIVITY if per_density else torch.zeros_like(col_energy)
+    adc_energy = torch.where(is_sar, C.sar_adc_energy_pj(tech, bits, g_col), C.flash_adc_energy_pj(tech, bits)) + (
+        torch.zeros_like(col_energy) if per_density else col_energy)
     v_wl = n.vdd_v if d.is_sram else ACCESS_GATE_VOLTAGE_V  # 1T1R gates are driven at the access voltage
-    array_energy = rp * 0.5 * c_row_pf * v_wl * v_wl / n_adc
+    array_energy = rp * c_row_pf * v_wl * v_wl / n_adc  # per unit input bit density: rows driven where a bit is 1
     accum_energy = C.add_energy_pj(tech, shift_add_bits) * (1.0 + (num_add > 1).to(sub.dtype))
     mux_energy = (2 * C.CAL.mux_sizing * 2 * n.feature_um * n.gate_cap_ff_per_um * 1e-3) * n.vdd_v**2
     switch_energy = rp * 0.5 * (2 * C.CAL.wl_switch_sizing * 2 * n.feature_um * n.gate_cap_ff_per_um * 1e-3) * n.vdd_v**2 / n_adc
@@ -143,6 +151,7 @@ def subarray_figures(tech: Technology, sub: torch.Tensor, rp: torch.Tensor, mux:
         "other_area_um2": other_area,
         "subarray_area_um2": array_area + adc_area + accum_area + other_area,
         "adc_energy_pj": adc_energy,
+        "column_energy_pj": column_energy,
         "array_energy_pj": array_energy,
         "accum_energy_pj": accum_energy,
         "other_energy_pj": other_energy,
@@ -155,7 +164,7 @@ def subarray_figures(tech: Technology, sub: torch.Tensor, rp: torch.Tensor, mux:
 
 FIGURE_COLUMNS = (
     "adcs", "num_add", "shift_add_bits", "array_area_um2", "adc_area_um2", "accum_area_um2", "other_area_um2",
-    "subarray_area_um2", "adc_energy_pj", "array_energy_pj", "accum_energy_pj", "other_energy_pj",
+    "subarray_area_um2", "adc_energy_pj", "column_energy_pj", "array_energy_pj", "accum_energy_pj", "other_energy_pj",
     "adc_delay_ns", "sense_cycle_ns", "clock_period_ns", "leakage_uw",
 )
 
@@ -163,7 +172,9 @@ FIGURE_COLUMNS = (
 def characterize(tech: Technology, grid: HardwareGrid) -> pl.DataFrame:
     """One row per hardware option of ``grid``: its keys, ``feasible``, ``reason`` and per-subarray figures.
 
-    Energies are per conversion (one column through one ADC for one input bit); areas per subarray;
+    Energies are per conversion (one column through one ADC for one input bit); ``column_energy_pj`` (the
+    column current of resistive cells) and ``array_energy_pj`` (word lines) are per unit input bit density,
+    the evaluation scales them by the density; areas per subarray;
     ``clock_period_ns`` is the synchronous clock that option alone would set.
     """
     opts = grid.options()

@@ -26,6 +26,9 @@ import polars as pl
 import torch
 
 from cimpipe.hw import components as C
+from cimpipe.hw import energy as EN
+from cimpipe.hw import delays as G
+from cimpipe.hw import latency as LT
 from cimpipe.hw.characterize import (ADC_BITS_RANGE, FIGURE_COLUMNS, KEY_COLUMNS, REASONS, HardwareGrid, characterize,
                                      reason_codes)
 from cimpipe.hw.chip_area import AreaInputs, chip_area_um2
@@ -152,7 +155,8 @@ class HardwareBatch:
     cell_bits: Tensor
     pipeline: Tensor
     novel_mapping: Tensor | None = None  # [D] bool, NeuroSim's novelMapping; None: on for every design
-    htree_bus: Tensor | None = None  # [D] bool, NeuroSim's globalBusType (H-tree); None: X-Y bus (V1.4 default)
+    global_htree: Tensor | None = None  # [D] bool, NeuroSim's globalBusType (H-tree); None: X-Y bus (V1.4 default)
+    input_density: Tensor | None = None  # [D] fraction of input bits that are 1; None: the model's default
 
     @classmethod
     def from_configs(cls, configs: Sequence[HardwareConfig]) -> "HardwareBatch":
@@ -330,7 +334,7 @@ def _floorplan_area_mm2(tech: Technology, lb: LayerBatch, hw: HardwareBatch, m: 
 
     d = n_sub[:, None]
     novel_on = (torch.ones_like(hw.pipeline) if hw.novel_mapping is None else hw.novel_mapping.to(torch.bool))
-    htree = torch.zeros_like(hw.pipeline) if hw.htree_bus is None else hw.htree_bus.to(torch.bool)
+    htree = torch.zeros_like(hw.pipeline) if hw.global_htree is None else hw.global_htree.to(torch.bool)
     x = AreaInputs(
         sub=d, rows_parallel=torch.minimum(hw.rows_parallel, n_sub)[:, None], col_mux=mux[:, None],
         adc_bits=hw.adc_bits if layer_adc else hw.adc_bits[:, None], adc_is_sar=hw.adc_is_sar.to(torch.bool)[:, None],
@@ -370,7 +374,8 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
         flat = row.reshape(-1)
         fig = {k: ev._figures_by_column[FIGURE_COLUMNS.index(k)].index_select(0, flat).view(row.shape)
                for k in ("num_add", "shift_add_bits", "array_area_um2", "adc_area_um2", "accum_area_um2",
-                         "other_area_um2", "adc_energy_pj", "array_energy_pj", "accum_energy_pj", "other_energy_pj",
+                         "other_area_um2", "adc_energy_pj", "column_energy_pj", "array_energy_pj", "accum_energy_pj",
+                         "other_energy_pj",
                          "clock_period_ns")}
     else:
         figs = ev._figures.index_select(0, row)
@@ -538,51 +543,58 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
     area_total_mm2, area_parts_um2 = _floorplan_area_mm2(tech, lb, hw, m, n_sub, mux, buffer_words, bus, layer_adc)
 
     # ---------------- latency ----------------
-    # each layer's subarrays and shift-adders run at the layer's own clock period and operand width; the
-    # buffer, bus and the reported clock at the slowest of the active layers'
+    # NeuroSim's synchronous chip: every block counts clock cycles of one chip clock, the slowest sensing
+    # cycle of any subarray (see cimpipe/hw/latency.py)
     clock = fig["clock_period_ns"]
     chip_clock = shared(clock)
-    work = bit_vectors / torch.clamp(m.speedup, min=1.0)
-    t_adc = work * (col(mux) * col(num_add) * col(clock))
-    # partial-parallel read: numAdd partial sums per column are added before the shift-add (NeuroSim's
-    # numColMuxed*(numAdd-1) extra adder passes)
-    stages_nm = col(1 + (C.log2_ceil(p_nm / n_sub) + C.log2_ceil(ppe))) + (col(num_add) - 1)
-    stages_cm = col(1 + (C.log2_ceil(p_cm / n_sub) + C.log2_ceil(t_cm / p_cm))) + (col(num_add) - 1)
-    stages = torch.where(nm, stages_nm, stages_cm)
-    out_lanes = torch.clamp(t_cm / mux, min=1.0)
-    t_acc = work * stages * (col(mux) * C.adder_delay_ns(tech, col(w_acc))) + (m.tile_rows > 1) * (
-        n_vec * cols) * (C.adder_delay_ns(tech, col(w_acc) + 6) / col(out_lanes))
-    parallel_cores = torch.minimum(buffer_cores, torch.ceil(bus / BUFFER_INTERFACE_BITS))
-    # layer-by-layer: only the running layer's part of the bus reaches its tiles; pipelined: every layer
-    # owns its lanes of the bus at the same time
-    buf_ns_per_bit = C.CAL.buffer_cycles * chip_clock / parallel_cores / BUFFER_INTERFACE_BITS
-    if bool(pipe.all()):
-        t_buffer = moved * buf_ns_per_bit[:, None]
-    else:
-        share = torch.ceil(m.total_tiles[:, None] / torch.clamp(m.tiles, min=1.0))
-        t_buffer = moved * torch.where(pipe[:, None], buf_ns_per_bit[:, None], share * buf_ns_per_bit[:, None])
-    path_um = side_um
-    # layer-by-layer chips use NeuroSim's H-tree (one unbuffered path of about the chip side); pipelined chips
-    # its X-Y bus, whose row and column segments (side/2 each) are buffered where they meet: half the delay
-    t_wire = C.wire_delay_ns(tech, path_um) * torch.where(pipe, 0.5, 1.0)
-    t_ic = torch.ceil(moved / bus[:, None]) * t_wire[:, None]
-    t_other = act_ops * (C.adder_delay_ns(tech, 1.0) / out_lanes)[:, None]
-    parts_t = {"adc": t_adc, "accumulation": t_acc, "buffer": t_buffer, "interconnect": t_ic, "other": t_other}
-    layer_latency = t_adc + t_acc + t_buffer + t_ic + t_other  # zero for inactive layers
+    bits_l = torch.clamp(hw.adc_bits if layer_adc else hw.adc_bits[:, None], *map(float, ADC_BITS_RANGE))
+    # the PE/tile buffers and adder trees are one design for the whole chip, sized for the widest layer output
+    out_l = (bits_l + C.log2_ceil(col(num_add)) + ib + (cps - 1) * cb[:, None] + 1).expand_as(rows)
+    out_bits = torch.where(act, out_l, torch.full_like(out_l, -math.inf)).amax(dim=1, keepdim=True)
+    out_bits = torch.where(torch.isfinite(out_bits), out_bits, out_l.amax(dim=1, keepdim=True)).expand_as(rows)
+    htree = torch.zeros_like(pipe) if hw.global_htree is None else hw.global_htree
+    novel_flag = torch.ones_like(pipe) if hw.novel_mapping is None else hw.novel_mapping
+    work_l = LT.LayerWork(n_vec=n_vec, input_bits=ib, rows=rows, cols=cols, c_in=c_in, c_out=c_out, k=k, cps=cps,
+                          out_bits=out_bits, num_add=col(num_add).expand_as(rows), pool=lb.pool & act, novel=nm,
+                          active=act)
+    shape = LT.ChipShape(subarray=n_sub, col_mux=mux, tile_cm=t_cm, pe_cm=p_cm, pe_nm=p_nm, num_pe_nm=m.num_pe_nm,
+                         total_tiles=m.total_tiles, bus_bits=bus, buffer_cores=buffer_cores, pipeline=pipe,
+                         novel_flag=novel_flag, htree=htree)
+    tile_side_um = side_um / torch.sqrt(torch.clamp(m.total_tiles, min=1.0))
+    grid_rows = torch.ceil(torch.sqrt(torch.clamp(m.total_tiles, min=1.0)))
+    grid_cols = torch.ceil(torch.clamp(m.total_tiles, min=1.0) / grid_rows)
+    pe_side = tile_side_um[:, None] / torch.where(nm, torch.ceil(torch.sqrt(m.num_pe_nm))[:, None],
+                                                  (t_cm / p_cm)[:, None])
+    tree_ns = G.adder_tree_delay_ns(tech, out_bits, C.log2_ceil(p_cm / n_sub)[:, None])
+    cycles = LT.layer_cycles(
+        work_l, shape, m.speedup, m.tile_rows, m.tiles, chip_clock, tree_ns, G.maxpool_delay_ns(tech, ib.amax(dim=1)),
+        G.repeated_wire_delay_ns(tech, tile_side_um * torch.ceil(grid_cols / 2)),
+        G.repeated_wire_delay_ns(tech, tile_side_um * (grid_rows - torch.ceil(grid_rows / 2) - 1)),
+        G.repeated_wire_delay_ns(tech, G.htree_path_um(C.log2_ceil(torch.maximum(grid_rows, grid_cols)), tile_side_um,
+                                                        tile_side_um)),
+        G.repeated_wire_delay_ns(tech, G.htree_path_um(C.log2_ceil(torch.where(
+            nm, torch.ceil(torch.sqrt(m.num_pe_nm))[:, None], (t_cm / p_cm)[:, None])), pe_side, pe_side)))
+    parts_t = {k2: v * chip_clock[:, None] for k2, v in cycles.items()}
+    layer_latency = sum(parts_t.values())  # zero for inactive layers
     at_max = layer_latency.argmax(dim=1, keepdim=True)  # the pipeline's slowest stage (first on ties)
     latency = torch.where(pipe, layer_latency.gather(1, at_max).squeeze(1), layer_latency.sum(dim=1))
     latency_breakdown = {k2: torch.where(pipe, x.gather(1, at_max).squeeze(1), x.sum(dim=1))
                          for k2, x in parts_t.items()}
+    path_um = side_um
 
     # ---------------- energy ----------------
+    density = EN.input_density(hw.input_density, hw.subarray)
+    dens = density[:, None] if layer_adc else density
+    adc_pj = fig["adc_energy_pj"] + dens * fig["column_energy_pj"]
+    array_pj = dens * fig["array_energy_pj"]
     wire_pj_per_bit = C.wire_energy_pj_per_bit(tech, path_um)
     energy = {
-        "adc": per_conversion(fig["adc_energy_pj"]),
+        "adc": per_conversion(adc_pj),
         "accumulation": per_conversion(fig["accum_energy_pj"])
         + (over_layers(tree, w_acc) + s_tree_bits) * add_pj_per_bit,
         "buffer": s_moved * (2 * buf_pj),
         "interconnect": s_moved * wire_pj_per_bit,
-        "other": per_conversion(fig["other_energy_pj"] + fig["array_energy_pj"]) + s_local * local_pj
+        "other": per_conversion(fig["other_energy_pj"] + array_pj) + s_local * local_pj
         + s_act * act_pj,
     }
     dynamic = sum(energy.values())
@@ -599,8 +611,7 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
         conversions = bv_sub_cols * col(num_add)
         e_tree = tree * (col(w_acc) + tree_bits) * add_pj_per_bit
         e_local = (bit_vectors * rows_in + nv_cout * col(w_acc)) * local_pj
-        layer_energy = (conversions * col(fig["adc_energy_pj"] + fig["accum_energy_pj"] + fig["other_energy_pj"]
-                                          + fig["array_energy_pj"])
+        layer_energy = (conversions * col(adc_pj + fig["accum_energy_pj"] + fig["other_energy_pj"] + array_pj)
                         + e_tree + moved * (2 * buf_pj + wire_pj_per_bit)[:, None] + e_local + act_ops * act_pj)
         per = {"latency_ns": layer_latency, "dynamic_energy_pj": layer_energy, "tiles": m.tiles,
                "speedup": m.speedup * actf, "utilization": m.utilization, "novel_mapping": nm,
@@ -649,11 +660,13 @@ def evaluate_design(
     per_layer: bool = False,
     mapping: str = "novel",
     bus: str = "xy",
+    input_density: float | None = None,
 ) -> ChipMetrics:
     """Evaluate one network on one hardware configuration (a batch of one); a tuple ``hw.adc_bits`` gives
     each layer of ``shapes`` its own ADC resolution; ``mapping`` "novel" (NeuroSim's default: 3x3 layers split
-    by kernel position) or "conventional" (every layer as its unrolled matrix); ``bus`` the global interconnect,
-    "xy" (NeuroSim V1.4's default X-Y bus) or "htree" (globalBusType=true), which changes the chip area."""
+    by kernel position) or "conventional" (every layer as its unrolled matrix); ``bus`` NeuroSim's global bus,
+    "xy" (V1.4 default X-Y bus) or "htree"; ``input_density`` the fraction of input bits that are 1 (None:
+    the model's default, see :data:`cimpipe.hw.energy.DEFAULT_INPUT_DENSITY`)."""
     if mapping not in ("novel", "conventional"):
         raise DesignError(f"mapping {mapping!r} must be 'novel' or 'conventional'")
     if bus not in ("xy", "htree"):
@@ -663,5 +676,6 @@ def evaluate_design(
     ib = input_bits if isinstance(input_bits, int) else [list(input_bits)]
     layers = LayerBatch.from_shapes([list(shapes)], wb, ib)
     batch = replace(HardwareBatch.from_configs([hw]), novel_mapping=torch.tensor([mapping == "novel"]),
-                    htree_bus=torch.tensor([bus == "htree"]))
+                    global_htree=torch.tensor([bus == "htree"]),
+                    input_density=None if input_density is None else torch.tensor([float(input_density)], dtype=F64))
     return ev.evaluate(layers, batch, per_layer=per_layer)

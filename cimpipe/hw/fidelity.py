@@ -3,9 +3,9 @@
 A stored :class:`~cimpipe.hw.neurosim.OracleRun` names NeuroSim's settings; :func:`model_inputs` turns them
 into the model's technology, hardware configuration and layers (the run's 1T1R cell for RRAM and FeFET,
 NeuroSim's per-node SRAM cell and read voltage), and :func:`compare` evaluates the model on every run and
-puts the two side by side. Knobs the model cannot yet express (a node missing from its table, conventional
-non-square subarrays, the input bit density) are evaluated with the model's
-own choice and flagged in ``model_expresses`` so a reader can split the errors.
+puts the two side by side. The run's global bus (X-Y bus or H-tree) and its traces' input bit density are passed
+through; knobs the model cannot yet express (a node missing from its table, non-square subarrays) are
+evaluated with the model's own choice and flagged in ``model_expresses`` so a reader can split the errors.
 """
 
 from __future__ import annotations
@@ -38,10 +38,13 @@ class ModelInputs:
     expresses: bool
     mapping: str = "novel"
     bus: str = "xy"
+    input_density: float | None = None
 
 
-def model_inputs(settings: NeuroSimSettings, layers: Sequence[LayerShape]) -> ModelInputs | None:
-    """The model's view of one NeuroSim configuration; None where the model has no entry for the node."""
+def model_inputs(settings: NeuroSimSettings, layers: Sequence[LayerShape],
+                 input_density: float | None = None) -> ModelInputs | None:
+    """The model's view of one NeuroSim configuration (and of its traces' input bit density, when given);
+    None where the model has no entry for the node."""
     nodes = load_nodes()
     if settings.node_nm not in nodes:
         return None
@@ -63,25 +66,26 @@ def model_inputs(settings: NeuroSimSettings, layers: Sequence[LayerShape]) -> Mo
                         adc_bits=int(settings.adc_bits), adc_type=settings.adc_type,
                         cell_bits=settings.effective_cell_bits, pipeline=bool(settings.pipeline))
     expresses = settings.subarray_rows == settings.subarray_cols
-    return ModelInputs(list(layers), hw, tech, expresses, settings.mapping, settings.bus)
+    return ModelInputs(list(layers), hw, tech, expresses, settings.mapping, settings.bus, input_density)
 
 
 def model_row(run: OracleRun) -> dict[str, float] | None:
     """The model's figures for a run's configuration (None at a node the model lacks)."""
-    mi = model_inputs(run.settings, run.layers)
+    mi = model_inputs(run.settings, run.layers, run.stats.input_bit_density)
     if mi is None:
         return None
     return metrics_row(mi.layers, int(run.settings.weight_bits), int(run.settings.input_bits), mi.hardware,
-                       mi.technology, mi.expresses, mi.mapping, mi.bus)
+                       mi.technology, mi.expresses, mi.mapping, mi.bus, mi.input_density)
 
 
 def metrics_row(layers: Sequence[LayerShape], weight_bits: int | Sequence[int], input_bits: int | Sequence[int],
                 hw: HardwareConfig, tech: Technology, expresses: bool = True,
-                mapping: str = "novel", bus: str = "xy") -> dict[str, float]:
+                mapping: str = "novel", bus: str = "xy", input_density: float | None = None) -> dict[str, float]:
     """The model's chip figures and breakdowns for one design, in NeuroSim's report names."""
     from cimpipe.hw.evaluate import evaluate_design
 
-    m = evaluate_design(list(layers), weight_bits, input_bits, hw, tech, mapping=mapping, bus=bus)
+    m = evaluate_design(list(layers), weight_bits, input_bits, hw, tech, mapping=mapping, bus=bus,
+                        input_density=input_density)
     if not bool(m.feasible[0]):
         return {"feasible": False, "expresses": expresses, "reason": m.reason_text(0)}
     row = {k: float(getattr(m, k)[0]) for k in METRICS + EXACT}
