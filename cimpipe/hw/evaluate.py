@@ -25,6 +25,8 @@ from typing import Sequence
 import polars as pl
 import torch
 
+from cimpipe.hw import accumulation_energy as ACC
+from cimpipe.hw import adc_energy as AE
 from cimpipe.hw import components as C
 from cimpipe.hw import energy as EN
 from cimpipe.hw import delays as G
@@ -157,6 +159,7 @@ class HardwareBatch:
     novel_mapping: Tensor | None = None  # [D] bool, NeuroSim's novelMapping; None: on for every design
     global_htree: Tensor | None = None  # [D] bool, NeuroSim's globalBusType (H-tree); None: X-Y bus (V1.4 default)
     input_density: Tensor | None = None  # [D] fraction of input bits that are 1; None: the model's default
+    weight_level_mean: Tensor | None = None  # [D] mean stored level in [0, 1] (G_off..G_on); None: the default
 
     @classmethod
     def from_configs(cls, configs: Sequence[HardwareConfig]) -> "HardwareBatch":
@@ -375,7 +378,7 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
         fig = {k: ev._figures_by_column[FIGURE_COLUMNS.index(k)].index_select(0, flat).view(row.shape)
                for k in ("num_add", "shift_add_bits", "array_area_um2", "adc_area_um2", "accum_area_um2",
                          "other_area_um2", "adc_energy_pj", "column_energy_pj", "array_energy_pj", "accum_energy_pj",
-                         "other_energy_pj",
+                         "other_energy_pj", "adc_fixed_pj", "adc_ref_w", "adc_sense_s", "wordline_pj",
                          "clock_period_ns")}
     else:
         figs = ev._figures.index_select(0, row)
@@ -584,17 +587,36 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
 
     # ---------------- energy ----------------
     density = EN.input_density(hw.input_density, hw.subarray)
+    level = EN.weight_level_mean(hw.weight_level_mean, hw.subarray)
+    dens_l = density[:, None]
+    # ADC bucket (cimpipe/hw/adc_energy.py): every column of a layer's weight matrix is converted numAdd times
+    # per input bit-vector in each subarray row it spans; the column conductance follows the data
+    rows_per_sub = rows / torch.clamp(sub_rows, min=1.0)
+    g_read = AE.read_conductance_s(tech, dens_l, rows_per_sub, col(num_add), level[:, None])
+    bits_e = hw.adc_bits if layer_adc else hw.adc_bits[:, None]
+    e_conv = AE.conversion_pj(tech, hw.adc_is_sar.to(torch.bool)[:, None], bits_e, col(fig["adc_fixed_pj"]),
+                              col(fig["adc_ref_w"]), col(fig["adc_sense_s"]), g_read)
+    conversions = bv_sub_cols * col(num_add)
+    subarray_reads = bit_vectors * sub_rows * torch.ceil(cols / n_sub[:, None])
+    e_adc_l = (conversions * e_conv + subarray_reads * dens_l * col(fig["wordline_pj"])) * actf
+    adc_pj = fig["adc_energy_pj"] + density[:, None] * fig["column_energy_pj"] if layer_adc else \
+        fig["adc_energy_pj"] + density * fig["column_energy_pj"]
     dens = density[:, None] if layer_adc else density
-    adc_pj = fig["adc_energy_pj"] + dens * fig["column_energy_pj"]
     array_pj = dens * fig["array_energy_pj"]
     wire_pj_per_bit = C.wire_energy_pj_per_bit(tech, path_um)
+    n_layers = actf.sum(dim=1, keepdim=True)
+    acc_in = ACC.AccumInputs(
+        sub=n_sub[:, None], mux=mux[:, None], levels=torch.pow(2.0, bits_e), num_add=col(num_add), cps=cps,
+        cell_bits=cb[:, None], input_bits=ib, n_vec=n_vec, rows=rows, cols=cols, c_in=c_in, kk=kk, novel=nm,
+        tile_cm=t_cm[:, None], pe_cm=p_cm[:, None], pe_nm=p_nm[:, None], num_pe_nm=ppe[:, None],
+        tile_rows=m.tile_rows, subarray_reads=subarray_reads, pipeline=pipe[:, None], layers=n_layers)
+    e_acc_l = ACC.layer_accumulation_pj(tech, acc_in) * actf
     energy = {
-        "adc": per_conversion(adc_pj),
-        "accumulation": per_conversion(fig["accum_energy_pj"])
-        + (over_layers(tree, w_acc) + s_tree_bits) * add_pj_per_bit,
+        "adc": e_adc_l.sum(dim=1),
+        "accumulation": e_acc_l.sum(dim=1),
         "buffer": s_moved * (2 * buf_pj),
         "interconnect": s_moved * wire_pj_per_bit,
-        "other": per_conversion(fig["other_energy_pj"] + array_pj) + s_local * local_pj
+        "other": per_conversion(fig["other_energy_pj"]) + s_local * local_pj
         + s_act * act_pj,
     }
     dynamic = sum(energy.values())
@@ -661,12 +683,14 @@ def evaluate_design(
     mapping: str = "novel",
     bus: str = "xy",
     input_density: float | None = None,
+    weight_level_mean: float | None = None,
 ) -> ChipMetrics:
     """Evaluate one network on one hardware configuration (a batch of one); a tuple ``hw.adc_bits`` gives
     each layer of ``shapes`` its own ADC resolution; ``mapping`` "novel" (NeuroSim's default: 3x3 layers split
     by kernel position) or "conventional" (every layer as its unrolled matrix); ``bus`` NeuroSim's global bus,
     "xy" (V1.4 default X-Y bus) or "htree"; ``input_density`` the fraction of input bits that are 1 (None:
-    the model's default, see :data:`cimpipe.hw.energy.DEFAULT_INPUT_DENSITY`)."""
+    the model's default, see :data:`cimpipe.hw.energy.DEFAULT_INPUT_DENSITY`); ``weight_level_mean`` the mean
+    stored level of the cells in [0, 1] (None: :data:`cimpipe.hw.energy.DEFAULT_WEIGHT_LEVEL_MEAN`)."""
     if mapping not in ("novel", "conventional"):
         raise DesignError(f"mapping {mapping!r} must be 'novel' or 'conventional'")
     if bus not in ("xy", "htree"):
@@ -677,5 +701,7 @@ def evaluate_design(
     layers = LayerBatch.from_shapes([list(shapes)], wb, ib)
     batch = replace(HardwareBatch.from_configs([hw]), novel_mapping=torch.tensor([mapping == "novel"]),
                     global_htree=torch.tensor([bus == "htree"]),
-                    input_density=None if input_density is None else torch.tensor([float(input_density)], dtype=F64))
+                    input_density=None if input_density is None else torch.tensor([float(input_density)], dtype=F64),
+                    weight_level_mean=None if weight_level_mean is None
+                    else torch.tensor([float(weight_level_mean)], dtype=F64))
     return ev.evaluate(layers, batch, per_layer=per_layer)

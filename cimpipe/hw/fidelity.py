@@ -39,6 +39,7 @@ class ModelInputs:
     mapping: str = "novel"
     bus: str = "xy"
     input_density: float | None = None
+    weight_level_mean: float | None = None
 
 
 def model_inputs(settings: NeuroSimSettings, layers: Sequence[LayerShape],
@@ -75,17 +76,19 @@ def model_row(run: OracleRun) -> dict[str, float] | None:
     if mi is None:
         return None
     return metrics_row(mi.layers, int(run.settings.weight_bits), int(run.settings.input_bits), mi.hardware,
-                       mi.technology, mi.expresses, mi.mapping, mi.bus, mi.input_density)
+                       mi.technology, mi.expresses, mi.mapping, mi.bus, mi.input_density,
+                       getattr(run.stats, "weight_level_mean", None))
 
 
 def metrics_row(layers: Sequence[LayerShape], weight_bits: int | Sequence[int], input_bits: int | Sequence[int],
                 hw: HardwareConfig, tech: Technology, expresses: bool = True,
-                mapping: str = "novel", bus: str = "xy", input_density: float | None = None) -> dict[str, float]:
+                mapping: str = "novel", bus: str = "xy", input_density: float | None = None,
+                weight_level_mean: float | None = None) -> dict[str, float]:
     """The model's chip figures and breakdowns for one design, in NeuroSim's report names."""
     from cimpipe.hw.evaluate import evaluate_design
 
     m = evaluate_design(list(layers), weight_bits, input_bits, hw, tech, mapping=mapping, bus=bus,
-                        input_density=input_density)
+                        input_density=input_density, weight_level_mean=weight_level_mean)
     if not bool(m.feasible[0]):
         return {"feasible": False, "expresses": expresses, "reason": m.reason_text(0)}
     row = {k: float(getattr(m, k)[0]) for k in METRICS + EXACT}

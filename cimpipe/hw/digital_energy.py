@@ -1,0 +1,115 @@
+"""Switching energy of NeuroSim V1.4's digital blocks: adders, flip-flops, shift-adders and adder trees.
+
+Gate capacitances follow formula.cpp's sizing of the cells (CalculateGateCapacitance): an input sees the gates
+of its NMOS and PMOS, an output their drains. Drains are taken as :data:`DRAIN_TO_GATE` of a gate of the same
+width (our reading of formula.cpp's junction terms at NeuroSim's default layout). Energies in pJ, vectorized.
+
+* ripple-carry adder (Adder.cpp CalculatePower): the calibrated critical-path pattern charges
+  14 NAND inputs + 7 NAND outputs in the first bit and 13 + 7 in every further bit, times delta (validated);
+* D flip-flops (DFF.cpp CalculatePower): every flip-flop's clock inverters (4 x (in + out)) and
+  transmission-gate clocks (2 x N + 2 x P) per read, and the D-to-Q path of the active ones, times gamma;
+* shift-add (ShiftAdd.cpp): ``units`` adders of ``bits`` bits and (bits + pulses) x units flip-flops per read;
+* adder tree (AdderTree.cpp CalculatePower): stage s of ``inputs`` adds floor(j_s / 2) pairs of
+  (bits + s) bits, j_{s+1} = floor(j_s / 2), over ceil(log2 inputs) stages, for each of the trees.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from importlib import resources
+
+import torch
+import yaml
+
+from cimpipe.hw.technology import Technology
+
+Tensor = torch.Tensor
+GAMMA = 0.5  # Param.cpp gamma: DFF activity in shift-add and accumulation (validated)
+DELTA = 0.15  # Param.cpp delta: adder activity (validated)
+DRAIN_TO_GATE = 0.8  # drain junction capacitance per width over gate capacitance per width
+PN_RATIO = 2.0  # tech.pnSizeRatio
+MIN_NMOS_F = 2.0
+
+
+@lru_cache(maxsize=1)
+def gate_cap_table() -> dict:
+    return yaml.safe_load(resources.files("cimpipe.hw").joinpath("data/gate_caps.yaml").read_text())
+
+
+def _cg_f(tech: Technology, width_f: float) -> float:
+    """Gate capacitance (F) of a transistor ``width_f`` feature sizes wide (formula.cpp CalculateGateCap): per
+    metre at planar nodes, per 2F fin at FinFET/nanosheet nodes (data/gate_caps.yaml)."""
+    t, nm = gate_cap_table(), tech.node.node_nm
+    if nm in t["planar_f_per_m"]:
+        return float(t["planar_f_per_m"][nm]) * width_f * tech.node.feature_um * 1e-6
+    fins = t["fin_f"]
+    key = nm if nm in fins else min(fins, key=lambda k: abs(k - nm))
+    return float(fins[key]) * math.ceil(width_f / 2.0)
+
+
+def _cd_f(tech: Technology, width_f: float) -> float:
+    """Drain capacitance (F): :data:`DRAIN_TO_GATE` of the gate's at planar nodes, the per-fin total drain
+    capacitance at FinFET/nanosheet nodes (Technology.cpp cap_draintotal)."""
+    t, nm = gate_cap_table(), tech.node.node_nm
+    if nm in t["planar_f_per_m"]:
+        return DRAIN_TO_GATE * _cg_f(tech, width_f)
+    fins = t["drain_fin_f"]
+    key = nm if nm in fins else min(fins, key=lambda k: abs(k - nm))
+    return float(fins[key]) * math.ceil(width_f / 2.0)
+
+
+def _pn(tech: Technology) -> float:
+    return PN_RATIO if tech.node.node_nm > 14 else 1.0
+
+
+def nand2_caps_f(tech: Technology) -> tuple[float, float]:
+    """Input and output capacitance of NeuroSim's NAND2 (NMOS 2 x min for the stack, PMOS pn x min)."""
+    wn, wp = 2 * MIN_NMOS_F, _pn(tech) * MIN_NMOS_F
+    return _cg_f(tech, wn) + _cg_f(tech, wp), _cd_f(tech, wn) + 2 * _cd_f(tech, wp)
+
+
+def inv_caps_f(tech: Technology) -> tuple[float, float]:
+    wn, wp = MIN_NMOS_F, _pn(tech) * MIN_NMOS_F
+    return _cg_f(tech, wn) + _cg_f(tech, wp), _cd_f(tech, wn) + _cd_f(tech, wp)
+
+
+def adder_pj(tech: Technology, bits: Tensor | float) -> Tensor:
+    """One addition of a ``bits``-bit ripple-carry adder (Adder.cpp), times delta."""
+    ci, co = nand2_caps_f(tech)
+    bits = torch.as_tensor(bits, dtype=torch.float64)
+    e = (14 * ci + 7 * co) + torch.clamp(bits - 1.0, min=0.0) * (13 * ci + 7 * co)
+    return e * tech.node.vdd_v ** 2 * DELTA * 1e12
+
+
+def dff_pj(tech: Technology, flops: Tensor | float, active: Tensor | float) -> Tensor:
+    """One clock of ``flops`` flip-flops of which ``active`` take new data (DFF.cpp), times gamma."""
+    ci, co = inv_caps_f(tech)
+    tg_n, tg_p = _cg_f(tech, MIN_NMOS_F), _cg_f(tech, _pn(tech) * MIN_NMOS_F)
+    td = _cd_f(tech, MIN_NMOS_F) + _cd_f(tech, _pn(tech) * MIN_NMOS_F)
+    flops = torch.as_tensor(flops, dtype=torch.float64)
+    active = torch.minimum(torch.as_tensor(active, dtype=torch.float64), flops)
+    clock = flops * (4 * (ci + co) + 2 * tg_n + 2 * tg_p)
+    data = active * ((3 * td + ci) + (td + co) + (ci + co))
+    return (clock + data) * tech.node.vdd_v ** 2 * GAMMA * 1e12
+
+
+def shift_add_pj(tech: Technology, units: Tensor, bits: Tensor, pulses: Tensor) -> Tensor:
+    """One read of a ShiftAdd block of ``units`` lanes: their adders and (bits + pulses) flip-flops each."""
+    flops = (bits + pulses) * units
+    return units * adder_pj(tech, bits) + dff_pj(tech, flops, flops)
+
+
+def adder_tree_pj(tech: Technology, inputs: Tensor, bits: Tensor, max_stages: int = 16) -> Tensor:
+    """One read of one adder tree reducing ``inputs`` operands of ``bits`` bits (AdderTree.cpp)."""
+    j = torch.floor(torch.clamp(inputs, min=1.0))
+    stages = torch.ceil(torch.log2(j))
+    total = torch.zeros_like(j * bits)
+    for s in range(max_stages):
+        on = stages > s
+        if not bool(on.any()):
+            break
+        pairs = torch.floor(j / 2)
+        total = total + torch.where(on, pairs * adder_pj(tech, bits + s), torch.zeros_like(total))
+        j = pairs
+    return total
