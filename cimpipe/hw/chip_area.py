@@ -172,12 +172,16 @@ def tile_area(nd: G.Node, rep: tuple[float, float], sa: dict[str, Tensor], x: Ar
         "accumulation": pe["accumulation"] * n_pe + accum,
         "other": pe["other"] * n_pe + buffers,
         "array": pe["array"] * n_pe,
+        "pe_side": pe_side,
     }
 
 
-def chip_area_um2(tech: Technology, x: AreaInputs) -> tuple[Tensor, dict[str, Tensor]]:
+def chip_area_um2(tech: Technology, x: AreaInputs, geometry: dict | None = None
+                  ) -> tuple[Tensor, dict[str, Tensor]]:
     """[D] chip area and its breakdown (ChipCalculateArea) in NeuroSim's buckets plus ``empty``. Subarray figures follow ``x.adc_bits`` ([D, 1] or
-    [D, L]); a layer's tiles take its subarrays."""
+    [D, L]); a layer's tiles take its subarrays. ``geometry``, when given, receives the tile and PE sides (um,
+    square equivalents) of both tile kinds, ``tile_cm``/``tile_nm``/``pe_cm``/``pe_nm`` ([D, 1] or [D, L]), for the
+    interconnect energy."""
     nd = G.node(tech.node_nm)
     node = tech.node
     rep = repeater_size_um(nd.nm, node.wire_res_ohm_per_um, node.gate_cap_ff_per_um)
@@ -190,6 +194,9 @@ def chip_area_um2(tech: Technology, x: AreaInputs) -> tuple[Tensor, dict[str, Te
     sub_out = torch.where(x.active, sub_out_layer, torch.zeros_like(sub_out_layer)).amax(dim=1, keepdim=True)
     cm = tile_area(nd, rep, sa, x, False, sub_out)
     nm = tile_area(nd, rep, sa, x, True, sub_out)
+    if geometry is not None:
+        geometry.update(tile_cm=torch.sqrt(cm["area"]), tile_nm=torch.sqrt(nm["area"]), pe_cm=cm["pe_side"],
+                        pe_nm=nm["pe_side"])
     tiles = x.tiles * x.active.to(x.tiles.dtype)
     parts = {b: (tiles * torch.where(x.novel, nm[b], cm[b])).sum(dim=1) for b in BUCKETS}
     total = (tiles * torch.where(x.novel, nm["area"], cm["area"])).sum(dim=1)

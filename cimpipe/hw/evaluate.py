@@ -31,6 +31,7 @@ from cimpipe.hw import components as C
 from cimpipe.hw import energy as EN
 from cimpipe.hw import delays as G
 from cimpipe.hw import latency as LT
+from cimpipe.hw import transfer_energy as TE
 from cimpipe.hw.characterize import (ADC_BITS_RANGE, FIGURE_COLUMNS, KEY_COLUMNS, REASONS, HardwareGrid, characterize,
                                      reason_codes)
 from cimpipe.hw.chip_area import AreaInputs, chip_area_um2
@@ -327,7 +328,8 @@ def _concat(parts: list[ChipMetrics]) -> ChipMetrics:
 
 
 def _floorplan_area_mm2(tech: Technology, lb: LayerBatch, hw: HardwareBatch, m: Mapping, n_sub: Tensor,
-                        mux: Tensor, buffer_cores: Tensor, bus: Tensor, layer_adc: bool) -> tuple[Tensor, dict]:
+                        mux: Tensor, buffer_cores: Tensor, bus: Tensor, layer_adc: bool,
+                        geometry: dict | None = None) -> tuple[Tensor, dict]:
     """[D] chip area (mm^2) and its breakdown (um^2) on NeuroSim's floorplan. NeuroSim has one weight and one
     input precision per chip: the widest active layer's is used."""
     act = lb.active
@@ -347,7 +349,7 @@ def _floorplan_area_mm2(tech: Technology, lb: LayerBatch, hw: HardwareBatch, m: 
         tile_rows=m.tile_rows, subarray_rows=m.subarray_rows, total_tiles=m.total_tiles[:, None],
         buffer_cores=buffer_cores[:, None], bus_bits=bus[:, None], htree=htree.to(torch.bool)[:, None],
         novel_enabled=novel_on.to(torch.bool)[:, None])
-    total_um2, parts = chip_area_um2(tech, x)
+    total_um2, parts = chip_area_um2(tech, x, geometry)
     return total_um2 * 1e-6, parts
 
 
@@ -543,7 +545,9 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
     area_um2["interconnect"] = bus * pitch_um * tree_len_um * 1.2  # global H-tree + tiles' local trees
     # the reported area: NeuroSim's floorplan (cimpipe.hw.chip_area); area_um2 above stays the basis of the
     # bus latency and leakage estimates
-    area_total_mm2, area_parts_um2 = _floorplan_area_mm2(tech, lb, hw, m, n_sub, mux, buffer_cores, bus, layer_adc)
+    geom: dict = {}
+    area_total_mm2, area_parts_um2 = _floorplan_area_mm2(tech, lb, hw, m, n_sub, mux, buffer_cores, bus, layer_adc,
+                                                         geom)
 
     # ---------------- latency ----------------
     # NeuroSim's synchronous chip: every block counts clock cycles of one chip clock, the slowest sensing
@@ -611,11 +615,19 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
         tile_cm=t_cm[:, None], pe_cm=p_cm[:, None], pe_nm=p_nm[:, None], num_pe_nm=ppe[:, None],
         tile_rows=m.tile_rows, subarray_reads=subarray_reads, pipeline=pipe[:, None], layers=n_layers)
     e_acc_l = ACC.layer_accumulation_pj(tech, acc_in) * actf
+    tr_in = TE.TransferInputs(
+        rows=rows, cols=cols, c_in=c_in, k=k, cps=cps, input_bits=ib, n_vec=n_vec, pool=lb.pool, novel=nm,
+        tile_cm=t_cm[:, None], pe_cm=p_cm[:, None], pe_nm=p_nm[:, None], num_pe_nm=ppe[:, None],
+        sub=n_sub[:, None], tile_side_um=geom["tile_cm"], pe_side_cm_um=geom["pe_cm"], pe_side_nm_um=geom["pe_nm"],
+        grid_rows=grid_rows[:, None], grid_cols=grid_cols[:, None], htree=htree[:, None],
+        out_bits=ACC.subarray_output_bits(acc_in))
+    e_buf_l, e_ic_l = TE.layer_transfer_pj(tech, tr_in)
+    e_buf_l, e_ic_l = e_buf_l * actf, e_ic_l * actf
     energy = {
         "adc": e_adc_l.sum(dim=1),
         "accumulation": e_acc_l.sum(dim=1),
-        "buffer": s_moved * (2 * buf_pj),
-        "interconnect": s_moved * wire_pj_per_bit,
+        "buffer": e_buf_l.sum(dim=1),
+        "interconnect": e_ic_l.sum(dim=1),
         "other": per_conversion(fig["other_energy_pj"]) + s_local * local_pj
         + s_act * act_pj,
     }
