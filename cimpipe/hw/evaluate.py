@@ -618,7 +618,8 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
     tr_in = TE.TransferInputs(
         rows=rows, cols=cols, c_in=c_in, k=k, cps=cps, input_bits=ib, n_vec=n_vec, pool=lb.pool, novel=nm,
         tile_cm=t_cm[:, None], pe_cm=p_cm[:, None], pe_nm=p_nm[:, None], num_pe_nm=ppe[:, None],
-        sub=n_sub[:, None], tile_side_um=geom["tile_cm"], pe_side_cm_um=geom["pe_cm"], pe_side_nm_um=geom["pe_nm"],
+        sub=n_sub[:, None], tile_side_um=geom["tile_cm"], pe_cm_h_um=geom["pe_cm_h"], pe_cm_w_um=geom["pe_cm_w"],
+        pe_nm_h_um=geom["pe_nm_h"], pe_nm_w_um=geom["pe_nm_w"], sub_h_um=geom["sub_h"], sub_w_um=geom["sub_w"],
         grid_rows=grid_rows[:, None], grid_cols=grid_cols[:, None], htree=htree[:, None],
         out_bits=ACC.subarray_output_bits(acc_in))
     e_buf_l, e_ic_l = TE.layer_transfer_pj(tech, tr_in)

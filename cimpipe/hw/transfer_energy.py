@@ -8,7 +8,8 @@ Bits moved per layer (Chip.cpp ChipCalculatePerformance, Tile.cpp, ProcessingUni
 * tile: every tile column group reads its rows' inputs through its input buffer and local H-tree
   (a novel tile a third of them: each of its K x K PEs takes one kernel column), and every tile row group sends
   ``ceil(cols/cps) * (tree stages + PE output bits) * n_vec`` partial sums back through its output buffer;
-* PE: flip-flop input buffers take the rows' input bits, output buffers the adder-tree outputs.
+* PE: flip-flop input buffers take the rows' input bits, output buffers the adder-tree outputs, and two buses
+  across the PE's subarrays (Bus.cpp, (P/N - 1) subarray pitches) carry them.
 
 Energies: repeated wires (HTree.cpp / XYBus.cpp CalculatePower): ``(C_in + C_out + c_w d) VDD^2 / d / 2`` per
 unit length, d the repeater spacing of the delay-tolerant repeater (see :func:`repeater`); the global X-Y bus
@@ -33,6 +34,7 @@ from cimpipe.hw.technology import Technology
 Tensor = torch.Tensor
 WIRE_CAP_F_PER_UM = 0.2e-15
 BUS_DELAY_TOLERANCE = 0.1  # Param.cpp globalBusDelayTolerance / localBusDelayTolerance
+DEBUG: dict = {}
 INPUT_TOGGLE = 0.18  # Param.cpp inputtoggle (VGG-8 CIFAR-10 default)
 OUTPUT_TOGGLE = 0.5  # Param.cpp outputtoggle
 
@@ -71,17 +73,19 @@ def repeater(tech: Technology) -> tuple[float, float]:
 
 
 def htree_path_um(rows: Tensor, cols: Tensor, unit_h: Tensor, unit_w: Tensor) -> Tensor:
-    """Root-to-leaf wire of an H-tree over a rows x cols grid of units, with the main bus (HTree.cpp)."""
+    """Root-to-leaf wire of an H-tree over a rows x cols grid of units, with the main bus (HTree.cpp): the tree
+    is built for a 2^n x 2^n grid, n = ceil(log2 max(rows, cols)), whose centre the main bus reaches."""
     n = torch.ceil(torch.log2(torch.clamp(torch.maximum(rows, cols), min=1.0)) - 1e-9)
-    levels = torch.pow(2.0, n) - 1.0
-    return levels * (unit_h + unit_w) / 2 + torch.clamp(torch.minimum(cols - rows / 2, rows / 2), min=0.0) * unit_w
+    side = torch.pow(2.0, n)
+    return (side - 1.0) * (unit_h + unit_w) / 2 + side / 2 * unit_w
 
 
 @dataclass(frozen=True)
 class TransferInputs:
     """[D, L] operands: the layer (``rows``, ``cols``, ``c_in``, ``k``, ``cps``, ``input_bits``, ``n_vec``,
     ``pool`` bool, ``novel`` bool), the floorplan (``tile_cm``, ``pe_cm``, ``pe_nm``, ``num_pe_nm``, ``sub``
-    edges in cells; ``tile_side_um``, ``pe_side_cm_um``, ``pe_side_nm_um``; ``grid_rows``, ``grid_cols`` the
+    edges in cells; ``tile_side_um``, the PE outlines ``pe_cm_h_um`` ... ``pe_nm_w_um``, the subarray's ``sub_h_um``,
+    ``sub_w_um``; ``grid_rows``, ``grid_cols`` the
     chip's tile grid; ``htree`` bool global bus kind), ``out_bits`` numBitSubarrayOutput."""
 
     rows: Tensor
@@ -99,8 +103,12 @@ class TransferInputs:
     num_pe_nm: Tensor
     sub: Tensor
     tile_side_um: Tensor
-    pe_side_cm_um: Tensor
-    pe_side_nm_um: Tensor
+    pe_cm_h_um: Tensor
+    pe_cm_w_um: Tensor
+    pe_nm_h_um: Tensor
+    pe_nm_w_um: Tensor
+    sub_h_um: Tensor
+    sub_w_um: Tensor
     grid_rows: Tensor
     grid_cols: Tensor
     htree: Tensor
@@ -135,8 +143,8 @@ def layer_transfer_pj(tech: Technology, x: TransferInputs, input_toggle: float =
                          torch.ceil(torch.log2(k_cm)))
     t_out = x.rows * x.n_vec * x.input_bits * col_groups / torch.where(x.novel, k_nm, torch.ones_like(k_nm))
     t_in = words_out * (stages + pe_bits) * x.n_vec * row_groups
-    path = torch.where(x.novel, htree_path_um(k_nm, k_nm, x.pe_side_nm_um, x.pe_side_nm_um),
-                       htree_path_um(k_cm, k_cm, x.pe_side_cm_um, x.pe_side_cm_um))
+    path = torch.where(x.novel, htree_path_um(k_nm, k_nm, x.pe_nm_h_um, x.pe_nm_w_um),
+                       htree_path_um(k_cm, k_cm, x.pe_cm_h_um, x.pe_cm_w_um))
     e_tile_ic = e_len * path * (t_out * input_toggle + t_in * output_toggle)
 
     flop_pj = DE.dff_pj(tech, 1.0, 1.0) / DE.GAMMA  # one flip-flop clocked with new data, no activity factor
@@ -145,5 +153,12 @@ def layer_transfer_pj(tech: Technology, x: TransferInputs, input_toggle: float =
     # PE flip-flop buffers
     pe_cols = torch.ceil(x.cols / pe)
     pe_rows = torch.where(x.novel, torch.ceil(x.c_in / pe), torch.ceil(x.rows / pe))
-    e_pe_buf = flop_pj * (x.rows * x.input_bits * x.n_vec * pe_cols + words_out * x.out_bits * x.n_vec * pe_rows)
-    return e_buffers + e_pe_buf, e_global + e_tile_ic
+    pe_in = x.rows * x.input_bits * x.n_vec * pe_cols
+    e_pe_buf = flop_pj * (pe_in + words_out * x.out_bits * x.n_vec * pe_rows)
+    # PE buses (Bus.cpp): a horizontal input bus and a vertical output bus across the PE's subarrays,
+    # (P/N - 1) subarray pitches long; the output carries the PE adder tree's (stages + bits) per word
+    subs = torch.clamp(pe / x.sub, min=1.0)
+    pe_out = words_out * (torch.ceil(torch.log2(subs)) + x.out_bits) * x.n_vec * pe_rows
+    e_pe_bus = e_len * (subs - 1) * (x.sub_w_um * pe_in * input_toggle + x.sub_h_um * pe_out * output_toggle)
+    DEBUG.update(glob=e_global, tile=e_tile_ic, pe=e_pe_bus, buf=e_buffers, pebuf=e_pe_buf, side=x.tile_side_um, pes=x.pe_nm_h_um, pesw=x.pe_nm_w_um, sh=x.sub_h_um, sw=x.sub_w_um, gr=x.grid_rows, gc=x.grid_cols)
+    return e_buffers + e_pe_buf, e_global + e_tile_ic + e_pe_bus
