@@ -152,7 +152,8 @@ def layer_transfer_pj(tech: Technology, x: TransferInputs, input_toggle: float =
     e_buffers = rf_bit_pj * (load_out + load_in + t_out + t_in)
     # PE flip-flop buffers
     pe_cols = torch.ceil(x.cols / pe)
-    pe_rows = torch.where(x.novel, torch.ceil(x.c_in / pe), torch.ceil(x.rows / pe))
+    # PE row groups sending partial sums: a novel tile's K x K PEs each hold all of its columns
+    pe_rows = torch.where(x.novel, torch.ceil(x.c_in / pe) * x.k * x.k, torch.ceil(x.rows / pe))
     pe_in = x.rows * x.input_bits * x.n_vec * pe_cols
     e_pe_buf = flop_pj * (pe_in + words_out * x.out_bits * x.n_vec * pe_rows)
     # PE buses (Bus.cpp): a horizontal input bus and a vertical output bus across the PE's subarrays,
