@@ -28,11 +28,11 @@ import torch
 import yaml
 
 from cimpipe.hw import clock as CK
+from cimpipe.hw import digital_energy as DE
 from cimpipe.hw.technology import Technology
 
 Tensor = torch.Tensor
 WIRE_CAP_F_PER_UM = 0.2e-15  # SubArray.cpp: capRow/capCol = length * 0.2 fF/um
-PN_RATIO = 2.0  # NeuroSim tech.pnSizeRatio (planar)
 REPEATERS = {2: 3.0, 1: 3.0}  # Param.cpp buffernumber (and buffersizeratio 3) per node; 0 elsewhere
 
 
@@ -92,10 +92,10 @@ def _mlsa_power_w(tech: Technology, r_ohm: Tensor) -> Tensor:
 
 
 def _caps_f(tech: Technology) -> tuple[float, float, float, float]:
-    """Gate and junction capacitance of the sense amp's minimum NMOS and its PMOS (pn ratio)."""
-    w_n = 2.0 * tech.node.feature_um * (2.0 if tech.node.node_nm <= 14 else 1.0)
-    cg_n = tech.node.gate_cap_ff_per_um * 1e-15 * w_n
-    return cg_n, cg_n, PN_RATIO * cg_n, PN_RATIO * cg_n
+    """Gate and junction capacitance of the sense amp's minimum NMOS and of its PMOS (pn ratio)."""
+    pn = DE._pn(tech)
+    return (DE._cg_f(tech, DE.MIN_NMOS_F), DE._cd_f(tech, DE.MIN_NMOS_F), DE._cg_f(tech, pn * DE.MIN_NMOS_F),
+            DE._cd_f(tech, pn * DE.MIN_NMOS_F))
 
 
 def flash_fixed(tech: Technology, bits: Tensor, sub: Tensor, rows_parallel: Tensor
@@ -158,6 +158,8 @@ def wordline_energy_pj(tech: Technology, sub: Tensor, mux: Tensor, density: Tens
     e = c_row * n.vdd_v ** 2 * sub * density
     reps = REPEATERS.get(n.node_nm, 0.0)
     if reps:
-        c_rep = 2 * 3.0 * (1 + PN_RATIO) * 2 * f * n.gate_cap_ff_per_um * 1e-15
+        size = 3.0 * DE.MIN_NMOS_F  # buffersizeratio x minimum
+        c_rep = (DE._cg_f(tech, size) + DE._cg_f(tech, DE._pn(tech) * size) + DE._cd_f(tech, size)
+                 + DE._cd_f(tech, DE._pn(tech) * size))
         e = e + c_rep * n.vdd_v ** 2 * reps * 2 * sub * density
     return e * mux * 1e12

@@ -1,8 +1,7 @@
 """Switching energy of NeuroSim V1.4's digital blocks: adders, flip-flops, shift-adders and adder trees.
 
 Gate capacitances follow formula.cpp's sizing of the cells (CalculateGateCapacitance): an input sees the gates
-of its NMOS and PMOS, an output their drains. Drains are taken as :data:`DRAIN_TO_GATE` of a gate of the same
-width (our reading of formula.cpp's junction terms at NeuroSim's default layout). Energies in pJ, vectorized.
+of its NMOS and PMOS, an output their drains (see :func:`_cd_f`). Energies in pJ, vectorized.
 
 * ripple-carry adder (Adder.cpp CalculatePower): the calibrated critical-path pattern charges
   14 NAND inputs + 7 NAND outputs in the first bit and 13 + 7 in every further bit, times delta (validated);
@@ -22,13 +21,14 @@ from importlib import resources
 import torch
 import yaml
 
+from cimpipe.hw import gates as G
 from cimpipe.hw.technology import Technology
 
 Tensor = torch.Tensor
 GAMMA = 0.5  # Param.cpp gamma: DFF activity in shift-add and accumulation (validated)
 DELTA = 0.15  # Param.cpp delta: adder activity (validated)
-DRAIN_TO_GATE = 0.8  # drain junction capacitance per width over gate capacitance per width
-PN_RATIO = 2.0  # tech.pnSizeRatio
+DRAIN_LENGTH_F = 2.8  # constant.h MIN_GAP_BET_GATE_POLY: drain region length
+BUILT_IN_POTENTIAL_V = 0.9  # Technology.cpp buildInPotential
 MIN_NMOS_F = 2.0
 
 
@@ -49,18 +49,28 @@ def _cg_f(tech: Technology, width_f: float) -> float:
 
 
 def _cd_f(tech: Technology, width_f: float) -> float:
-    """Drain capacitance (F): :data:`DRAIN_TO_GATE` of the gate's at planar nodes, the per-fin total drain
-    capacitance at FinFET/nanosheet nodes (Technology.cpp cap_draintotal)."""
+    """Drain capacitance (F) of an unfolded transistor ``width_f`` feature sizes wide. Planar nodes
+    (formula.cpp CalculateGateCapacitance, Technology.cpp junction figures): a drain 2.8 F long with its bottom
+    junction, its sidewalls (2 x 2.8 F + W) and the gate-edge sidewall (W), each graded by VDD;
+    FinFET/nanosheet nodes: the per-fin total drain capacitance (cap_draintotal)."""
     t, nm = gate_cap_table(), tech.node.node_nm
     if nm in t["planar_f_per_m"]:
-        return DRAIN_TO_GATE * _cg_f(tech, width_f)
+        f_m = tech.node.feature_um * 1e-6
+        bias = 1 + tech.node.vdd_v / BUILT_IN_POTENTIAL_V
+        cj, cjsw, cjswg = 1e-3 / bias ** 0.5, 2.5e-10 / bias ** 0.33, 0.5e-10 / bias ** 0.33
+        w, l = width_f * f_m, DRAIN_LENGTH_F * f_m
+        return l * w * cj + (2 * l + w) * cjsw + w * cjswg
     fins = t["drain_fin_f"]
     key = nm if nm in fins else min(fins, key=lambda k: abs(k - nm))
     return float(fins[key]) * math.ceil(width_f / 2.0)
 
 
 def _pn(tech: Technology) -> float:
-    return PN_RATIO if tech.node.node_nm > 14 else 1.0
+    """tech.pnSizeRatio: NMOS over PMOS on-current (1 at FinFET nodes)."""
+    try:
+        return G.node(tech.node.node_nm).pn_ratio
+    except KeyError:
+        return 1.0
 
 
 def nand2_caps_f(tech: Technology) -> tuple[float, float]:

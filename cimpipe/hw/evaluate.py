@@ -31,6 +31,7 @@ from cimpipe.hw import components as C
 from cimpipe.hw import energy as EN
 from cimpipe.hw import delays as G
 from cimpipe.hw import latency as LT
+from cimpipe.hw import periphery_energy as PER
 from cimpipe.hw import transfer_energy as TE
 from cimpipe.hw.characterize import (ADC_BITS_RANGE, FIGURE_COLUMNS, KEY_COLUMNS, REASONS, HardwareGrid, characterize,
                                      reason_codes)
@@ -624,13 +625,14 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
         out_bits=ACC.subarray_output_bits(acc_in))
     e_buf_l, e_ic_l = TE.layer_transfer_pj(tech, tr_in)
     e_buf_l, e_ic_l = e_buf_l * actf, e_ic_l * actf
+    e_other_l = (subarray_reads * PER.subarray_read_pj(tech, n_sub[:, None], mux[:, None], dens_l)
+                 + PER.activation_pj(tech, n_vec * c_out, ib)) * actf
     energy = {
         "adc": e_adc_l.sum(dim=1),
         "accumulation": e_acc_l.sum(dim=1),
         "buffer": e_buf_l.sum(dim=1),
         "interconnect": e_ic_l.sum(dim=1),
-        "other": per_conversion(fig["other_energy_pj"]) + s_local * local_pj
-        + s_act * act_pj,
+        "other": e_other_l.sum(dim=1),
     }
     dynamic = sum(energy.values())
     ge_total = (sum(area_um2.values()) - area_um2["array"] - area_um2["interconnect"]) / node.gate_area_um2
