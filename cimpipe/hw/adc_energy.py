@@ -29,9 +29,11 @@ import yaml
 
 from cimpipe.hw import clock as CK
 from cimpipe.hw import digital_energy as DE
+from cimpipe.hw import gates as G
 from cimpipe.hw.technology import Technology
 
 Tensor = torch.Tensor
+EFFECTIVE_RES_MULT = 1.54  # Technology.cpp effectiveResistanceMultiplier (from CACTI)
 WIRE_CAP_F_PER_UM = 0.2e-15  # SubArray.cpp: capRow/capCol = length * 0.2 fF/um
 REPEATERS = {2: 3.0, 1: 3.0}  # Param.cpp buffernumber (and buffersizeratio 3) per node; 0 elsewhere
 
@@ -46,11 +48,19 @@ def _nearest(table: dict, nm: int):
     return table[min(table, key=lambda k: abs(int(k) - nm))]
 
 
+def sram_access_resistance_ohm(tech: Technology) -> float:
+    """SRAM read-access transistor (SubArray.cpp Initialize: CalculateOnResistance of widthAccessCMOS = 1 F, 2 F at
+    FinFET nodes, whose current counts whole fins), with Technology.cpp's effective-resistance multiplier."""
+    nd = G.node(tech.node.node_nm)
+    width_um = (2.0 if nd.finfet else 1.0) * nd.f_um
+    return EFFECTIVE_RES_MULT * G.on_resistance_ohm(nd, width_um)
+
+
 def cell_conductance_s(tech: Technology, weight_level_mean: Tensor) -> Tensor:
     """Mean conductance a stored cell adds to its column when its row's input bit is 1 (GetColumnResistance)."""
     d = tech.device
     if d.is_sram:
-        return torch.full_like(weight_level_mean, 1.0 / CK.access_resistance_ohm(tech))
+        return torch.full_like(weight_level_mean, 1.0 / sram_access_resistance_ohm(tech))
     g_on, g_off = 1.0 / d.r_on_ohm, 1.0 / d.r_off_ohm
     g = g_off + torch.clamp(weight_level_mean, 0.0, 1.0) * (g_on - g_off)
     if d.memory == "fefet":
@@ -109,7 +119,7 @@ def flash_fixed(tech: Technology, bits: Tensor, sub: Tensor, rows_parallel: Tens
     vr, vdd = n.read_voltage_v, n.vdd_v
     cg_n, cj_n, cg_p, cj_p = _caps_f(tech)
     c_col = CK.column_cap_f(tech, sub)
-    r_start = (CK.access_resistance_ohm(tech) if tech.device.is_sram else tech.device.r_on_ohm) / rows_parallel
+    r_start = (sram_access_resistance_ohm(tech) if tech.device.is_sram else tech.device.r_on_ohm) / rows_parallel
     levels, r_start, c_col, sub = torch.broadcast_tensors(levels, r_start, c_col, sub)
     e_ref = torch.zeros_like(sub)
     if tech.device.is_sram:  # SubArray.cpp: reference_energy_peri = C_row / numCol * VDD^2 * numRow
