@@ -31,6 +31,7 @@ from cimpipe.hw import components as C
 from cimpipe.hw import energy as EN
 from cimpipe.hw import delays as G
 from cimpipe.hw import latency as LT
+from cimpipe.hw import leakage as LK
 from cimpipe.hw import periphery_energy as PER
 from cimpipe.hw import transfer_energy as TE
 from cimpipe.hw.characterize import (ADC_BITS_RANGE, FIGURE_COLUMNS, KEY_COLUMNS, REASONS, HardwareGrid, characterize,
@@ -635,9 +636,18 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
         "other": e_other_l.sum(dim=1),
     }
     dynamic = sum(energy.values())
-    ge_total = (sum(area_um2.values()) - area_um2["array"] - area_um2["interconnect"]) / node.gate_area_um2
-    leak_uw = ge_total * node.gate_leakage_nw * 1e-3
-    leak_pj = leak_uw * latency * 1e-3
+    lk_in = LK.LeakInputs(
+        sub=n_sub[:, None], rows_parallel=torch.minimum(hw.rows_parallel, n_sub)[:, None], mux=mux[:, None],
+        levels=torch.pow(2.0, bits_e), num_add=col(num_add), cps=cps, input_bits=ib, out_bits=tr_in.out_bits,
+        is_sar=hw.adc_is_sar.to(torch.bool)[:, None], tile_cm=t_cm[:, None], pe_cm=p_cm[:, None],
+        pe_nm=p_nm[:, None], num_pe_nm=ppe[:, None], sub_h_um=geom["sub_h"], sub_w_um=geom["sub_w"],
+        pe_cm_h_um=geom["pe_cm_h"], pe_cm_w_um=geom["pe_cm_w"], pe_nm_h_um=geom["pe_nm_h"], pe_nm_w_um=geom["pe_nm_w"])
+    leak_cm, in_use_cm = LK.tile_w(tech, lk_in, novel=False)
+    leak_nm, in_use_nm = LK.tile_w(tech, lk_in, novel=True)
+    tile_leak_uw = torch.where(nm, leak_nm, leak_cm) * 1e6
+    in_use_uw = torch.where(nm, in_use_nm, in_use_cm) * 1e6
+    leak_pj, leak_uw = LK.chip_leakage(layer_latency, m.tiles, tile_leak_uw.expand_as(layer_latency),
+                                       in_use_uw.expand_as(layer_latency), act, pipe)
     ops = (max_in * kk * c_out / groups).sum(dim=1) * 2  # integers: exact in any order
     total_pj = dynamic + leak_pj
     tops = ops / torch.clamp(latency, min=1e-12) * 1e-3

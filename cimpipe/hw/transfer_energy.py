@@ -40,8 +40,8 @@ OUTPUT_TOGGLE = 0.5  # Param.cpp outputtoggle
 
 
 @lru_cache(maxsize=64)
-def repeater(tech: Technology) -> tuple[float, float]:
-    """(energy per um per bit in pJ, spacing um) of the bus repeaters: the delay-optimal inverter, halved while
+def repeater(tech: Technology) -> tuple[float, float, float]:
+    """(energy per um per bit in pJ, spacing um, size in minimum inverters) of the bus repeaters: the delay-optimal inverter, halved while
     the unit-length delay stays within the tolerance (XYBus.cpp / HTree.cpp Initialize)."""
     nd = G.node(tech.node_nm)
     f = nd.f_um
@@ -69,7 +69,7 @@ def repeater(tech: Technology) -> tuple[float, float]:
         dist *= 0.9
         d = delay(size, dist)
     ci, co, _ = inv(max(1.0, size))
-    return (ci + co + cw * dist) * tech.node.vdd_v ** 2 / dist * 0.5 * 1e12, dist
+    return (ci + co + cw * dist) * tech.node.vdd_v ** 2 / dist * 0.5 * 1e12, dist, max(1.0, size)
 
 
 def htree_path_um(rows: Tensor, cols: Tensor, unit_h: Tensor, unit_w: Tensor) -> Tensor:
@@ -118,7 +118,7 @@ class TransferInputs:
 def layer_transfer_pj(tech: Technology, x: TransferInputs, input_toggle: float = INPUT_TOGGLE,
                       output_toggle: float = OUTPUT_TOGGLE) -> tuple[Tensor, Tensor]:
     """[D, L] (buffer, interconnect) energies of every layer."""
-    e_len, _ = repeater(tech)
+    e_len = repeater(tech)[0]
     words_out = torch.ceil(x.cols / x.cps)
     load_out = x.rows * x.input_bits * x.n_vec / torch.where(x.novel, x.k, torch.ones_like(x.k))
     load_in = words_out * x.input_bits * x.n_vec / torch.where(x.pool, torch.full_like(x.k, 4.0),
