@@ -32,6 +32,11 @@ BUILT_IN_POTENTIAL_V = 0.9  # Technology.cpp buildInPotential
 MIN_NMOS_F = 2.0
 
 
+def _fins(width_f):
+    """Whole fins (2F units) of a width given in F, float or tensor."""
+    return torch.ceil(width_f / 2.0 - 1e-9) if isinstance(width_f, torch.Tensor) else math.ceil(width_f / 2.0 - 1e-9)
+
+
 @lru_cache(maxsize=1)
 def gate_cap_table() -> dict:
     return yaml.safe_load(resources.files("cimpipe.hw").joinpath("data/gate_caps.yaml").read_text())
@@ -45,7 +50,7 @@ def _cg_f(tech: Technology, width_f: float) -> float:
         return float(t["planar_f_per_m"][nm]) * width_f * tech.node.feature_um * 1e-6
     fins = t["fin_f"]
     key = nm if nm in fins else min(fins, key=lambda k: abs(k - nm))
-    return float(fins[key]) * math.ceil(width_f / 2.0)
+    return float(fins[key]) * _fins(width_f)
 
 
 def _cd_f(tech: Technology, width_f: float) -> float:
@@ -62,7 +67,7 @@ def _cd_f(tech: Technology, width_f: float) -> float:
         return l * w * cj + (2 * l + w) * cjsw + w * cjswg
     fins = t["drain_fin_f"]
     key = nm if nm in fins else min(fins, key=lambda k: abs(k - nm))
-    return float(fins[key]) * math.ceil(width_f / 2.0)
+    return float(fins[key]) * _fins(width_f)
 
 
 def _pn(tech: Technology) -> float:

@@ -626,7 +626,8 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
         out_bits=ACC.subarray_output_bits(acc_in))
     e_buf_l, e_ic_l = TE.layer_transfer_pj(tech, tr_in)
     e_buf_l, e_ic_l = e_buf_l * actf, e_ic_l * actf
-    e_other_l = (subarray_reads * PER.subarray_read_pj(tech, n_sub[:, None], mux[:, None], dens_l)
+    e_other_l = (subarray_reads * PER.subarray_read_pj(tech, n_sub[:, None], mux[:, None], dens_l,
+                                                                torch.minimum(hw.rows_parallel, n_sub)[:, None])
                  + PER.activation_pj(tech, n_vec * c_out, ib)) * actf
     energy = {
         "adc": e_adc_l.sum(dim=1),
