@@ -4,7 +4,7 @@
   (SubArray.cpp CalculatePower): 1T1R arrays' NewSwitchMatrix.cpp CalculatePower opens, for every active row,
   three transmission gates (2 drains at the access voltage, 3 at the read voltage, 3 gate pairs at VDD) sized
   ``newswitchmatrixsizeratio`` x minimum; SRAM's SwitchMatrix.cpp (row mode, neuro) 3 drains at the read
-  voltage and one gate pair; both clock all their N flip-flops (DFF.cpp, not validated: no gamma);
+  voltage and one gate pair, sized for ``switchmatrixsizeratio`` x the row wire's resistance; both clock all their N flip-flops (DFF.cpp, not validated: no gamma);
 * column mux (Mux.cpp), when numColMuxed > 1: N/mux pass gates turned on per read (gate at VDD, two drains
   at the read voltage), and its decoder (RowDecoder.cpp): log2(mux) address inverters and NANDs per read;
 * chip ReLU (BitShifter.cpp): ``inputBits`` flip-flops per output value.
@@ -68,7 +68,9 @@ def subarray_read_pj(tech: Technology, sub: Tensor, mux: Tensor, density: Tensor
     vdd, vr = n.vdd_v, n.read_voltage_v
     flop = DE.dff_pj(tech, 1.0, 1.0) / DE.GAMMA
     if tech.device.is_sram:
-        res_row = sub * tech.cell_width_f * n.feature_um * n.wire_res_ohm_per_um / (1 + REPEATERS.get(n.node_nm, 0))
+        # SwitchMatrix.cpp: the row wire's resistance (per section between repeaters) times switchmatrixsizeratio
+        res_row = (sub * tech.cell_width_f * n.feature_um * n.wire_res_ohm_per_um / (1 + REPEATERS.get(n.node_nm, 0))
+                   * G.node(n.node_nm).switch_ratio)
         g_n, g_p, d = _tg_pair_caps(tech, *tg_width_f(tech, res_row, 0.2))
         per_row = 3 * d * vr * vr + (g_n + g_p) * vdd * vdd
     else:
