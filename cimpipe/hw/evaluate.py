@@ -399,10 +399,6 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
         widest = torch.where(act, x, torch.full_like(x, -math.inf)).amax(dim=1)
         return torch.where(act.any(dim=1), widest, x.amax(dim=1))  # no active layer: any finite value
 
-    def over_layers(x: Tensor, f: Tensor) -> Tensor:
-        """sum over layers of x [D, L] times the figure f of the layer."""
-        return (x * f).sum(dim=1) if layer_adc else x.sum(dim=1) * f
-
     # feasibility
     not_char = REASONS.index("not_characterized")
     if layer_adc:
@@ -454,37 +450,10 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
     n_vec = torch.clamp(torch.floor(torch.clamp((lb.ifm_h - k + 1) / stride, min=1.0)
                                     * torch.clamp((lb.ifm_w - k + 1) / stride, min=1.0)), min=1.0) * actf
     bit_vectors = n_vec * ib
-    nv_cout = n_vec * c_out
-    pool_f = lb.pool.to(F64)
     sub_rows = m.subarray_rows * m.kernel_split  # subarrays along a layer's rows
     bv_sub_cols = bit_vectors * sub_rows * cols  # conversions / numAdd
     num_add = fig["num_add"]
     w_acc = fig["shift_add_bits"]
-    # adder tree after the subarrays and across tiles: inputs-1 additions of (w_acc + log2 inputs) bits
-    tree = nv_cout * (torch.clamp(sub_rows - 1, min=0.0) + torch.clamp(m.tile_rows - 1, min=0.0))
-    tree_bits = C.log2_ceil(sub_rows)
-    rows_in = torch.where(nm, rows / k, rows)  # input rows read per output (novel: one kernel column)
-    moved = bit_vectors * (rows_in + c_out / (1.0 + 3.0 * pool_f))  # bits in and out of the global buffer
-    act_ops = nv_cout * ib * (1.0 + pool_f)  # activation/pooling work
-
-    if layer_adc:
-        conv_l = bv_sub_cols * num_add  # conversions per layer
-
-        def per_conversion(e: Tensor) -> Tensor:  # sum over layers of conversions x energy per conversion
-            return (conv_l * e).sum(dim=1)
-    else:
-        s_conv = bv_sub_cols.sum(dim=1) * num_add
-
-        def per_conversion(e: Tensor) -> Tensor:
-            return s_conv * e
-    s_tree_bits = (tree * tree_bits).sum(dim=1)
-    s_moved = moved.sum(dim=1)
-    s_local = (bit_vectors * rows_in).sum(dim=1) + over_layers(nv_cout, w_acc)
-    s_act = act_ops.sum(dim=1)
-    add_pj_per_bit = C.add_energy_pj(tech, 1.0)
-    buf_pj = C.buffer_energy_pj_per_bit(tech)
-    local_pj = C.buffer_energy_pj_per_bit(tech, 32)
-    act_pj = 6 * node.gate_energy_fj * 1e-3
 
     # ---------------- chip floorplan and area ----------------
     t_cm, p_cm, p_nm, ppe = m.tile_size_cm, m.pe_size_cm, m.pe_size_nm, torch.clamp(m.num_pe_nm, min=1.0)
@@ -589,7 +558,6 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
     latency = torch.where(pipe, layer_latency.gather(1, at_max).squeeze(1), layer_latency.sum(dim=1))
     latency_breakdown = {k2: torch.where(pipe, x.gather(1, at_max).squeeze(1), x.sum(dim=1))
                          for k2, x in parts_t.items()}
-    path_um = side_um
 
     # ---------------- energy ----------------
     density = EN.input_density(hw.input_density, hw.subarray)
@@ -605,11 +573,6 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
     conversions = bv_sub_cols * col(num_add)
     subarray_reads = bit_vectors * sub_rows * torch.ceil(cols / n_sub[:, None])
     e_adc_l = (conversions * e_conv + subarray_reads * dens_l * col(fig["wordline_pj"])) * actf
-    adc_pj = fig["adc_energy_pj"] + density[:, None] * fig["column_energy_pj"] if layer_adc else \
-        fig["adc_energy_pj"] + density * fig["column_energy_pj"]
-    dens = density[:, None] if layer_adc else density
-    array_pj = dens * fig["array_energy_pj"]
-    wire_pj_per_bit = C.wire_energy_pj_per_bit(tech, path_um)
     n_layers = actf.sum(dim=1, keepdim=True)
     acc_in = ACC.AccumInputs(
         sub=n_sub[:, None], mux=mux[:, None], levels=torch.pow(2.0, bits_e), num_add=col(num_add), cps=cps,
@@ -656,12 +619,9 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
 
     per = None
     if per_layer:
-        conversions = bv_sub_cols * col(num_add)
-        e_tree = tree * (col(w_acc) + tree_bits) * add_pj_per_bit
-        e_local = (bit_vectors * rows_in + nv_cout * col(w_acc)) * local_pj
-        layer_energy = (conversions * col(adc_pj + fig["accum_energy_pj"] + fig["other_energy_pj"] + array_pj)
-                        + e_tree + moved * (2 * buf_pj + wire_pj_per_bit)[:, None] + e_local + act_ops * act_pj)
+        layer_energy = e_adc_l + e_acc_l + e_buf_l + e_ic_l + e_other_l
         per = {"latency_ns": layer_latency, "dynamic_energy_pj": layer_energy, "tiles": m.tiles,
+               "leakage_power_uw": tile_leak_uw * m.tiles * actf,
                "speedup": m.speedup * actf, "utilization": m.utilization, "novel_mapping": nm,
                "cells": rows * cols * actf}
     return ChipMetrics(
