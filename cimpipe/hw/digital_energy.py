@@ -115,16 +115,23 @@ def shift_add_pj(tech: Technology, units: Tensor, bits: Tensor, pulses: Tensor) 
     return units * adder_pj(tech, bits) + dff_pj(tech, flops, flops)
 
 
-def adder_tree_pj(tech: Technology, inputs: Tensor, bits: Tensor, max_stages: int = 16) -> Tensor:
-    """One read of one adder tree reducing ``inputs`` operands of ``bits`` bits (AdderTree.cpp)."""
+def tree_pairs(inputs: Tensor) -> tuple[Tensor, Tensor]:
+    """(additions, sum over additions of their stage index) of an adder tree reducing ``inputs`` operands
+    (AdderTree.cpp: stage s adds floor(j_s / 2) pairs, j_{s+1} = floor(j_s / 2))."""
     j = torch.floor(torch.clamp(inputs, min=1.0))
-    stages = torch.ceil(torch.log2(j))
-    total = torch.zeros_like(j * bits)
-    for s in range(max_stages):
-        on = stages > s
-        if not bool(on.any()):
-            break
-        pairs = torch.floor(j / 2)
-        total = total + torch.where(on, pairs * adder_pj(tech, bits + s), torch.zeros_like(total))
-        j = pairs
-    return total
+    pairs = torch.zeros_like(j)
+    staged = torch.zeros_like(j)
+    stages = int(math.ceil(math.log2(max(float(j.max()), 1.0)))) if j.numel() else 0
+    for s in range(stages):
+        j = torch.floor(j / 2)
+        pairs = pairs + j
+        staged = staged + s * j
+    return pairs, staged
+
+
+def adder_tree_pj(tech: Technology, inputs: Tensor, bits: Tensor) -> Tensor:
+    """One read of one adder tree reducing ``inputs`` operands of ``bits`` bits (AdderTree.cpp); the adder energy
+    is affine in its width, so the tree's is too: E(bits) x additions + E'(1) x the stage indices."""
+    pairs, staged = tree_pairs(inputs)
+    slope = adder_pj(tech, 2.0) - adder_pj(tech, 1.0)
+    return pairs * adder_pj(tech, bits) + staged * slope

@@ -600,12 +600,18 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
         "other": e_other_l.sum(dim=1),
     }
     dynamic = sum(energy.values())
+    # one tile design per kind for the whole chip, sized for the widest active layer (as the area)
+    def widest(x: Tensor) -> Tensor:
+        x = x.expand_as(rows)
+        return torch.where(act, x, torch.full_like(x, -math.inf)).amax(dim=1, keepdim=True).clamp(min=1.0)
+
     lk_in = LK.LeakInputs(
         sub=n_sub[:, None], rows_parallel=torch.minimum(hw.rows_parallel, n_sub)[:, None], mux=mux[:, None],
-        levels=torch.pow(2.0, bits_e), num_add=col(num_add), cps=cps, input_bits=ib, out_bits=tr_in.out_bits,
-        is_sar=hw.adc_is_sar.to(torch.bool)[:, None], tile_cm=t_cm[:, None], pe_cm=p_cm[:, None],
-        pe_nm=p_nm[:, None], num_pe_nm=ppe[:, None], sub_h_um=geom["sub_h"], sub_w_um=geom["sub_w"],
-        pe_cm_h_um=geom["pe_cm_h"], pe_cm_w_um=geom["pe_cm_w"], pe_nm_h_um=geom["pe_nm_h"], pe_nm_w_um=geom["pe_nm_w"])
+        levels=widest(torch.pow(2.0, bits_e)), num_add=widest(col(num_add)), cps=widest(cps), input_bits=widest(ib),
+        out_bits=widest(tr_in.out_bits), is_sar=hw.adc_is_sar.to(torch.bool)[:, None], tile_cm=t_cm[:, None],
+        pe_cm=p_cm[:, None], pe_nm=p_nm[:, None], num_pe_nm=ppe[:, None], sub_h_um=widest(geom["sub_h"]),
+        sub_w_um=widest(geom["sub_w"]), pe_cm_h_um=widest(geom["pe_cm_h"]), pe_cm_w_um=widest(geom["pe_cm_w"]),
+        pe_nm_h_um=widest(geom["pe_nm_h"]), pe_nm_w_um=widest(geom["pe_nm_w"]))
     leak_cm, in_use_cm = LK.tile_w(tech, lk_in, novel=False)
     leak_nm, in_use_nm = LK.tile_w(tech, lk_in, novel=True)
     tile_leak_uw = torch.where(nm, leak_nm, leak_cm) * 1e6

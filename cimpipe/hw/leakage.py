@@ -67,17 +67,10 @@ def adder_bit_w(tech: Technology) -> Tensor:
     return 9 * nand_w(tech, 2.0, DE._pn(tech) * DE.MIN_NMOS_F)
 
 
-def tree_w(tech: Technology, inputs: Tensor, bits: Tensor, trees: Tensor, max_stages: int = 16) -> Tensor:
+def tree_w(tech: Technology, inputs: Tensor, bits: Tensor, trees: Tensor) -> Tensor:
     """Adders of ``trees`` adder trees reducing ``inputs`` operands (AdderTree.cpp), leaking."""
-    j = torch.floor(torch.clamp(inputs, min=1.0))
-    total = torch.zeros_like(j * bits * trees)
-    for s in range(max_stages):
-        pairs = torch.floor(j / 2)
-        if not bool((pairs > 0).any()):
-            break
-        total = total + pairs * (bits + s)
-        j = pairs
-    return total * trees * adder_bit_w(tech)
+    pairs, staged = DE.tree_pairs(inputs)
+    return (pairs * bits + staged) * trees * adder_bit_w(tech)
 
 
 @dataclass(frozen=True)
