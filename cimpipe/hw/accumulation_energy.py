@@ -69,26 +69,28 @@ def subarray_output_bits(x: AccumInputs) -> Tensor:
 
 
 def subarray_read_pj(tech: Technology, x: AccumInputs) -> Tensor:
-    """Accumulation energy of one subarray for one input bit-vector."""
+    """Accumulation energy of one subarray for one input bit-vector. The adder energy is affine in its width
+    (``a0 + a1 b``) and a shift-add's flip-flops are all clocked with new data (``flop`` each)."""
     lanes = torch.ceil(x.sub / x.mux)
     log_l = torch.log2(x.levels)
-    adder_bits = log_l + _log2c(x.num_add)
-    partial = x.mux * (x.num_add - 1) * (lanes * DE.adder_pj(tech, adder_bits - 1)
-                                         + DE.dff_pj(tech, adder_bits * lanes, lanes * (log_l + _log2c(x.num_add) / 2)))
-    partial = torch.where(x.num_add > 1, partial, torch.zeros_like(partial))
-    groups = torch.floor(x.mux / x.cps)
-    weight = torch.where(x.cps > 1, (x.cps - 1) * groups * DE.shift_add_pj(tech, lanes, log_l, x.cps),
-                         torch.zeros_like(partial))
-    inputs = torch.where(x.input_bits > 1, groups * DE.shift_add_pj(tech, lanes, log_l + x.cps, x.input_bits),
-                         torch.zeros_like(partial))
-    return partial + weight + inputs
+    a1 = float(DE.adder_pj(tech, 2.0) - DE.adder_pj(tech, 1.0))
+    a0 = float(DE.adder_pj(tech, 1.0)) - a1
+    flop = float(DE.dff_pj(tech, 1.0, 1.0))
+    add_bits = _log2c(x.num_add)
+    adder_bits = log_l + add_bits
+    partial = x.mux * (x.num_add - 1) * (lanes * (a0 + a1 * (adder_bits - 1))
+                                         + DE.dff_pj(tech, adder_bits * lanes, lanes * (log_l + add_bits / 2)))
+    partial = partial * (x.num_add > 1)
+    groups = torch.floor(x.mux / x.cps) * lanes
+    weight = (x.cps - 1) * (a0 + a1 * log_l + flop * (log_l + x.cps))
+    inputs = (a0 + a1 * (log_l + x.cps) + flop * (log_l + x.cps + x.input_bits)) * (x.input_bits > 1)
+    return partial + groups * (weight + inputs)
 
 
 def layer_accumulation_pj(tech: Technology, x: AccumInputs) -> Tensor:
     """[D, L] accumulation energy of every layer (subarrays, PE, tile and chip adder trees)."""
     out_bits = subarray_output_bits(x)
     groups_floor = torch.floor(x.mux / x.cps)
-    groups_ceil = torch.ceil(x.mux / x.cps)
     e_sub = x.subarray_reads * subarray_read_pj(tech, x)
 
     # PE trees: the weight blocks of the layer and the subarray rows each holds
@@ -96,28 +98,22 @@ def layer_accumulation_pj(tech: Technology, x: AccumInputs) -> Tensor:
     block_rows = torch.where(x.novel, x.c_in, x.rows)
     pe_rows = torch.ceil(block_rows / pe)
     pe_cols = torch.ceil(x.cols / pe)
-    rows_per_pe = block_rows / pe_rows
     pes = pe_rows * pe_cols * torch.where(x.novel, x.kk, torch.ones_like(x.kk))
     e_pe = pes * x.n_vec * groups_floor * torch.ceil(pe / x.mux) * DE.adder_tree_pj(
-        tech, torch.ceil(rows_per_pe / x.sub), out_bits)
+        tech, torch.ceil(block_rows / pe_rows / x.sub), out_bits)
 
-    # tile trees
+    # tile trees: conventional tiles over their PE rows (ceil(mux/cps) reads), novel ones over their K x K PEs
     pe_bits = out_bits + pe / x.sub
     t_rows = torch.ceil(x.rows / x.tile_cm)
-    tiles_cm = t_rows * torch.ceil(x.cols / x.tile_cm)
-    rows_per_tile = x.rows / t_rows
-    e_tile_cm = tiles_cm * x.n_vec * groups_ceil * torch.ceil(x.tile_cm / x.mux) * DE.adder_tree_pj(
-        tech, torch.ceil(rows_per_tile / x.pe_cm), pe_bits)
-    tiles_nm = pe_rows * pe_cols
-    e_tile_nm = tiles_nm * x.n_vec * groups_floor * torch.ceil(x.pe_nm / x.mux) * DE.adder_tree_pj(
-        tech, x.num_pe_nm, pe_bits)
-    e_tile = torch.where(x.novel, e_tile_nm, e_tile_cm)
+    tiles = torch.where(x.novel, pe_rows * pe_cols, t_rows * torch.ceil(x.cols / x.tile_cm))
+    inputs = torch.where(x.novel, x.num_pe_nm, torch.ceil(x.rows / t_rows / x.pe_cm))
+    reads = torch.where(x.novel, groups_floor * torch.ceil(x.pe_nm / x.mux),
+                        torch.ceil(x.mux / x.cps) * torch.ceil(x.tile_cm / x.mux))
+    e_tile = tiles * x.n_vec * reads * DE.adder_tree_pj(tech, inputs, pe_bits)
 
-    # chip tree over the tile rows
+    # chip tree over the tile rows (AdderTree inputs of one tile row give no additions)
     stages = torch.where(x.pipeline, x.layers + 1, torch.ones_like(x.layers))
     max_add = torch.maximum(torch.ceil(x.pe_cm / x.sub), torch.ceil(x.pe_nm / x.sub)) * torch.maximum(
         torch.ceil(x.tile_cm / x.pe_cm), torch.ceil(torch.sqrt(x.num_pe_nm))) * stages
-    g_bits = out_bits + _log2c(max_add)
-    e_chip = (x.cols / x.cps) * x.n_vec * DE.adder_tree_pj(tech, x.tile_rows, g_bits)
-    e_chip = torch.where(x.tile_rows > 1, e_chip, torch.zeros_like(e_chip))
+    e_chip = (x.cols / x.cps) * x.n_vec * DE.adder_tree_pj(tech, x.tile_rows, out_bits + _log2c(max_add))
     return e_sub + e_pe + e_tile + e_chip
