@@ -115,18 +115,26 @@ def shift_add_pj(tech: Technology, units: Tensor, bits: Tensor, pulses: Tensor) 
     return units * adder_pj(tech, bits) + dff_pj(tech, flops, flops)
 
 
+@lru_cache(maxsize=4)
+def _tree_table(size: int) -> tuple[Tensor, Tensor]:
+    """(additions, sum of stage indices) of adder trees of 0 .. size-1 inputs (see :func:`tree_pairs`)."""
+    j = torch.arange(size, dtype=torch.float64)
+    pairs, staged = torch.zeros_like(j), torch.zeros_like(j)
+    for s in range(max(size - 1, 1).bit_length()):
+        j = torch.floor(j / 2)
+        pairs, staged = pairs + j, staged + s * j
+    return pairs, staged
+
+
 def tree_pairs(inputs: Tensor) -> tuple[Tensor, Tensor]:
     """(additions, sum over additions of their stage index) of an adder tree reducing ``inputs`` operands
-    (AdderTree.cpp: stage s adds floor(j_s / 2) pairs, j_{s+1} = floor(j_s / 2))."""
+    (AdderTree.cpp: stage s adds floor(j_s / 2) pairs, j_{s+1} = floor(j_s / 2)); a table lookup."""
     j = torch.floor(torch.clamp(inputs, min=1.0))
-    pairs = torch.zeros_like(j)
-    staged = torch.zeros_like(j)
-    stages = int(math.ceil(math.log2(max(float(j.max()), 1.0)))) if j.numel() else 0
-    for s in range(stages):
-        j = torch.floor(j / 2)
-        pairs = pairs + j
-        staged = staged + s * j
-    return pairs, staged
+    top = int(j.max()) + 1 if j.numel() else 1
+    size = 1 << max(top - 1, 1).bit_length()  # tables of power-of-two sizes, cached
+    pairs, staged = _tree_table(size)
+    idx = j.to(torch.int64)
+    return pairs[idx], staged[idx]
 
 
 def adder_tree_pj(tech: Technology, inputs: Tensor, bits: Tensor) -> Tensor:

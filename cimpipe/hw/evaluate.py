@@ -602,7 +602,8 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
     dynamic = sum(energy.values())
     # one tile design per kind for the whole chip, sized for the widest active layer (as the area)
     def widest(x: Tensor) -> Tensor:
-        x = x.expand_as(rows)
+        if x.shape[-1] == 1:
+            return x
         return torch.where(act, x, torch.full_like(x, -math.inf)).amax(dim=1, keepdim=True).clamp(min=1.0)
 
     lk_in = LK.LeakInputs(
@@ -612,8 +613,9 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
         pe_cm=p_cm[:, None], pe_nm=p_nm[:, None], num_pe_nm=ppe[:, None], sub_h_um=widest(geom["sub_h"]),
         sub_w_um=widest(geom["sub_w"]), pe_cm_h_um=widest(geom["pe_cm_h"]), pe_cm_w_um=widest(geom["pe_cm_w"]),
         pe_nm_h_um=widest(geom["pe_nm_h"]), pe_nm_w_um=widest(geom["pe_nm_w"]))
-    leak_cm, in_use_cm = LK.tile_w(tech, lk_in, novel=False)
-    leak_nm, in_use_nm = LK.tile_w(tech, lk_in, novel=True)
+    sub_leak = LK.subarray_w(tech, lk_in)
+    leak_cm, in_use_cm = LK.tile_w(tech, lk_in, novel=False, subarray=sub_leak)
+    leak_nm, in_use_nm = LK.tile_w(tech, lk_in, novel=True, subarray=sub_leak)
     tile_leak_uw = torch.where(nm, leak_nm, leak_cm) * 1e6
     in_use_uw = torch.where(nm, in_use_nm, in_use_cm) * 1e6
     leak_pj, leak_uw = LK.chip_leakage(layer_latency, m.tiles, tile_leak_uw.expand_as(layer_latency),

@@ -135,9 +135,11 @@ def subarray_w(tech: Technology, x: LeakInputs) -> tuple[Tensor, Tensor]:
     return leak, in_use
 
 
-def tile_w(tech: Technology, x: LeakInputs, novel: bool) -> tuple[Tensor, Tensor]:
-    """(leakage, in-use leakage) of one conventional or novel tile, W."""
-    sub_leak, sub_in_use = subarray_w(tech, x)
+def tile_w(tech: Technology, x: LeakInputs, novel: bool,
+           subarray: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+    """(leakage, in-use leakage) of one conventional or novel tile, W (``subarray``: :func:`subarray_w`'s, when
+    already computed)."""
+    sub_leak, sub_in_use = subarray_w(tech, x) if subarray is None else subarray
     _, dist, size = TE.repeater(tech)
     per_um = inv_w(tech, DE.MIN_NMOS_F * size, DE._pn(tech) * DE.MIN_NMOS_F * size) / dist
     if novel:
