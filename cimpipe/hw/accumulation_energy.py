@@ -73,8 +73,7 @@ def subarray_read_pj(tech: Technology, x: AccumInputs) -> Tensor:
     (``a0 + a1 b``) and a shift-add's flip-flops are all clocked with new data (``flop`` each)."""
     lanes = torch.ceil(x.sub / x.mux)
     log_l = torch.log2(x.levels)
-    a1 = float(DE.adder_pj(tech, 2.0) - DE.adder_pj(tech, 1.0))
-    a0 = float(DE.adder_pj(tech, 1.0)) - a1
+    a0, a1 = DE.adder_affine_pj(tech)
     flop = float(DE.dff_pj(tech, 1.0, 1.0))
     add_bits = _log2c(x.num_add)
     adder_bits = log_l + add_bits

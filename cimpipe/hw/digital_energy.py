@@ -137,9 +137,16 @@ def tree_pairs(inputs: Tensor) -> tuple[Tensor, Tensor]:
     return pairs[idx], staged[idx]
 
 
+@lru_cache(maxsize=64)
+def adder_affine_pj(tech: Technology) -> tuple[float, float]:
+    """(a0, a1): one addition of b >= 1 bits costs a0 + a1 b (see :func:`adder_pj`)."""
+    a1 = float(adder_pj(tech, 2.0) - adder_pj(tech, 1.0))
+    return float(adder_pj(tech, 1.0)) - a1, a1
+
+
 def adder_tree_pj(tech: Technology, inputs: Tensor, bits: Tensor) -> Tensor:
     """One read of one adder tree reducing ``inputs`` operands of ``bits`` bits (AdderTree.cpp); the adder energy
-    is affine in its width, so the tree's is too: E(bits) x additions + E'(1) x the stage indices."""
+    is affine in its width, so the tree's is too: E(bits) x additions + a1 x the stage indices."""
     pairs, staged = tree_pairs(inputs)
-    slope = adder_pj(tech, 2.0) - adder_pj(tech, 1.0)
-    return pairs * adder_pj(tech, bits) + staged * slope
+    a0, a1 = adder_affine_pj(tech)
+    return pairs * (a0 + a1 * bits) + staged * a1

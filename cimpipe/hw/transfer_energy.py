@@ -34,7 +34,6 @@ from cimpipe.hw.technology import Technology
 Tensor = torch.Tensor
 WIRE_CAP_F_PER_UM = 0.2e-15
 BUS_DELAY_TOLERANCE = 0.1  # Param.cpp globalBusDelayTolerance / localBusDelayTolerance
-DEBUG: dict = {}
 INPUT_TOGGLE = 0.18  # Param.cpp inputtoggle (VGG-8 CIFAR-10 default)
 OUTPUT_TOGGLE = 0.5  # Param.cpp outputtoggle
 
@@ -119,47 +118,43 @@ def layer_transfer_pj(tech: Technology, x: TransferInputs, input_toggle: float =
                       output_toggle: float = OUTPUT_TOGGLE) -> tuple[Tensor, Tensor]:
     """[D, L] (buffer, interconnect) energies of every layer."""
     e_len = repeater(tech)[0]
-    words_out = torch.ceil(x.cols / x.cps)
-    load_out = x.rows * x.input_bits * x.n_vec / torch.where(x.novel, x.k, torch.ones_like(x.k))
-    load_in = words_out * x.input_bits * x.n_vec / torch.where(x.pool, torch.full_like(x.k, 4.0),
-                                                                 torch.ones_like(x.k))
-    # global bus
+    one = torch.ones_like(x.k)
+    nm = x.novel
+    bits_in = x.rows * x.input_bits * x.n_vec  # the layer's input bits, once per column group
+    words = torch.ceil(x.cols / x.cps) * x.n_vec  # output words
+    load_out = bits_in / torch.where(nm, x.k, one)
+    load_in = words * x.input_bits / torch.where(x.pool, 4.0 * one, one)
+    # global bus, per bit moved out / in ([D, 1] coefficients)
     side = x.tile_side_um
-    xy_in = side * torch.ceil(x.grid_cols / 2)
-    xy_out = side * torch.clamp(x.grid_rows - torch.ceil(x.grid_rows / 2) - 1, min=0.0)
-    xy = e_len * (xy_in * load_out * input_toggle + xy_out * load_in * output_toggle)
-    tree = e_len * htree_path_um(x.grid_rows, x.grid_cols, side, side) * (load_out * input_toggle
-                                                                          + load_in * output_toggle)
-    e_global = torch.where(x.htree, tree, xy)
+    tree = htree_path_um(x.grid_rows, x.grid_cols, side, side)
+    g_out = torch.where(x.htree, tree, side * torch.ceil(x.grid_cols / 2)) * (e_len * input_toggle)
+    g_in = torch.where(x.htree, tree, side * torch.clamp(x.grid_rows - torch.ceil(x.grid_rows / 2) - 1, min=0.0)
+                       ) * (e_len * output_toggle)
 
     # tiles: local H-tree and register-file buffers
-    pe = torch.where(x.novel, x.pe_nm, x.pe_cm)
-    pe_bits = x.out_bits + pe / x.sub
+    pe = torch.where(nm, x.pe_nm, x.pe_cm)
     k_cm = torch.clamp(x.tile_cm / x.pe_cm, min=1.0)
     k_nm = torch.ceil(torch.sqrt(x.num_pe_nm))
-    col_groups = torch.where(x.novel, torch.ceil(x.cols / x.pe_nm), torch.ceil(x.cols / x.tile_cm))
-    row_groups = torch.where(x.novel, torch.ceil(x.c_in / x.pe_nm), torch.ceil(x.rows / x.tile_cm))
-    stages = torch.where(x.novel, torch.ceil(torch.log2(torch.clamp(x.num_pe_nm, min=1.0))),
-                         torch.ceil(torch.log2(k_cm)))
-    t_out = x.rows * x.n_vec * x.input_bits * col_groups / torch.where(x.novel, k_nm, torch.ones_like(k_nm))
-    t_in = words_out * (stages + pe_bits) * x.n_vec * row_groups
-    path = torch.where(x.novel, htree_path_um(k_nm, k_nm, x.pe_nm_h_um, x.pe_nm_w_um),
-                       htree_path_um(k_cm, k_cm, x.pe_cm_h_um, x.pe_cm_w_um))
-    e_tile_ic = e_len * path * (t_out * input_toggle + t_in * output_toggle)
+    stages_cm = torch.ceil(torch.log2(k_cm))
+    stages_nm = torch.ceil(torch.log2(torch.clamp(x.num_pe_nm, min=1.0)))
+    path_cm = htree_path_um(k_cm, k_cm, x.pe_cm_h_um, x.pe_cm_w_um) * e_len
+    path_nm = htree_path_um(k_nm, k_nm, x.pe_nm_h_um, x.pe_nm_w_um) * e_len
+    col_groups = torch.ceil(x.cols / torch.where(nm, x.pe_nm, x.tile_cm))
+    row_groups = torch.where(nm, torch.ceil(x.c_in / x.pe_nm), torch.ceil(x.rows / x.tile_cm))
+    t_out = bits_in * col_groups / torch.where(nm, k_nm, one)
+    t_in = words * (torch.where(nm, stages_nm + x.pe_nm / x.sub, stages_cm + x.pe_cm / x.sub) + x.out_bits) * row_groups
+    path = torch.where(nm, path_nm, path_cm)
 
-    flop_pj = DE.dff_pj(tech, 1.0, 1.0) / DE.GAMMA  # one flip-flop clocked with new data, no activity factor
-    rf_bit_pj = flop_pj * DE.GAMMA
-    e_buffers = rf_bit_pj * (load_out + load_in + t_out + t_in)
-    # PE flip-flop buffers
-    pe_cols = torch.ceil(x.cols / pe)
-    # PE row groups sending partial sums: a novel tile's K x K PEs each hold all of its columns
-    pe_rows = torch.where(x.novel, torch.ceil(x.c_in / pe) * x.k * x.k, torch.ceil(x.rows / pe))
-    pe_in = x.rows * x.input_bits * x.n_vec * pe_cols
-    e_pe_buf = flop_pj * (pe_in + words_out * x.out_bits * x.n_vec * pe_rows)
+    flop_pj = float(DE.dff_pj(tech, 1.0, 1.0)) / DE.GAMMA  # one flip-flop clocked with new data, no activity
+    # PE flip-flop buffers and buses; a novel tile's K x K PEs each hold all of its columns
+    pe_rows = torch.where(nm, torch.ceil(x.c_in / pe) * x.k * x.k, torch.ceil(x.rows / pe))
+    pe_in = bits_in * torch.ceil(x.cols / pe)
+    subs = torch.clamp(pe / x.sub, min=1.0)
+    pe_out = words * pe_rows
+    e_buf = (flop_pj * DE.GAMMA) * (load_out + load_in + t_out + t_in) + flop_pj * (pe_in + pe_out * x.out_bits)
     # PE buses (Bus.cpp): a horizontal input bus and a vertical output bus across the PE's subarrays,
     # (P/N - 1) subarray pitches long; the output carries the PE adder tree's (stages + bits) per word
-    subs = torch.clamp(pe / x.sub, min=1.0)
-    pe_out = words_out * (torch.ceil(torch.log2(subs)) + x.out_bits) * x.n_vec * pe_rows
-    e_pe_bus = e_len * (subs - 1) * (x.sub_w_um * pe_in * input_toggle + x.sub_h_um * pe_out * output_toggle)
-    DEBUG.update(glob=e_global, tile=e_tile_ic, pe=e_pe_bus, buf=e_buffers, pebuf=e_pe_buf, side=x.tile_side_um, pes=x.pe_nm_h_um, pesw=x.pe_nm_w_um, sh=x.sub_h_um, sw=x.sub_w_um, gr=x.grid_rows, gc=x.grid_cols)
-    return e_buffers + e_pe_buf, e_global + e_tile_ic + e_pe_bus
+    e_ic = (g_out * load_out + g_in * load_in + path * (t_out * input_toggle + t_in * output_toggle)
+            + (e_len * (subs - 1)) * (x.sub_w_um * input_toggle * pe_in
+                                      + x.sub_h_um * output_toggle * pe_out * (torch.ceil(torch.log2(subs)) + x.out_bits)))
+    return e_buf, e_ic
