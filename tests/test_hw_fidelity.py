@@ -21,9 +21,9 @@ STORED = Path(__file__).resolve().parent / "data" / "neurosim"
 BOUNDS = {
     "area_mm2": (5.0, 20.0),
     "latency_ns": (35.0, 100.0),
-    "dynamic_energy_pj": (70.0, 800.0),
-    "leakage_energy_pj": (80.0, 300.0),
-    "tops_per_w": (60.0, 800.0),
+    "dynamic_energy_pj": (12.0, 65.0),
+    "leakage_energy_pj": (40.0, 95.0),  # bounded by the latency error: leakage energy is power x latency
+    "tops_per_w": (16.0, 70.0),
 }
 
 
