@@ -86,7 +86,11 @@ def test_breakdowns_sum_to_totals_and_metrics_are_finite(net, hw):
     for name in ("area_mm2", "latency_ns", "dynamic_energy_pj", "leakage_energy_pj", "leakage_power_uw", "edap",
                  "tops", "tops_per_w", "tops_per_mm2", "fps", "utilization", "tiles", "clock_period_ns"):
         v = float(getattr(m, name)[0])
-        assert math.isfinite(v) and v > 0, name
+        # NeuroSim V1.4 (main.cpp) charges leakage to idle tiles (and SRAM cells not being read): layer by layer
+        # the other layers' tiles, pipelined a layer's tiles while it waits for the slowest stage so far; a
+        # resistive chip with one layer, or pipelined with no layer waiting, leaks nothing
+        idle_free = name.startswith("leakage")
+        assert math.isfinite(v) and (v >= 0 if idle_free else v > 0), name
     assert float(sum(m.area_breakdown_mm2.values())[0]) == pytest.approx(float(m.area_mm2[0]), rel=1e-9)
     assert float(sum(m.energy_breakdown_pj.values())[0]) == pytest.approx(float(m.dynamic_energy_pj[0]), rel=1e-9)
     assert float(sum(m.latency_breakdown_ns.values())[0]) == pytest.approx(float(m.latency_ns[0]), rel=1e-9)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import polars as pl
 import torch
 
+from cimpipe.hw import adc_energy as AE
 from cimpipe.hw import clock as CK
 from cimpipe.hw import components as C
 from cimpipe.hw.technology import Technology
@@ -139,6 +140,11 @@ def subarray_figures(tech: Technology, sub: torch.Tensor, rp: torch.Tensor, mux:
     decoder_energy = C.log2_ceil(mux) * 4 * n.gate_energy_fj * 1e-3 * C.CAL.epsilon * 10
     other_energy = mux_energy + switch_energy + decoder_energy
 
+    # NeuroSim's ADC bucket per conversion (data-independent parts; the column part follows the data in
+    # the evaluation, see cimpipe/hw/adc_energy.py) and the word lines per subarray read at density 1
+    flash_sw, flash_ref_w, flash_t_s = AE.flash_fixed(tech, bits, sub, rp)
+    zero = torch.zeros_like(bits)
+    adc_fixed = torch.where(is_sar, AE.sar_fixed_pj(tech, bits), flash_sw)
     leak_ge = (accum_area + other_area + torch.where(is_sar, sar_area * n_adc, flash_area * n_adc)) / ge
     leakage_uw = leak_ge * n.gate_leakage_nw * 1e-3
     return {
@@ -159,13 +165,18 @@ def subarray_figures(tech: Technology, sub: torch.Tensor, rp: torch.Tensor, mux:
         "sense_cycle_ns": sense_cycle,
         "clock_period_ns": clock,
         "leakage_uw": leakage_uw,
+        "adc_fixed_pj": adc_fixed,
+        "adc_ref_w": torch.where(is_sar, zero, flash_ref_w),
+        "adc_sense_s": torch.where(is_sar, zero, flash_t_s),
+        "wordline_pj": AE.wordline_energy_pj(tech, sub, mux, torch.ones_like(sub)),
     }
 
 
 FIGURE_COLUMNS = (
     "adcs", "num_add", "shift_add_bits", "array_area_um2", "adc_area_um2", "accum_area_um2", "other_area_um2",
     "subarray_area_um2", "adc_energy_pj", "column_energy_pj", "array_energy_pj", "accum_energy_pj", "other_energy_pj",
-    "adc_delay_ns", "sense_cycle_ns", "clock_period_ns", "leakage_uw",
+    "adc_delay_ns", "sense_cycle_ns", "clock_period_ns", "leakage_uw", "adc_fixed_pj", "adc_ref_w", "adc_sense_s",
+    "wordline_pj",
 )
 
 

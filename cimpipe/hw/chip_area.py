@@ -145,6 +145,9 @@ def pe_area(nd: G.Node, sa: dict[str, Tensor], x: AreaInputs, pe: Tensor, out_bi
     out["accumulation"] = sa["accumulation"] * n + tree
     out["other"] = sa["other"] * n + buf_in + buf_out
     out["area"] = sa["area_um2"] * n + tree + buf_in + buf_out
+    # outline: the output buffer and the adder tree below the subarrays, the input buffer beside them
+    out["height"] = h_all + (buf_out + tree) / w_all
+    out["width"] = out["area"] / out["height"]
     return out
 
 
@@ -181,12 +184,19 @@ def tile_area(nd: G.Node, rep: tuple[float, float], sa: dict[str, Tensor], x: Ar
         "accumulation": pe["accumulation"] * n_pe + accum,
         "other": pe["other"] * n_pe + buffers,
         "array": pe["array"] * n_pe,
+        "pe_side": pe_side,
+        "pe_h": pe["height"],
+        "pe_w": pe["width"],
     }
 
 
-def chip_area_um2(tech: Technology, x: AreaInputs) -> tuple[Tensor, dict[str, Tensor]]:
+def chip_area_um2(tech: Technology, x: AreaInputs, geometry: dict | None = None
+                  ) -> tuple[Tensor, dict[str, Tensor]]:
     """[D] chip area and its breakdown (ChipCalculateArea) in NeuroSim's buckets plus ``empty``. Subarray figures follow ``x.adc_bits`` ([D, 1] or
-    [D, L]); a layer's tiles take its subarrays."""
+    [D, L]); a layer's tiles take its subarrays. ``geometry``, when given, receives the tile and PE sides (um,
+    square equivalents) of both tile kinds, ``tile_cm``/``tile_nm``, the PE outlines ``pe_cm_h``/``pe_cm_w``/
+    ``pe_nm_h``/``pe_nm_w`` and the subarray's ``sub_h``/``sub_w`` ([D, 1] or [D, L]), for the interconnect
+    energy."""
     nd = G.node(tech.node_nm)
     node = tech.node
     rep = repeater_size_um(nd.nm, node.wire_res_ohm_per_um)
@@ -199,6 +209,10 @@ def chip_area_um2(tech: Technology, x: AreaInputs) -> tuple[Tensor, dict[str, Te
     sub_out = torch.where(x.active, sub_out_layer, torch.zeros_like(sub_out_layer)).amax(dim=1, keepdim=True)
     cm = tile_area(nd, rep, sa, x, False, sub_out)
     nm = tile_area(nd, rep, sa, x, True, sub_out)
+    if geometry is not None:
+        geometry.update(tile_cm=torch.sqrt(cm["area"]), tile_nm=torch.sqrt(nm["area"]), pe_cm_h=cm["pe_h"],
+                        pe_cm_w=cm["pe_w"], pe_nm_h=nm["pe_h"], pe_nm_w=nm["pe_w"], sub_h=sa["height_um"],
+                        sub_w=sa["width_um"])
     tiles = x.tiles * x.active.to(x.tiles.dtype)
     parts = {b: (tiles * torch.where(x.novel, nm[b], cm[b])).sum(dim=1) for b in BUCKETS}
     total = (tiles * torch.where(x.novel, nm["area"], cm["area"])).sum(dim=1)

@@ -23,3 +23,18 @@ def input_density(density: Tensor | None, like: Tensor) -> Tensor:
     if density is None:
         return torch.full_like(like, DEFAULT_INPUT_DENSITY)
     return torch.clamp(density.to(like.dtype), 0.0, 1.0)
+
+
+# Mean stored level (0 = G_off, 1 = G_on) when none is given: weights uniform over the cell's levels.
+DEFAULT_WEIGHT_LEVEL_MEAN = 0.5
+
+
+def weight_level_mean(level: Tensor | None, like: Tensor) -> Tensor:
+    """[D] mean stored cell level in [0, 1]: the given one (clamped) or :data:`DEFAULT_WEIGHT_LEVEL_MEAN`.
+
+    NeuroSim's column currents sum the conductances of the cells on the active rows (ProcessingUnit.cpp,
+    GetColumnResistance), so resistive memories' ADC energy follows the stored levels too.
+    """
+    if level is None:
+        return torch.full_like(like, DEFAULT_WEIGHT_LEVEL_MEAN)
+    return torch.clamp(level.to(like.dtype), 0.0, 1.0)

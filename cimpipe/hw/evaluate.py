@@ -25,10 +25,15 @@ from typing import Sequence
 import polars as pl
 import torch
 
+from cimpipe.hw import accumulation_energy as ACC
+from cimpipe.hw import adc_energy as AE
 from cimpipe.hw import components as C
 from cimpipe.hw import energy as EN
 from cimpipe.hw import delays as G
 from cimpipe.hw import latency as LT
+from cimpipe.hw import leakage as LK
+from cimpipe.hw import periphery_energy as PER
+from cimpipe.hw import transfer_energy as TE
 from cimpipe.hw.characterize import (ADC_BITS_RANGE, FIGURE_COLUMNS, KEY_COLUMNS, REASONS, HardwareGrid, characterize,
                                      reason_codes)
 from cimpipe.hw.chip_area import AreaInputs, chip_area_um2
@@ -157,6 +162,7 @@ class HardwareBatch:
     novel_mapping: Tensor | None = None  # [D] bool, NeuroSim's novelMapping; None: on for every design
     global_htree: Tensor | None = None  # [D] bool, NeuroSim's globalBusType (H-tree); None: X-Y bus (V1.4 default)
     input_density: Tensor | None = None  # [D] fraction of input bits that are 1; None: the model's default
+    weight_level_mean: Tensor | None = None  # [D] mean stored level in [0, 1] (G_off..G_on); None: the default
 
     @classmethod
     def from_configs(cls, configs: Sequence[HardwareConfig]) -> "HardwareBatch":
@@ -324,7 +330,8 @@ def _concat(parts: list[ChipMetrics]) -> ChipMetrics:
 
 
 def _floorplan_area_mm2(tech: Technology, lb: LayerBatch, hw: HardwareBatch, m: Mapping, n_sub: Tensor,
-                        mux: Tensor, buffer_words: Tensor, bus: Tensor, layer_adc: bool) -> tuple[Tensor, dict]:
+                        mux: Tensor, buffer_words: Tensor, bus: Tensor, layer_adc: bool,
+                        geometry: dict | None = None) -> tuple[Tensor, dict]:
     """[D] chip area (mm^2) and its breakdown (um^2) on NeuroSim's floorplan. NeuroSim has one weight and one
     input precision per chip: the widest active layer's is used (also for the ``buffer_words`` of the buffer)."""
     act = lb.active
@@ -344,7 +351,7 @@ def _floorplan_area_mm2(tech: Technology, lb: LayerBatch, hw: HardwareBatch, m: 
         tile_rows=m.tile_rows, subarray_rows=m.subarray_rows, total_tiles=m.total_tiles[:, None],
         buffer_words=buffer_words[:, None], bus_bits=bus[:, None], htree=htree.to(torch.bool)[:, None],
         novel_enabled=novel_on.to(torch.bool)[:, None], pipeline=hw.pipeline.to(torch.bool)[:, None])
-    total_um2, parts = chip_area_um2(tech, x)
+    total_um2, parts = chip_area_um2(tech, x, geometry)
     return total_um2 * 1e-6, parts
 
 
@@ -375,7 +382,7 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
         fig = {k: ev._figures_by_column[FIGURE_COLUMNS.index(k)].index_select(0, flat).view(row.shape)
                for k in ("num_add", "shift_add_bits", "array_area_um2", "adc_area_um2", "accum_area_um2",
                          "other_area_um2", "adc_energy_pj", "column_energy_pj", "array_energy_pj", "accum_energy_pj",
-                         "other_energy_pj",
+                         "other_energy_pj", "adc_fixed_pj", "adc_ref_w", "adc_sense_s", "wordline_pj",
                          "clock_period_ns")}
     else:
         figs = ev._figures.index_select(0, row)
@@ -391,10 +398,6 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
             return x
         widest = torch.where(act, x, torch.full_like(x, -math.inf)).amax(dim=1)
         return torch.where(act.any(dim=1), widest, x.amax(dim=1))  # no active layer: any finite value
-
-    def over_layers(x: Tensor, f: Tensor) -> Tensor:
-        """sum over layers of x [D, L] times the figure f of the layer."""
-        return (x * f).sum(dim=1) if layer_adc else x.sum(dim=1) * f
 
     # feasibility
     not_char = REASONS.index("not_characterized")
@@ -447,37 +450,10 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
     n_vec = torch.clamp(torch.floor(torch.clamp((lb.ifm_h - k + 1) / stride, min=1.0)
                                     * torch.clamp((lb.ifm_w - k + 1) / stride, min=1.0)), min=1.0) * actf
     bit_vectors = n_vec * ib
-    nv_cout = n_vec * c_out
-    pool_f = lb.pool.to(F64)
     sub_rows = m.subarray_rows * m.kernel_split  # subarrays along a layer's rows
     bv_sub_cols = bit_vectors * sub_rows * cols  # conversions / numAdd
     num_add = fig["num_add"]
     w_acc = fig["shift_add_bits"]
-    # adder tree after the subarrays and across tiles: inputs-1 additions of (w_acc + log2 inputs) bits
-    tree = nv_cout * (torch.clamp(sub_rows - 1, min=0.0) + torch.clamp(m.tile_rows - 1, min=0.0))
-    tree_bits = C.log2_ceil(sub_rows)
-    rows_in = torch.where(nm, rows / k, rows)  # input rows read per output (novel: one kernel column)
-    moved = bit_vectors * (rows_in + c_out / (1.0 + 3.0 * pool_f))  # bits in and out of the global buffer
-    act_ops = nv_cout * ib * (1.0 + pool_f)  # activation/pooling work
-
-    if layer_adc:
-        conv_l = bv_sub_cols * num_add  # conversions per layer
-
-        def per_conversion(e: Tensor) -> Tensor:  # sum over layers of conversions x energy per conversion
-            return (conv_l * e).sum(dim=1)
-    else:
-        s_conv = bv_sub_cols.sum(dim=1) * num_add
-
-        def per_conversion(e: Tensor) -> Tensor:
-            return s_conv * e
-    s_tree_bits = (tree * tree_bits).sum(dim=1)
-    s_moved = moved.sum(dim=1)
-    s_local = (bit_vectors * rows_in).sum(dim=1) + over_layers(nv_cout, w_acc)
-    s_act = act_ops.sum(dim=1)
-    add_pj_per_bit = C.add_energy_pj(tech, 1.0)
-    buf_pj = C.buffer_energy_pj_per_bit(tech)
-    local_pj = C.buffer_energy_pj_per_bit(tech, 32)
-    act_pj = 6 * node.gate_energy_fj * 1e-3
 
     # ---------------- chip floorplan and area ----------------
     t_cm, p_cm, p_nm, ppe = m.tile_size_cm, m.pe_size_cm, m.pe_size_nm, torch.clamp(m.num_pe_nm, min=1.0)
@@ -540,7 +516,9 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
     area_um2["interconnect"] = bus * pitch_um * tree_len_um * 1.2  # global H-tree + tiles' local trees
     # the reported area: NeuroSim's floorplan (cimpipe.hw.chip_area); area_um2 above stays the basis of the
     # bus latency and leakage estimates
-    area_total_mm2, area_parts_um2 = _floorplan_area_mm2(tech, lb, hw, m, n_sub, mux, buffer_words, bus, layer_adc)
+    geom: dict = {}
+    area_total_mm2, area_parts_um2 = _floorplan_area_mm2(tech, lb, hw, m, n_sub, mux, buffer_words, bus, layer_adc,
+                                                         geom)
 
     # ---------------- latency ----------------
     # NeuroSim's synchronous chip: every block counts clock cycles of one chip clock, the slowest sensing
@@ -580,27 +558,68 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
     latency = torch.where(pipe, layer_latency.gather(1, at_max).squeeze(1), layer_latency.sum(dim=1))
     latency_breakdown = {k2: torch.where(pipe, x.gather(1, at_max).squeeze(1), x.sum(dim=1))
                          for k2, x in parts_t.items()}
-    path_um = side_um
 
     # ---------------- energy ----------------
     density = EN.input_density(hw.input_density, hw.subarray)
-    dens = density[:, None] if layer_adc else density
-    adc_pj = fig["adc_energy_pj"] + dens * fig["column_energy_pj"]
-    array_pj = dens * fig["array_energy_pj"]
-    wire_pj_per_bit = C.wire_energy_pj_per_bit(tech, path_um)
+    level = EN.weight_level_mean(hw.weight_level_mean, hw.subarray)
+    dens_l = density[:, None]
+    # ADC bucket (cimpipe/hw/adc_energy.py): every column of a layer's weight matrix is converted numAdd times
+    # per input bit-vector in each subarray row it spans; the column conductance follows the data
+    rows_per_sub = rows / torch.clamp(sub_rows, min=1.0)
+    g_read = AE.read_conductance_s(tech, dens_l, rows_per_sub, col(num_add), level[:, None])
+    bits_e = hw.adc_bits if layer_adc else hw.adc_bits[:, None]
+    e_conv = AE.conversion_pj(tech, hw.adc_is_sar.to(torch.bool)[:, None], bits_e, col(fig["adc_fixed_pj"]),
+                              col(fig["adc_ref_w"]), col(fig["adc_sense_s"]), g_read)
+    conversions = bv_sub_cols * col(num_add)
+    subarray_reads = bit_vectors * sub_rows * torch.ceil(cols / n_sub[:, None])
+    e_adc_l = (conversions * e_conv + subarray_reads * dens_l * col(fig["wordline_pj"])) * actf
+    n_layers = actf.sum(dim=1, keepdim=True)
+    acc_in = ACC.AccumInputs(
+        sub=n_sub[:, None], mux=mux[:, None], levels=torch.pow(2.0, bits_e), num_add=col(num_add), cps=cps,
+        cell_bits=cb[:, None], input_bits=ib, n_vec=n_vec, rows=rows, cols=cols, c_in=c_in, kk=kk, novel=nm,
+        tile_cm=t_cm[:, None], pe_cm=p_cm[:, None], pe_nm=p_nm[:, None], num_pe_nm=ppe[:, None],
+        tile_rows=m.tile_rows, subarray_reads=subarray_reads, pipeline=pipe[:, None], layers=n_layers)
+    e_acc_l = ACC.layer_accumulation_pj(tech, acc_in) * actf
+    tr_in = TE.TransferInputs(
+        rows=rows, cols=cols, c_in=c_in, k=k, cps=cps, input_bits=ib, n_vec=n_vec, pool=lb.pool, novel=nm,
+        tile_cm=t_cm[:, None], pe_cm=p_cm[:, None], pe_nm=p_nm[:, None], num_pe_nm=ppe[:, None],
+        sub=n_sub[:, None], tile_side_um=geom["tile_cm"], pe_cm_h_um=geom["pe_cm_h"], pe_cm_w_um=geom["pe_cm_w"],
+        pe_nm_h_um=geom["pe_nm_h"], pe_nm_w_um=geom["pe_nm_w"], sub_h_um=geom["sub_h"], sub_w_um=geom["sub_w"],
+        grid_rows=grid_rows[:, None], grid_cols=grid_cols[:, None], htree=htree[:, None],
+        out_bits=ACC.subarray_output_bits(acc_in))
+    e_buf_l, e_ic_l = TE.layer_transfer_pj(tech, tr_in)
+    e_buf_l, e_ic_l = e_buf_l * actf, e_ic_l * actf
+    e_other_l = (subarray_reads * PER.subarray_read_pj(tech, n_sub[:, None], mux[:, None], dens_l,
+                                                                torch.minimum(hw.rows_parallel, n_sub)[:, None])
+                 + PER.activation_pj(tech, n_vec * c_out, ib)) * actf
     energy = {
-        "adc": per_conversion(adc_pj),
-        "accumulation": per_conversion(fig["accum_energy_pj"])
-        + (over_layers(tree, w_acc) + s_tree_bits) * add_pj_per_bit,
-        "buffer": s_moved * (2 * buf_pj),
-        "interconnect": s_moved * wire_pj_per_bit,
-        "other": per_conversion(fig["other_energy_pj"] + array_pj) + s_local * local_pj
-        + s_act * act_pj,
+        "adc": e_adc_l.sum(dim=1),
+        "accumulation": e_acc_l.sum(dim=1),
+        "buffer": e_buf_l.sum(dim=1),
+        "interconnect": e_ic_l.sum(dim=1),
+        "other": e_other_l.sum(dim=1),
     }
     dynamic = sum(energy.values())
-    ge_total = (sum(area_um2.values()) - area_um2["array"] - area_um2["interconnect"]) / node.gate_area_um2
-    leak_uw = ge_total * node.gate_leakage_nw * 1e-3
-    leak_pj = leak_uw * latency * 1e-3
+    # one tile design per kind for the whole chip, sized for the widest active layer (as the area)
+    def widest(x: Tensor) -> Tensor:
+        if x.shape[-1] == 1:
+            return x
+        return torch.where(act, x, torch.full_like(x, -math.inf)).amax(dim=1, keepdim=True).clamp(min=1.0)
+
+    lk_in = LK.LeakInputs(
+        sub=n_sub[:, None], rows_parallel=torch.minimum(hw.rows_parallel, n_sub)[:, None], mux=mux[:, None],
+        levels=widest(torch.pow(2.0, bits_e)), num_add=widest(col(num_add)), cps=widest(cps), input_bits=widest(ib),
+        out_bits=widest(tr_in.out_bits), is_sar=hw.adc_is_sar.to(torch.bool)[:, None], tile_cm=t_cm[:, None],
+        pe_cm=p_cm[:, None], pe_nm=p_nm[:, None], num_pe_nm=ppe[:, None], sub_h_um=widest(geom["sub_h"]),
+        sub_w_um=widest(geom["sub_w"]), pe_cm_h_um=widest(geom["pe_cm_h"]), pe_cm_w_um=widest(geom["pe_cm_w"]),
+        pe_nm_h_um=widest(geom["pe_nm_h"]), pe_nm_w_um=widest(geom["pe_nm_w"]))
+    sub_leak = LK.subarray_w(tech, lk_in)
+    leak_cm, in_use_cm = LK.tile_w(tech, lk_in, novel=False, subarray=sub_leak)
+    leak_nm, in_use_nm = LK.tile_w(tech, lk_in, novel=True, subarray=sub_leak)
+    tile_leak_uw = torch.where(nm, leak_nm, leak_cm) * 1e6
+    in_use_uw = torch.where(nm, in_use_nm, in_use_cm) * 1e6
+    leak_pj, leak_uw = LK.chip_leakage(layer_latency, m.tiles, tile_leak_uw.expand_as(layer_latency),
+                                       in_use_uw.expand_as(layer_latency), act, pipe)
     ops = (max_in * kk * c_out / groups).sum(dim=1) * 2  # integers: exact in any order
     total_pj = dynamic + leak_pj
     tops = ops / torch.clamp(latency, min=1e-12) * 1e-3
@@ -608,12 +627,9 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
 
     per = None
     if per_layer:
-        conversions = bv_sub_cols * col(num_add)
-        e_tree = tree * (col(w_acc) + tree_bits) * add_pj_per_bit
-        e_local = (bit_vectors * rows_in + nv_cout * col(w_acc)) * local_pj
-        layer_energy = (conversions * col(adc_pj + fig["accum_energy_pj"] + fig["other_energy_pj"] + array_pj)
-                        + e_tree + moved * (2 * buf_pj + wire_pj_per_bit)[:, None] + e_local + act_ops * act_pj)
+        layer_energy = e_adc_l + e_acc_l + e_buf_l + e_ic_l + e_other_l
         per = {"latency_ns": layer_latency, "dynamic_energy_pj": layer_energy, "tiles": m.tiles,
+               "leakage_power_uw": tile_leak_uw * m.tiles * actf,
                "speedup": m.speedup * actf, "utilization": m.utilization, "novel_mapping": nm,
                "cells": rows * cols * actf}
     return ChipMetrics(
@@ -661,12 +677,14 @@ def evaluate_design(
     mapping: str = "novel",
     bus: str = "xy",
     input_density: float | None = None,
+    weight_level_mean: float | None = None,
 ) -> ChipMetrics:
     """Evaluate one network on one hardware configuration (a batch of one); a tuple ``hw.adc_bits`` gives
     each layer of ``shapes`` its own ADC resolution; ``mapping`` "novel" (NeuroSim's default: 3x3 layers split
     by kernel position) or "conventional" (every layer as its unrolled matrix); ``bus`` NeuroSim's global bus,
     "xy" (V1.4 default X-Y bus) or "htree"; ``input_density`` the fraction of input bits that are 1 (None:
-    the model's default, see :data:`cimpipe.hw.energy.DEFAULT_INPUT_DENSITY`)."""
+    the model's default, see :data:`cimpipe.hw.energy.DEFAULT_INPUT_DENSITY`); ``weight_level_mean`` the mean
+    stored level of the cells in [0, 1] (None: :data:`cimpipe.hw.energy.DEFAULT_WEIGHT_LEVEL_MEAN`)."""
     if mapping not in ("novel", "conventional"):
         raise DesignError(f"mapping {mapping!r} must be 'novel' or 'conventional'")
     if bus not in ("xy", "htree"):
@@ -677,5 +695,7 @@ def evaluate_design(
     layers = LayerBatch.from_shapes([list(shapes)], wb, ib)
     batch = replace(HardwareBatch.from_configs([hw]), novel_mapping=torch.tensor([mapping == "novel"]),
                     global_htree=torch.tensor([bus == "htree"]),
-                    input_density=None if input_density is None else torch.tensor([float(input_density)], dtype=F64))
+                    input_density=None if input_density is None else torch.tensor([float(input_density)], dtype=F64),
+                    weight_level_mean=None if weight_level_mean is None
+                    else torch.tensor([float(weight_level_mean)], dtype=F64))
     return ev.evaluate(layers, batch, per_layer=per_layer)

@@ -11,6 +11,8 @@ evaluated with the model's own choice and flagged in ``model_expresses`` so a re
 from __future__ import annotations
 
 import json
+import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -39,6 +41,7 @@ class ModelInputs:
     mapping: str = "novel"
     bus: str = "xy"
     input_density: float | None = None
+    weight_level_mean: float | None = None
 
 
 def model_inputs(settings: NeuroSimSettings, layers: Sequence[LayerShape],
@@ -75,17 +78,19 @@ def model_row(run: OracleRun) -> dict[str, float] | None:
     if mi is None:
         return None
     return metrics_row(mi.layers, int(run.settings.weight_bits), int(run.settings.input_bits), mi.hardware,
-                       mi.technology, mi.expresses, mi.mapping, mi.bus, mi.input_density)
+                       mi.technology, mi.expresses, mi.mapping, mi.bus, mi.input_density,
+                       getattr(run.stats, "weight_level_mean", None))
 
 
 def metrics_row(layers: Sequence[LayerShape], weight_bits: int | Sequence[int], input_bits: int | Sequence[int],
                 hw: HardwareConfig, tech: Technology, expresses: bool = True,
-                mapping: str = "novel", bus: str = "xy", input_density: float | None = None) -> dict[str, float]:
+                mapping: str = "novel", bus: str = "xy", input_density: float | None = None,
+                weight_level_mean: float | None = None) -> dict[str, float]:
     """The model's chip figures and breakdowns for one design, in NeuroSim's report names."""
     from cimpipe.hw.evaluate import evaluate_design
 
     m = evaluate_design(list(layers), weight_bits, input_bits, hw, tech, mapping=mapping, bus=bus,
-                        input_density=input_density)
+                        input_density=input_density, weight_level_mean=weight_level_mean)
     if not bool(m.feasible[0]):
         return {"feasible": False, "expresses": expresses, "reason": m.reason_text(0)}
     row = {k: float(getattr(m, k)[0]) for k in METRICS + EXACT}
@@ -152,6 +157,14 @@ def side_by_side(model: dict[str, float] | None, neurosim: dict[str, float]) -> 
     return out
 
 
+def plausible_report(report: dict) -> bool:
+    """Whether a stored NeuroSim report is physical: its chip figures finite and below 1e30 (some V1.4 runs
+    overflow in the flash sense-amp model and print energies of ~1e88 pJ)."""
+    vals = [report.get(k) for k in ("dynamic_energy_pj", "leakage_energy_pj", "latency_ns", "area_mm2")]
+    vals += list(report.get("breakdowns", {}).values())
+    return all(isinstance(v, (int, float)) and math.isfinite(v) and abs(v) < 1e30 for v in vals if v is not None)
+
+
 def load_stored(root: Path, kind: str = "all") -> tuple[list[OracleRun], list[dict]]:
     """The stored runs of ``bench/neurosim_sweep.py`` under ``root`` (``runs/*.json``) of one kind ("whole",
     "small" or "all"), with each run's ``kind``, ``network`` name and ``held_out`` mark."""
@@ -159,6 +172,9 @@ def load_stored(root: Path, kind: str = "all") -> tuple[list[OracleRun], list[di
     for f in sorted((Path(root) / "runs").glob("*.json")):
         d = json.loads(f.read_text())
         if kind != "all" and d.get("kind") != kind:
+            continue
+        if not plausible_report(d.get("report", {})):
+            warnings.warn(f"{f.name}: NeuroSim's report is not physical (overflowed figures); left out")
             continue
         runs.append(OracleRun.from_dict(d))
         extra.append({"kind": d.get("kind", "?"), "network": d.get("network_name", "?"),
