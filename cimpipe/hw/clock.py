@@ -84,8 +84,23 @@ def access_width_um(tech: Technology) -> float:
     return w_f * _unit_um(tech)
 
 
+# Param.cpp SRAM cell width in F (planar nodes 28 F); Metal1 width (nm) where it differs from Metal0
+SRAM_CELL_WIDTH_F = {14: 30.8, 10: 31.25, 7: 34.43}
+METAL1_NM = {14: 39.0, 10: 32.0, 7: 28.5}
+
+
 def _cell_h_f(tech: Technology) -> float:
     return GT.SRAM_CELL_HEIGHT_F.get(_nm(tech), tech.cell_height_f) if tech.device.is_sram else tech.cell_height_f
+
+
+def _cell_w_f(tech: Technology) -> float:
+    return SRAM_CELL_WIDTH_F.get(_nm(tech), 28.0) if tech.device.is_sram else tech.cell_width_f
+
+
+def _row_wire_ohm_per_um(tech: Technology) -> float:
+    """Word lines run in Metal1 (Param.cpp Metal1_unitwireresis): the Metal0 figure scaled by width squared."""
+    w0 = tech.node.wire_width_nm
+    return tech.node.wire_res_ohm_per_um * (w0 / METAL1_NM.get(_nm(tech), w0)) ** 2
 
 
 def column_cap_f(tech: Technology, rows: Tensor) -> Tensor:
@@ -161,10 +176,10 @@ def wordline_delay_ns(tech: Technology, cols: Tensor) -> Tensor:
     """WL switch matrix driving one word line (see module doc)."""
     nm, f = _nm(tech), tech.node.feature_um
     nd, pn = GT.node(nm), TR.pn_ratio(nm)
-    length = cols * tech.cell_width_f * f
-    r_wl = length * tech.node.wire_res_ohm_per_um
+    length = cols * _cell_w_f(tech) * f
+    r_wl = length * _row_wire_ohm_per_um(tech)
     if tech.device.is_sram:  # SwitchMatrix.cpp, no repeaters (buffernumber 0)
-        c_wl = length * WIRE_CAP_F_PER_UM + 2 * cols * TR.gate_cap_f(nm, access_width_um(tech))
+        c_wl = length * WIRE_CAP_F_PER_UM + cols * TR.gate_cap_f(nm, access_width_um(tech))  # one WL on (parallel)
         r_set = r_wl * nd.switch_ratio
         wn = TR.on_res_ohm(nm, _unit_um(tech), effective=False) * f * LINEAR_REGION_RATIO / (r_set * 2)
         wp = TR.on_res_ohm(nm, _unit_um(tech), pmos=True, effective=False) * f * LINEAR_REGION_RATIO / (r_set * 2)

@@ -154,10 +154,13 @@ def enlarge_um(nm: int, wn_um, wp_um, height_f: float = CELL_HEIGHT_F) -> tuple[
     ratio = wp / (wn + wp).clamp(min=1e-30)
     if not nd.finfet:
         h = height_f * f
+        full = h - EDGE_F * f  # a single device takes the whole height
         max_p = ratio * (h - PN_GAP_F * f - EDGE_F * f)
         max_n = max_p / ratio.clamp(min=1e-30) * (1 - ratio)
         grow = (wp > 0) & (wp < max_p) & (wn > 0) & (wn < max_n)
-        return torch.where(grow, max_n, wn), torch.where(grow, max_p, wp)
+        new_n = torch.where(grow, max_n, torch.where((wp <= 0) & (wn < full), torch.full_like(wn, full), wn))
+        new_p = torch.where(grow, max_p, torch.where((wn <= 0) & (wp < full), torch.full_like(wp, full), wp))
+        return new_n, new_p
     mx = float(nd.max_fin)
     fins_n, fins_p = torch.ceil(wn / (2 * f) - 1e-9), torch.ceil(wp / (2 * f) - 1e-9)
     ok = (fins_p > 0) & (fins_p <= mx) & (fins_n > 0) & (fins_n <= mx)
@@ -170,4 +173,8 @@ def enlarge_um(nm: int, wn_um, wp_um, height_f: float = CELL_HEIGHT_F) -> tuple[
     new_n = torch.where(hi, n_if_p, torch.where(lo, torch.full_like(wn, mx), fins_n))
     new_p = torch.where(hi, torch.full_like(wp, mx), torch.where(lo, p_if_n, fins_p))
     grow = hi | lo
-    return torch.where(grow, new_n * 2 * f, wn), torch.where(grow, new_p * 2 * f, wp)
+    only_n = (wp <= 0) & (fins_n <= mx)
+    only_p = (wn <= 0) & (fins_p <= mx)
+    out_n = torch.where(grow, new_n * 2 * f, torch.where(only_n, torch.full_like(wn, 2 * f * mx), wn))
+    out_p = torch.where(grow, new_p * 2 * f, torch.where(only_p, torch.full_like(wp, 2 * f * mx), wp))
+    return out_n, out_p
