@@ -29,6 +29,7 @@ from cimpipe.hw import components as C
 from cimpipe.hw import energy as EN
 from cimpipe.hw import delays as G
 from cimpipe.hw import latency as LT
+from cimpipe.hw import wires as WR
 from cimpipe.hw.characterize import (ADC_BITS_RANGE, FIGURE_COLUMNS, KEY_COLUMNS, REASONS, HardwareGrid, characterize,
                                      reason_codes)
 from cimpipe.hw.chip_area import AreaInputs, chip_area_um2
@@ -324,9 +325,11 @@ def _concat(parts: list[ChipMetrics]) -> ChipMetrics:
 
 
 def _floorplan_area_mm2(tech: Technology, lb: LayerBatch, hw: HardwareBatch, m: Mapping, n_sub: Tensor,
-                        mux: Tensor, buffer_cores: Tensor, bus: Tensor, layer_adc: bool) -> tuple[Tensor, dict]:
-    """[D] chip area (mm^2) and its breakdown (um^2) on NeuroSim's floorplan. NeuroSim has one weight and one
-    input precision per chip: the widest active layer's is used."""
+                        mux: Tensor, buffer_cores: Tensor, bus: Tensor, layer_adc: bool
+                        ) -> tuple[Tensor, dict, AreaInputs]:
+    """[D] chip area (mm^2) and its breakdown (um^2) on NeuroSim's floorplan, and the floorplan's inputs (the
+    bus lengths of the latency follow them). NeuroSim has one weight and one input precision per chip: the
+    widest active layer's is used."""
     act = lb.active
 
     def widest(x: Tensor) -> Tensor:
@@ -345,7 +348,7 @@ def _floorplan_area_mm2(tech: Technology, lb: LayerBatch, hw: HardwareBatch, m: 
         buffer_cores=buffer_cores[:, None], bus_bits=bus[:, None], htree=htree.to(torch.bool)[:, None],
         novel_enabled=novel_on.to(torch.bool)[:, None])
     total_um2, parts = chip_area_um2(tech, x)
-    return total_um2 * 1e-6, parts
+    return total_um2 * 1e-6, parts, x
 
 
 def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool) -> ChipMetrics:
@@ -540,7 +543,8 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
     area_um2["interconnect"] = bus * pitch_um * tree_len_um * 1.2  # global H-tree + tiles' local trees
     # the reported area: NeuroSim's floorplan (cimpipe.hw.chip_area); area_um2 above stays the basis of the
     # bus latency and leakage estimates
-    area_total_mm2, area_parts_um2 = _floorplan_area_mm2(tech, lb, hw, m, n_sub, mux, buffer_cores, bus, layer_adc)
+    area_total_mm2, area_parts_um2, area_in = _floorplan_area_mm2(tech, lb, hw, m, n_sub, mux, buffer_cores, bus,
+                                                                   layer_adc)
 
     # ---------------- latency ----------------
     # NeuroSim's synchronous chip: every block counts clock cycles of one chip clock, the slowest sensing
@@ -560,20 +564,22 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
     shape = LT.ChipShape(subarray=n_sub, col_mux=mux, tile_cm=t_cm, pe_cm=p_cm, pe_nm=p_nm, num_pe_nm=m.num_pe_nm,
                          total_tiles=m.total_tiles, bus_bits=bus, buffer_cores=buffer_cores, pipeline=pipe,
                          novel_flag=novel_flag, htree=htree)
-    tile_side_um = side_um / torch.sqrt(torch.clamp(m.total_tiles, min=1.0))
-    grid_rows = torch.ceil(torch.sqrt(torch.clamp(m.total_tiles, min=1.0)))
-    grid_cols = torch.ceil(torch.clamp(m.total_tiles, min=1.0) / grid_rows)
-    pe_side = tile_side_um[:, None] / torch.where(nm, torch.ceil(torch.sqrt(m.num_pe_nm))[:, None],
-                                                  (t_cm / p_cm)[:, None])
+    # bus lengths from NeuroSim's floorplan: a layer's tiles (and PEs) are the conventional or novel kind's
+    sides = WR.floorplan_sides_um(tech, area_in)
+    widest = lambda s: torch.where(act, s.expand_as(rows), torch.zeros_like(rows)).amax(dim=1, keepdim=True)  # noqa: E731
+    tile_side_um = torch.where(nm, widest(sides["tile_nm"]), widest(sides["tile_cm"]))
+    pe_side = torch.where(nm, widest(sides["pe_nm"]), widest(sides["pe_cm"]))
+    grid_rows = torch.ceil(torch.sqrt(torch.clamp(m.total_tiles, min=1.0)))[:, None]
+    grid_cols = torch.ceil(torch.clamp(m.total_tiles, min=1.0)[:, None] / grid_rows)
+    pe_grid = torch.where(nm, torch.ceil(torch.sqrt(m.num_pe_nm))[:, None], (t_cm / p_cm)[:, None])
     tree_ns = G.adder_tree_delay_ns(tech, out_bits, C.log2_ceil(p_cm / n_sub)[:, None])
     cycles = LT.layer_cycles(
         work_l, shape, m.speedup, m.tile_rows, m.tiles, chip_clock, tree_ns, G.maxpool_delay_ns(tech, ib.amax(dim=1)),
-        G.repeated_wire_delay_ns(tech, tile_side_um * torch.ceil(grid_cols / 2)),
-        G.repeated_wire_delay_ns(tech, tile_side_um * (grid_rows - torch.ceil(grid_rows / 2) - 1)),
-        G.repeated_wire_delay_ns(tech, G.htree_path_um(C.log2_ceil(torch.maximum(grid_rows, grid_cols)), tile_side_um,
-                                                        tile_side_um)),
-        G.repeated_wire_delay_ns(tech, G.htree_path_um(C.log2_ceil(torch.where(
-            nm, torch.ceil(torch.sqrt(m.num_pe_nm))[:, None], (t_cm / p_cm)[:, None])), pe_side, pe_side)))
+        WR.xy_bus_delay_ns(tech.node_nm, tile_side_um * torch.ceil(grid_cols / 2), tile_side_um * grid_cols),
+        WR.xy_bus_delay_ns(tech.node_nm, tile_side_um * (grid_rows - torch.ceil(grid_rows / 2) - 1),
+                           tile_side_um * grid_rows),
+        WR.htree_delay_ns(tech.node_nm, grid_rows, grid_cols, tile_side_um, tile_side_um),
+        WR.htree_delay_ns(tech.node_nm, pe_grid, pe_grid, pe_side, pe_side))
     parts_t = {k2: v * chip_clock[:, None] for k2, v in cycles.items()}
     layer_latency = sum(parts_t.values())  # zero for inactive layers
     at_max = layer_latency.argmax(dim=1, keepdim=True)  # the pipeline's slowest stage (first on ties)

@@ -42,6 +42,11 @@ def _fdiv(a: Tensor, b: Tensor) -> Tensor:
     return torch.floor(a / torch.clamp(b, min=1.0))
 
 
+def _col(x: Tensor) -> Tensor:
+    """A [D] figure as [D, 1]; [D, L] ones unchanged."""
+    return x if x.dim() == 2 else x[:, None]
+
+
 def _cycles(delay_ns: Tensor, clock_ns: Tensor) -> Tensor:
     """Synchronous cycles of a combinational delay: ceil(delay * clkFreq) (0 for a zero delay)."""
     return torch.ceil(delay_ns / clock_ns - 1e-9).clamp(min=0.0)
@@ -179,7 +184,7 @@ def layer_cycles(w: LayerWork, s: ChipShape, speedup: Tensor, tile_rows: Tensor,
     tile_out = sel(rf(load_out_cm, out_cap_cm, out_w_cm * npe, bus_cm), rf(load_out_nm, out_cap_nm, out_w_nm * k_nm,
                                                                               bus_nm))
     htree_tile = sel((load_in_cm + load_out_cm) / bus_cm, (load_in_nm + load_out_nm) / bus_nm) * _cycles(
-        htree_tile_delay_ns if htree_tile_delay_ns.dim() == 2 else htree_tile_delay_ns[:, None], clk).clamp(min=1.0)
+        _col(htree_tile_delay_ns), clk).clamp(min=1.0)
     tile_acc = sel(tile_acc_cm, tile_acc_nm)
 
     # ---- chip level ----
@@ -205,13 +210,13 @@ def layer_cycles(w: LayerWork, s: ChipShape, speedup: Tensor, tile_rows: Tensor,
     total_rows = torch.ceil(torch.sqrt(total))
     total_cols = torch.ceil(total / total_rows)
     cols_ns = torch.ceil(w.cols / torch.where(nm, p_nm, t_cm))
-    cyc_h = _cycles(bus_h_delay_ns[:, None], clk)
-    cyc_v = _cycles(bus_v_delay_ns[:, None], clk)
+    cyc_h = _cycles(_col(bus_h_delay_ns), clk)
+    cyc_v = _cycles(_col(bus_v_delay_ns), clk)
     xy = torch.ceil(g_out / bus * total_rows / torch.clamp(rows_ns, min=1.0)) * cyc_h + torch.ceil(
         g_in / bus * total_cols / torch.clamp(cols_ns, min=1.0)) * cyc_v
     share = torch.ceil(bus * tiles / total)
     htree = torch.ceil((g_out + g_in) / torch.clamp(share, min=1.0)) * _cycles(
-        htree_global_delay_ns[:, None], clk).clamp(min=1.0)
+        _col(htree_global_delay_ns), clk).clamp(min=1.0)
     ic_global = torch.where(s.htree[:, None], htree, xy)
 
     buffer = pe_buf + tile_in + tile_out + g_buf
