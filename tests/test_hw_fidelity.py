@@ -20,7 +20,7 @@ STORED = Path(__file__).resolve().parent / "data" / "neurosim"
 # mean and max |relative error| over every stored run the model covers (nodes 130-7 nm), in percent
 BOUNDS = {
     "area_mm2": (5.0, 20.0),
-    "latency_ns": (35.0, 100.0),
+    "latency_ns": (3.0, 15.0),
     "dynamic_energy_pj": (70.0, 800.0),
     "leakage_energy_pj": (80.0, 300.0),
     "tops_per_w": (60.0, 800.0),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import torch
 
+from cimpipe.hw import transistors as TR
 from cimpipe.hw.technology import Technology
 
 Tensor = torch.Tensor
@@ -43,8 +44,25 @@ def nand2_delay_ns(tech: Technology) -> float:
 
 
 def adder_delay_ns(tech: Technology, bits: Tensor) -> Tensor:
-    """Ripple-carry adder of ``bits`` bits: 2 NAND stages in, 2 per further carry bit, 3 out (Adder.cpp)."""
-    return nand2_delay_ns(tech) * (5.0 + 2.0 * torch.clamp(_t(bits) - 2.0, min=0.0))
+    """Ripple-carry adder of ``bits`` bits (Adder.cpp CalculateLatency): NAND2 gates of 4F/2F (widened to the
+    cell, EnlargeSize) in stages of NMOS pull-down (2 R_n into the output and 3 gate loads) and PMOS pull-up
+    (R_p into 2 loads): two stages in, the intermediate pair once per further carry bit (its delay from the
+    ramp after the first pair), then N, P (1 load) and a last pull-down into no load; Horowitz delays with the
+    ramp carried through (transistor figures from :mod:`cimpipe.hw.transistors`)."""
+    nm, f = tech.node.node_nm, tech.node.feature_um
+    wn, wp = TR.enlarge_um(nm, 4 * f, TR.pn_ratio(nm) * 2 * f)
+    c_in, c_out = TR.nand_caps_f(nm, wn, wp)
+    r_n, r_p = 2 * TR.on_res_ohm(nm, wn), TR.on_res_ohm(nm, wp, pmos=True)
+    t1, q = TR.horowitz_s(r_n * (c_out + 3 * c_in))
+    t2, q = TR.horowitz_s(r_p * (c_out + 2 * c_in), q)
+    t3, q = TR.horowitz_s(r_n * (c_out + 3 * c_in), q)
+    t4, q = TR.horowitz_s(r_p * (c_out + 2 * c_in), q)
+    t5, q = TR.horowitz_s(r_n * (c_out + 3 * c_in), q)
+    t6, q = TR.horowitz_s(r_p * (c_out + c_in), q)
+    t7, _ = TR.horowitz_s(r_n * c_out, q)
+    fixed = float(t1 + t2 + t5 + t6 + t7) * 1e9
+    per_bit = float(t3 + t4) * 1e9
+    return fixed + per_bit * torch.clamp(_t(bits) - 2.0, min=0.0)
 
 
 def adder_tree_delay_ns(tech: Technology, bits: Tensor, stages: Tensor) -> Tensor:

@@ -579,7 +579,8 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
         WR.xy_bus_delay_ns(tech.node_nm, tile_side_um * (grid_rows - torch.ceil(grid_rows / 2) - 1),
                            tile_side_um * grid_rows),
         WR.htree_delay_ns(tech.node_nm, grid_rows, grid_cols, tile_side_um, tile_side_um),
-        WR.htree_delay_ns(tech.node_nm, pe_grid, pe_grid, pe_side, pe_side))
+        WR.htree_delay_ns(tech.node_nm, pe_grid, pe_grid, pe_side, pe_side),
+        lambda bits, stages: G.adder_tree_delay_ns(tech, bits, stages))
     parts_t = {k2: v * chip_clock[:, None] for k2, v in cycles.items()}
     layer_latency = sum(parts_t.values())  # zero for inactive layers
     at_max = layer_latency.argmax(dim=1, keepdim=True)  # the pipeline's slowest stage (first on ties)

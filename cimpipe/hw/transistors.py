@@ -178,3 +178,24 @@ def enlarge_um(nm: int, wn_um, wp_um, height_f: float = CELL_HEIGHT_F) -> tuple[
     out_n = torch.where(grow, new_n * 2 * f, torch.where(only_n, torch.full_like(wn, 2 * f * mx), wn))
     out_p = torch.where(grow, new_p * 2 * f, torch.where(only_p, torch.full_like(wp, 2 * f * mx), wp))
     return out_n, out_p
+
+
+def nand_caps_f(nm: int, wn_um, wp_um, inputs: int = 2) -> tuple[Tensor, Tensor]:
+    """Input and output capacitance of an unfolded ``inputs``-input NAND (formula.cpp CalculateGateCapacitance,
+    NAND case: the parallel PMOS share drains, the series NMOS stack has one drain per input)."""
+    nd = node(nm)
+    f = nd.f_um
+    wn, wp = _t(wn_um), _t(wp_um)
+    c_in = gate_cap_f(nm, wn) + gate_cap_f(nm, wp)
+    cj, csw, cdc = _junction(nm)
+    if nd.finfet:
+        gap = (nd.cpp_um / f - 1.0) * f
+        hn = torch.ceil(wn / (2 * f) - 1e-9) * nd.fin_width_um
+        hp = torch.ceil(wp / (2 * f) - 1e-9) * nd.fin_width_um
+        return c_in, (gap * (inputs + 1) // 2 * hp + gap * inputs * hn) * 1e-12 * cj
+    unit = GATE_POLY_GAP_F * f
+    wdp, wdn = unit * ((inputs + 1) // 2), unit * inputs
+    side_p = 2 * wdp + wp * (1 - (inputs + 1) % 2)
+    side_n = 2 * wdn + wn
+    c_out = ((wdp * wp + wdn * wn) * cj * 1e-12 + (side_p + side_n) * csw * 1e-6 + (wp + wn) * cdc * 1e-6)
+    return c_in, c_out

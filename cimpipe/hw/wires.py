@@ -7,8 +7,9 @@ Written from NeuroSim V1.4's formulas (not its code):
   runs on 2x wide wire, ``>= 1e5`` F on 4x wide wire (NeuroSim's barrier correction mixes nm and m and so
   vanishes; so it does here). Wire capacitance 0.2 fF/um.
 * repeater sizing (HTree.cpp / XYBus.cpp Initialize): ``floor(sqrt(R0 c / (C0 r)))`` minimum inverters every
-  ``sqrt(2 R0 (C_in + C_out) / (r c))``, then halved (spacing x0.9) until the delay per length exceeds the
-  optimum by the bus delay tolerance (0.1); ``R0`` the mean of the NMOS and PMOS on-resistances.
+  ``sqrt(2 R0 (C_in + C_out) / (r c))``, then halved as an integer (spacing x0.9) until the delay per length
+  exceeds the optimum by the bus delay tolerance (0.1), at least one; ``R0`` the mean of the NMOS and PMOS
+  on-resistances.
 * delay per length ``0.7 (R (C_in + C_out + c d) + 0.54 r c d^2 + r d C_in) / d``.
 * H-tree root-to-leaf path (HTree.cpp CalculateLatency): ``N = ceil(log2(max(rows, cols)))`` vertical and
   horizontal stages of ``unit * 2^N`` halved before each stage, then the main bus, ``2^(N-1)`` units wide on
@@ -63,17 +64,15 @@ def repeater(nm: int) -> tuple[float, float, float, float]:
         return 0.7 * (r * (ci + co + c_w * dist) + 0.54 * r_w * dist * c_w * dist + r_w * dist * ci) / dist
 
     r0, c0_in, c0_out = inv(1.0)
-    size = float(math.floor(math.sqrt(r0 * c_w / c0_in / r_w)))
+    size = int(math.floor(math.sqrt(r0 * c_w / c0_in / r_w)))  # an int in NeuroSim: halving truncates
     dist = math.sqrt(2 * r0 * (c0_out + c0_in) / (r_w * c_w))
-    best = per_m(size, dist)
+    best = per_m(max(size, 1), dist)
     delay = 0.0
-    for _ in range(64):
-        if delay >= best * (1 + BUS_DELAY_TOLERANCE):
-            break
-        size /= 2
+    while delay < best * (1 + BUS_DELAY_TOLERANCE):
+        size //= 2
         dist *= 0.9
-        delay = per_m(size, dist)
-    r, ci, co = inv(max(1.0, size))
+        delay = per_m(size, dist) if size > 0 else math.inf
+    r, ci, co = inv(float(max(1, size)))
     return r, ci, co, dist
 
 
