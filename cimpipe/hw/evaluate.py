@@ -561,8 +561,11 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
     work_l = LT.LayerWork(n_vec=n_vec, input_bits=ib, rows=rows, cols=cols, c_in=c_in, c_out=c_out, k=k, cps=cps,
                           out_bits=out_bits, num_add=col(num_add).expand_as(rows), pool=lb.pool & act, novel=nm,
                           active=act)
+    # the global buffer's cores as Chip.cpp counts them for its latency: the chip's input precision (not the
+    # 8-bit operand of the area estimate) times the largest (layer-by-layer) or half the summed (pipeline) input
+    lat_buffer_cores = torch.clamp(torch.ceil(ib.amax(dim=1) * buffer_words / GLOBAL_BUFFER_CORE_BITS - 1e-9), min=1.0)
     shape = LT.ChipShape(subarray=n_sub, col_mux=mux, tile_cm=t_cm, pe_cm=p_cm, pe_nm=p_nm, num_pe_nm=m.num_pe_nm,
-                         total_tiles=m.total_tiles, bus_bits=bus, buffer_cores=buffer_cores, pipeline=pipe,
+                         total_tiles=m.total_tiles, bus_bits=bus, buffer_cores=lat_buffer_cores, pipeline=pipe,
                          novel_flag=novel_flag, htree=htree)
     # bus lengths from NeuroSim's floorplan: a layer's tiles (and PEs) are the conventional or novel kind's
     sides = WR.floorplan_sides_um(tech, area_in)
