@@ -567,22 +567,25 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
     shape = LT.ChipShape(subarray=n_sub, col_mux=mux, tile_cm=t_cm, pe_cm=p_cm, pe_nm=p_nm, num_pe_nm=m.num_pe_nm,
                          total_tiles=m.total_tiles, bus_bits=bus, buffer_cores=lat_buffer_cores, pipeline=pipe,
                          novel_flag=novel_flag, htree=htree)
-    # bus lengths from NeuroSim's floorplan: a layer's tiles (and PEs) are the conventional or novel kind's
+    # bus lengths from NeuroSim's floorplan: a layer's tiles (and PEs) are the conventional or novel kind's;
+    # the delays are per design and kind [D], then taken per layer
     sides = WR.floorplan_sides_um(tech, area_in)
-    widest = lambda s: torch.where(act, s.expand_as(rows), torch.zeros_like(rows)).amax(dim=1, keepdim=True)  # noqa: E731
-    tile_side_um = torch.where(nm, widest(sides["tile_nm"]), widest(sides["tile_cm"]))
-    pe_side = torch.where(nm, widest(sides["pe_nm"]), widest(sides["pe_cm"]))
-    grid_rows = torch.ceil(torch.sqrt(torch.clamp(m.total_tiles, min=1.0)))[:, None]
-    grid_cols = torch.ceil(torch.clamp(m.total_tiles, min=1.0)[:, None] / grid_rows)
-    pe_grid = torch.where(nm, torch.ceil(torch.sqrt(m.num_pe_nm))[:, None], (t_cm / p_cm)[:, None])
+    widest = lambda s: torch.where(act, s.expand_as(rows), torch.zeros_like(rows)).amax(dim=1)  # noqa: E731
+    tile_cm_um, tile_nm_um = widest(sides["tile_cm"]), widest(sides["tile_nm"])
+    pe_cm_um, pe_nm_um = widest(sides["pe_cm"]), widest(sides["pe_nm"])
+    grid_rows = torch.ceil(torch.sqrt(torch.clamp(m.total_tiles, min=1.0)))
+    grid_cols = torch.ceil(torch.clamp(m.total_tiles, min=1.0) / grid_rows)
+    pe_grid_nm, pe_grid_cm = torch.ceil(torch.sqrt(m.num_pe_nm)), t_cm / p_cm
+    per_kind = lambda f: torch.where(nm, f(tile_nm_um)[:, None], f(tile_cm_um)[:, None])  # noqa: E731
+    node_nm = tech.node_nm
     tree_ns = G.adder_tree_delay_ns(tech, out_bits, C.log2_ceil(p_cm / n_sub)[:, None])
     cycles = LT.layer_cycles(
         work_l, shape, m.speedup, m.tile_rows, m.tiles, chip_clock, tree_ns, G.maxpool_delay_ns(tech, ib.amax(dim=1)),
-        WR.xy_bus_delay_ns(tech.node_nm, tile_side_um * torch.ceil(grid_cols / 2), tile_side_um * grid_cols),
-        WR.xy_bus_delay_ns(tech.node_nm, tile_side_um * (grid_rows - torch.ceil(grid_rows / 2) - 1),
-                           tile_side_um * grid_rows),
-        WR.htree_delay_ns(tech.node_nm, grid_rows, grid_cols, tile_side_um, tile_side_um),
-        WR.htree_delay_ns(tech.node_nm, pe_grid, pe_grid, pe_side, pe_side),
+        per_kind(lambda s: WR.xy_bus_delay_ns(node_nm, s * torch.ceil(grid_cols / 2), s * grid_cols)),
+        per_kind(lambda s: WR.xy_bus_delay_ns(node_nm, s * (grid_rows - torch.ceil(grid_rows / 2) - 1), s * grid_rows)),
+        per_kind(lambda s: WR.htree_delay_ns(node_nm, grid_rows, grid_cols, s, s)),
+        torch.where(nm, WR.htree_delay_ns(node_nm, pe_grid_nm, pe_grid_nm, pe_nm_um, pe_nm_um)[:, None],
+                    WR.htree_delay_ns(node_nm, pe_grid_cm, pe_grid_cm, pe_cm_um, pe_cm_um)[:, None]),
         lambda bits, stages: G.adder_tree_delay_ns(tech, bits, stages))
     parts_t = {k2: v * chip_clock[:, None] for k2, v in cycles.items()}
     layer_latency = sum(parts_t.values())  # zero for inactive layers

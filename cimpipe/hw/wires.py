@@ -76,40 +76,40 @@ def repeater(nm: int) -> tuple[float, float, float, float]:
     return r, ci, co, dist
 
 
-def unit_delay_s_per_m(nm: int, width_factor: Tensor | float = 1.0) -> Tensor:
-    """Delay per metre of repeated bus wire ``width_factor`` times the minimum width."""
+@lru_cache(maxsize=None)
+def _unit_delay(nm: int, width_factor: float) -> float:
     r, ci, co, d = repeater(nm)
-    wf = width_factor if isinstance(width_factor, Tensor) else torch.tensor(float(width_factor), dtype=torch.float64)
-    r_w = torch.full_like(wf, 0.0)
-    for k in torch.unique(wf).tolist():
-        r_w = torch.where(wf == k, torch.full_like(wf, wire_res_ohm_per_m(WIRE_WIDTH_NM[nm] * k)), r_w)
-    c_w = WIRE_CAP_F_PER_M
+    r_w, c_w = wire_res_ohm_per_m(WIRE_WIDTH_NM[nm] * width_factor), WIRE_CAP_F_PER_M
     return 0.7 * (r * (ci + co + c_w * d) + 0.54 * r_w * d * c_w * d + r_w * d * ci) / d
+
+
+def unit_delay_s_per_m(nm: int, width_factor: Tensor | float = 1.0) -> Tensor:
+    """Delay per metre of repeated bus wire ``width_factor`` (1, 2 or 4) times the minimum width."""
+    if not isinstance(width_factor, Tensor):
+        return torch.tensor(_unit_delay(nm, float(width_factor)), dtype=torch.float64)
+    u1, u2, u4 = (_unit_delay(nm, k) for k in (1.0, 2.0, 4.0))
+    return torch.where(width_factor >= 4.0, u4, torch.where(width_factor >= 2.0, u2, u1))
 
 
 def _stage_delay_s(nm: int, length_m: Tensor) -> Tensor:
     """One H-tree stage: its wire class from its length in feature sizes (HTree.cpp GetUnitLengthRes)."""
-    f_m = TR.node(nm).f_um * 1e-6
-    per_f = length_m / f_m
-    factor = torch.where(per_f >= 1e5, 4.0, torch.where(per_f >= 1e4, 2.0, 1.0))
-    return length_m * unit_delay_s_per_m(nm, factor)
+    per_f = length_m / (TR.node(nm).f_um * 1e-6)
+    u1, u2, u4 = (_unit_delay(nm, k) for k in (1.0, 2.0, 4.0))
+    return length_m * torch.where(per_f >= 1e5, u4, torch.where(per_f >= 1e4, u2, u1))
 
 
 def htree_delay_ns(nm: int, rows: Tensor, cols: Tensor, unit_h_um: Tensor, unit_w_um: Tensor) -> Tensor:
-    """Root-to-leaf delay of NeuroSim's H-tree over ``rows`` x ``cols`` units of ``unit_h`` x ``unit_w``."""
+    """Root-to-leaf delay of NeuroSim's H-tree over ``rows`` x ``cols`` units of ``unit_h`` x ``unit_w`` ([D])."""
     n = torch.ceil(torch.log2(torch.clamp(torch.maximum(rows, cols), min=1.0)) - 1e-9)
     n, h, w = torch.broadcast_tensors(n, unit_h_um * 1e-6, unit_w_um * 1e-6)
-    total = torch.zeros_like(h)
-    last = torch.zeros_like(h)
-    for i in range(int(n.max().item()) if n.numel() else 0):
-        on = n > i
-        scale = torch.pow(2.0, n - i - 1)
-        v = _stage_delay_s(nm, h * scale)
-        hz_len = w * scale
-        hz = _stage_delay_s(nm, hz_len)
-        total = total + torch.where(on, v + hz, torch.zeros_like(v))
-        last = torch.where(on & (n == i + 1), hz / hz_len.clamp(min=1e-30), last)
-    main = torch.where(n >= 1, torch.pow(2.0, n - 1) * w * last, torch.zeros_like(w))
+    top = int(n.max().item()) if n.numel() else 0
+    # stage k (k = N-1 ... 0) runs 2^k units vertically and horizontally; stages k >= N are absent
+    scale = torch.pow(2.0, torch.arange(max(top, 1), dtype=h.dtype))
+    on = torch.arange(max(top, 1), dtype=h.dtype) < n.unsqueeze(-1)
+    stages = _stage_delay_s(nm, h.unsqueeze(-1) * scale) + _stage_delay_s(nm, w.unsqueeze(-1) * scale)
+    total = torch.where(on, stages, 0.0).sum(dim=-1)
+    # the main bus, 2^(N-1) units wide, on the last horizontal stage's (one unit long) wire class
+    main = torch.where(n >= 1, torch.pow(2.0, n - 1) * _stage_delay_s(nm, w), 0.0)
     return (total + main) * 1e9
 
 
@@ -117,8 +117,8 @@ def xy_bus_delay_ns(nm: int, length_um: Tensor, span_um: Tensor) -> Tensor:
     """One X-Y bus run of ``length_um`` on the wire class of the whole bus's ``span_um`` (XYBus.cpp
     CalculateArea picks it, CalculateLatency uses it)."""
     per_f = span_um / TR.node(nm).f_um
-    factor = torch.where(per_f >= 1e5, 4.0, torch.where(per_f >= 1e4, 2.0, 1.0))
-    return length_um * 1e-6 * unit_delay_s_per_m(nm, factor) * 1e9
+    u1, u2, u4 = (_unit_delay(nm, k) for k in (1.0, 2.0, 4.0))
+    return length_um * 1e-6 * torch.where(per_f >= 1e5, u4, torch.where(per_f >= 1e4, u2, u1)) * 1e9
 
 
 def floorplan_sides_um(tech, x) -> dict[str, Tensor]:
