@@ -128,7 +128,7 @@ def layer_cycles(w: LayerWork, s: ChipShape, speedup: Tensor, tile_rows: Tensor,
     nm = w.novel
     t_cm, p_cm = s.tile_cm[:, None], s.pe_cm[:, None]
     p_nm, k_nm = s.pe_nm[:, None], torch.clamp(s.num_pe_nm, min=1.0)[:, None]
-    tree_cyc = _cycles(tree_delay_ns if tree_delay_ns.dim() == 2 else tree_delay_ns[:, None], clk)
+    tree_cyc = None if adder_tree_ns is not None else _cycles(_col(tree_delay_ns), clk)
     su_row, su_col = duplication(w, s, speedup)
     su = su_row * su_col
 
@@ -174,13 +174,13 @@ def layer_cycles(w: LayerWork, s: ChipShape, speedup: Tensor, tile_rows: Tensor,
 
     # PE: subarray sensing cycles, adder tree, DFF buffers (ProcessingUnit.cpp), then duplication
     adc = nvb * mux * w.num_add / div
-    tree_pe, tree_tile_cm, tree_tile_nm = tree_cyc, tree_cyc, tree_cyc
+    tree_pe, tree_tile = tree_cyc, tree_cyc
     if adder_tree_ns is not None:
         tree_pe = _cycles(adder_tree_ns(w.out_bits, _log2c(torch.ceil(rows_pe / n - 1e-9))), clk)
         units_cm = torch.where(case_b, torch.ceil(rows_t / p_cm - 1e-9), npe)
-        tree_tile_cm = _cycles(adder_tree_ns(nbpeo_cm, _log2c(units_cm)), clk)
-        tree_tile_nm = _cycles(adder_tree_ns(nbpeo_nm, _log2c(k_nm.expand_as(rows_pe))), clk)
-    tile_acc_cm, tile_acc_nm = tile_acc_cm * tree_tile_cm, tile_acc_nm * tree_tile_nm
+        tree_tile = _cycles(torch.where(nm, adder_tree_ns(nbpeo_nm, _log2c(k_nm)),
+                                        adder_tree_ns(nbpeo_cm, _log2c(units_cm))), clk)
+    tile_acc_cm, tile_acc_nm = tile_acc_cm * tree_tile, tile_acc_nm * tree_tile
     pe_tree = nv * _fdiv(mux, w.cps) * tree_pe / div
     pe_in = _fdiv(rows_pe * nvb, ib * n)
     pe_out = _fdiv(_fdiv(_fdiv(cols_pe, w.cps) * w.out_bits * nvb, ib), (n / mux) * (w.out_bits + stg_pe))
