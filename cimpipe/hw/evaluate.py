@@ -34,6 +34,7 @@ from cimpipe.hw import latency as LT
 from cimpipe.hw import leakage as LK
 from cimpipe.hw import periphery_energy as PER
 from cimpipe.hw import transfer_energy as TE
+from cimpipe.hw import wires as WR
 from cimpipe.hw.characterize import (ADC_BITS_RANGE, FIGURE_COLUMNS, KEY_COLUMNS, REASONS, HardwareGrid, characterize,
                                      reason_codes)
 from cimpipe.hw.chip_area import AreaInputs, chip_area_um2
@@ -331,9 +332,10 @@ def _concat(parts: list[ChipMetrics]) -> ChipMetrics:
 
 def _floorplan_area_mm2(tech: Technology, lb: LayerBatch, hw: HardwareBatch, m: Mapping, n_sub: Tensor,
                         mux: Tensor, buffer_words: Tensor, bus: Tensor, layer_adc: bool,
-                        geometry: dict | None = None) -> tuple[Tensor, dict]:
-    """[D] chip area (mm^2) and its breakdown (um^2) on NeuroSim's floorplan. NeuroSim has one weight and one
-    input precision per chip: the widest active layer's is used (also for the ``buffer_words`` of the buffer)."""
+                        geometry: dict | None = None) -> tuple[Tensor, dict, AreaInputs]:
+    """[D] chip area (mm^2) and its breakdown (um^2) on NeuroSim's floorplan, and the floorplan's inputs (the
+    bus lengths of the latency follow them). NeuroSim has one weight and one input precision per chip: the
+    widest active layer's is used (also for the ``buffer_words`` of the buffer)."""
     act = lb.active
 
     def widest(x: Tensor) -> Tensor:
@@ -352,7 +354,7 @@ def _floorplan_area_mm2(tech: Technology, lb: LayerBatch, hw: HardwareBatch, m: 
         buffer_words=buffer_words[:, None], bus_bits=bus[:, None], htree=htree.to(torch.bool)[:, None],
         novel_enabled=novel_on.to(torch.bool)[:, None], pipeline=hw.pipeline.to(torch.bool)[:, None])
     total_um2, parts = chip_area_um2(tech, x, geometry)
-    return total_um2 * 1e-6, parts
+    return total_um2 * 1e-6, parts, x
 
 
 def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool) -> ChipMetrics:
@@ -517,8 +519,8 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
     # the reported area: NeuroSim's floorplan (cimpipe.hw.chip_area); area_um2 above stays the basis of the
     # bus latency and leakage estimates
     geom: dict = {}
-    area_total_mm2, area_parts_um2 = _floorplan_area_mm2(tech, lb, hw, m, n_sub, mux, buffer_words, bus, layer_adc,
-                                                         geom)
+    area_total_mm2, area_parts_um2, _ = _floorplan_area_mm2(tech, lb, hw, m, n_sub, mux, buffer_words, bus,
+                                                                   layer_adc, geom)
 
     # ---------------- latency ----------------
     # NeuroSim's synchronous chip: every block counts clock cycles of one chip clock, the slowest sensing
@@ -535,23 +537,33 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
     work_l = LT.LayerWork(n_vec=n_vec, input_bits=ib, rows=rows, cols=cols, c_in=c_in, c_out=c_out, k=k, cps=cps,
                           out_bits=out_bits, num_add=col(num_add).expand_as(rows), pool=lb.pool & act, novel=nm,
                           active=act)
+    # the global buffer's cores as Chip.cpp counts them for its latency: the chip's input precision (not the
+    # 8-bit operand of the area estimate) times the largest (layer-by-layer) or half the summed (pipeline) input
+    lat_buffer_cores = torch.clamp(torch.ceil(ib.amax(dim=1) * buffer_words / GLOBAL_BUFFER_CORE_BITS - 1e-9), min=1.0)
     shape = LT.ChipShape(subarray=n_sub, col_mux=mux, tile_cm=t_cm, pe_cm=p_cm, pe_nm=p_nm, num_pe_nm=m.num_pe_nm,
-                         total_tiles=m.total_tiles, bus_bits=bus, buffer_cores=buffer_cores, pipeline=pipe,
+                         total_tiles=m.total_tiles, bus_bits=bus, buffer_cores=lat_buffer_cores, pipeline=pipe,
                          novel_flag=novel_flag, htree=htree)
-    tile_side_um = side_um / torch.sqrt(torch.clamp(m.total_tiles, min=1.0))
+    # bus lengths from NeuroSim's floorplan: a layer's tiles (and PEs) are the conventional or novel kind's;
+    # the delays are per design and kind [D], then taken per layer
+    sides = {"tile_cm": geom["tile_cm"], "tile_nm": geom["tile_nm"],
+             "pe_cm": torch.sqrt(geom["pe_cm_h"] * geom["pe_cm_w"]), "pe_nm": torch.sqrt(geom["pe_nm_h"] * geom["pe_nm_w"])}
+    widest = lambda s: torch.where(act, s.expand_as(rows), torch.zeros_like(rows)).amax(dim=1)  # noqa: E731
+    tile_cm_um, tile_nm_um = widest(sides["tile_cm"]), widest(sides["tile_nm"])
+    pe_cm_um, pe_nm_um = widest(sides["pe_cm"]), widest(sides["pe_nm"])
     grid_rows = torch.ceil(torch.sqrt(torch.clamp(m.total_tiles, min=1.0)))
     grid_cols = torch.ceil(torch.clamp(m.total_tiles, min=1.0) / grid_rows)
-    pe_side = tile_side_um[:, None] / torch.where(nm, torch.ceil(torch.sqrt(m.num_pe_nm))[:, None],
-                                                  (t_cm / p_cm)[:, None])
+    pe_grid_nm, pe_grid_cm = torch.ceil(torch.sqrt(m.num_pe_nm)), t_cm / p_cm
+    per_kind = lambda f: torch.where(nm, f(tile_nm_um)[:, None], f(tile_cm_um)[:, None])  # noqa: E731
+    node_nm = tech.node_nm
     tree_ns = G.adder_tree_delay_ns(tech, out_bits, C.log2_ceil(p_cm / n_sub)[:, None])
     cycles = LT.layer_cycles(
         work_l, shape, m.speedup, m.tile_rows, m.tiles, chip_clock, tree_ns, G.maxpool_delay_ns(tech, ib.amax(dim=1)),
-        G.repeated_wire_delay_ns(tech, tile_side_um * torch.ceil(grid_cols / 2)),
-        G.repeated_wire_delay_ns(tech, tile_side_um * (grid_rows - torch.ceil(grid_rows / 2) - 1)),
-        G.repeated_wire_delay_ns(tech, G.htree_path_um(C.log2_ceil(torch.maximum(grid_rows, grid_cols)), tile_side_um,
-                                                        tile_side_um)),
-        G.repeated_wire_delay_ns(tech, G.htree_path_um(C.log2_ceil(torch.where(
-            nm, torch.ceil(torch.sqrt(m.num_pe_nm))[:, None], (t_cm / p_cm)[:, None])), pe_side, pe_side)))
+        per_kind(lambda s: WR.xy_bus_delay_ns(node_nm, s * torch.ceil(grid_cols / 2), s * grid_cols)),
+        per_kind(lambda s: WR.xy_bus_delay_ns(node_nm, s * (grid_rows - torch.ceil(grid_rows / 2) - 1), s * grid_rows)),
+        per_kind(lambda s: WR.htree_delay_ns(node_nm, grid_rows, grid_cols, s, s)),
+        torch.where(nm, WR.htree_delay_ns(node_nm, pe_grid_nm, pe_grid_nm, pe_nm_um, pe_nm_um)[:, None],
+                    WR.htree_delay_ns(node_nm, pe_grid_cm, pe_grid_cm, pe_cm_um, pe_cm_um)[:, None]),
+        lambda bits, stages: G.adder_tree_delay_ns(tech, bits, stages))
     parts_t = {k2: v * chip_clock[:, None] for k2, v in cycles.items()}
     layer_latency = sum(parts_t.values())  # zero for inactive layers
     at_max = layer_latency.argmax(dim=1, keepdim=True)  # the pipeline's slowest stage (first on ties)

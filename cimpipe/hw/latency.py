@@ -22,6 +22,7 @@ Integer arithmetic of the C++ (``int / int``) is kept where it changes counts. A
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
@@ -40,6 +41,11 @@ def _log2c(x: Tensor) -> Tensor:
 def _fdiv(a: Tensor, b: Tensor) -> Tensor:
     """C++ integer division of non-negative integers held as floats."""
     return torch.floor(a / torch.clamp(b, min=1.0))
+
+
+def _col(x: Tensor) -> Tensor:
+    """A [D] figure as [D, 1]; [D, L] ones unchanged."""
+    return x if x.dim() == 2 else x[:, None]
 
 
 def _cycles(delay_ns: Tensor, clock_ns: Tensor) -> Tensor:
@@ -104,12 +110,16 @@ def duplication(w: LayerWork, s: ChipShape, speedup: Tensor) -> tuple[Tensor, Te
 
 def layer_cycles(w: LayerWork, s: ChipShape, speedup: Tensor, tile_rows: Tensor, tiles: Tensor,
                  clock_ns: Tensor, tree_delay_ns: Tensor, maxpool_delay_ns: Tensor, bus_h_delay_ns: Tensor,
-                 bus_v_delay_ns: Tensor, htree_global_delay_ns: Tensor, htree_tile_delay_ns: Tensor
-                 ) -> dict[str, Tensor]:
+                 bus_v_delay_ns: Tensor, htree_global_delay_ns: Tensor, htree_tile_delay_ns: Tensor,
+                 adder_tree_ns: Callable[[Tensor, Tensor], Tensor] | None = None) -> dict[str, Tensor]:
     """Clock cycles of every layer, [D, L], by NeuroSim bucket: ``adc``, ``accumulation``, ``buffer``,
     ``interconnect`` and ``other`` (activation and pooling only; NeuroSim's printed 'other' also holds buffer
     and interconnect). Delays are [D] (or [D, L]) ns; ``tiles`` / ``tile_rows`` as :class:`Mapping` has them
-    (tile rows without the pipeline's replication)."""
+    (tile rows without the pipeline's replication). ``adder_tree_ns(bits, stages)``, when given, times each adder
+    tree as NeuroSim sizes it (AdderTree.cpp CalculateLatency: first stage ``bits`` wide, ``ceil(log2(inputs))``
+    stages for the inputs it adds): the PE tree over the layer's subarray rows in a PE, the tile tree over its
+    PEs (numBitPEOutput wide), the global tree over its tile rows (numBitSubarrayOutput +
+    ``log2(maxAddFromSubArray)`` wide, Chip.cpp); otherwise ``tree_delay_ns`` times them all."""
     act = w.active.to(torch.float64)
     clk = clock_ns[:, None]
     n, mux = s.subarray[:, None], s.col_mux[:, None]
@@ -118,7 +128,7 @@ def layer_cycles(w: LayerWork, s: ChipShape, speedup: Tensor, tile_rows: Tensor,
     nm = w.novel
     t_cm, p_cm = s.tile_cm[:, None], s.pe_cm[:, None]
     p_nm, k_nm = s.pe_nm[:, None], torch.clamp(s.num_pe_nm, min=1.0)[:, None]
-    tree_cyc = _cycles(tree_delay_ns if tree_delay_ns.dim() == 2 else tree_delay_ns[:, None], clk)
+    tree_cyc = None if adder_tree_ns is not None else _cycles(_col(tree_delay_ns), clk)
     su_row, su_col = duplication(w, s, speedup)
     su = su_row * su_col
 
@@ -134,7 +144,7 @@ def layer_cycles(w: LayerWork, s: ChipShape, speedup: Tensor, tile_rows: Tensor,
     stg_pe_cm = _log2c(p_cm / n)
     # tile accumulation: case b only when the layer spans several PE rows; case c always
     tile_acc_cm = torch.where(case_a, 0.0, torch.where(case_b & (torch.ceil(rows_t / p_cm) <= 1), 0.0, 1.0)) * (
-        nv * torch.ceil(mux / w.cps) * tree_cyc)
+        nv * torch.ceil(mux / w.cps))  # times the tile tree's cycles below
     nbpeo_cm = w.out_bits + p_cm / n  # numBitPEOutputCM = numBitSubarrayOutput + ceil(sqrt(numSubArrayCM))
     in_cap_cm = npe * ib * n
     out_w_cm = nbpeo_cm + _log2c(npe)
@@ -148,7 +158,7 @@ def layer_cycles(w: LayerWork, s: ChipShape, speedup: Tensor, tile_rows: Tensor,
     cols_t_nm = torch.minimum(p_nm, w.cols)
     rows_pe_nm = _fdiv(rows_t_nm, k_nm)
     stg_pe_nm = _log2c(p_nm / n)
-    tile_acc_nm = nv * _fdiv(mux, w.cps) * tree_cyc
+    tile_acc_nm = nv * _fdiv(mux, w.cps)  # times the tile tree's cycles below
     nbpeo_nm = w.out_bits + p_nm / n
     in_cap_nm = k_nm * ib * n
     out_w_nm = nbpeo_nm + _log2c(k_nm)
@@ -164,7 +174,14 @@ def layer_cycles(w: LayerWork, s: ChipShape, speedup: Tensor, tile_rows: Tensor,
 
     # PE: subarray sensing cycles, adder tree, DFF buffers (ProcessingUnit.cpp), then duplication
     adc = nvb * mux * w.num_add / div
-    pe_tree = nv * _fdiv(mux, w.cps) * tree_cyc / div
+    tree_pe, tree_tile = tree_cyc, tree_cyc
+    if adder_tree_ns is not None:
+        tree_pe = _cycles(adder_tree_ns(w.out_bits, _log2c(torch.ceil(rows_pe / n - 1e-9))), clk)
+        units_cm = torch.where(case_b, torch.ceil(rows_t / p_cm - 1e-9), npe)
+        tree_tile = _cycles(torch.where(nm, adder_tree_ns(nbpeo_nm, _log2c(k_nm)),
+                                        adder_tree_ns(nbpeo_cm, _log2c(units_cm))), clk)
+    tile_acc_cm, tile_acc_nm = tile_acc_cm * tree_tile, tile_acc_nm * tree_tile
+    pe_tree = nv * _fdiv(mux, w.cps) * tree_pe / div
     pe_in = _fdiv(rows_pe * nvb, ib * n)
     pe_out = _fdiv(_fdiv(_fdiv(cols_pe, w.cps) * w.out_bits * nvb, ib), (n / mux) * (w.out_bits + stg_pe))
     pe_buf = (pe_in + pe_out) / div
@@ -179,7 +196,7 @@ def layer_cycles(w: LayerWork, s: ChipShape, speedup: Tensor, tile_rows: Tensor,
     tile_out = sel(rf(load_out_cm, out_cap_cm, out_w_cm * npe, bus_cm), rf(load_out_nm, out_cap_nm, out_w_nm * k_nm,
                                                                               bus_nm))
     htree_tile = sel((load_in_cm + load_out_cm) / bus_cm, (load_in_nm + load_out_nm) / bus_nm) * _cycles(
-        htree_tile_delay_ns if htree_tile_delay_ns.dim() == 2 else htree_tile_delay_ns[:, None], clk).clamp(min=1.0)
+        _col(htree_tile_delay_ns), clk).clamp(min=1.0)
     tile_acc = sel(tile_acc_cm, tile_acc_nm)
 
     # ---- chip level ----
@@ -196,7 +213,14 @@ def layer_cycles(w: LayerWork, s: ChipShape, speedup: Tensor, tile_rows: Tensor,
     relu = torch.ceil(nv * w.c_out / units)
     rows_ns = tile_rows * torch.where(pipe, torch.clamp(torch.round(tiles / torch.clamp(
         tile_rows * torch.ceil(w.cols / torch.where(nm, p_nm, t_cm)), min=1.0)), min=1.0), 1.0)
-    g_acc = torch.where(rows_ns > 1, torch.ceil(w.c_out * (nv / units)) * tree_cyc, 0.0)
+    tree_g = tree_cyc
+    if adder_tree_ns is not None:
+        sub_pe = torch.where(s.novel_flag[:, None], torch.maximum(torch.ceil(p_cm / n), torch.ceil(p_nm / n))
+                             * torch.maximum(torch.ceil(t_cm / p_cm), torch.ceil(torch.sqrt(k_nm) - 1e-9)),
+                             torch.ceil(p_cm / n) * torch.ceil(t_cm / p_cm))
+        max_add = sub_pe * torch.where(pipe, layers_n + 1, 1.0)
+        tree_g = _cycles(adder_tree_ns((w.out_bits + _log2c(max_add)).expand_as(rows_ns), _log2c(rows_ns)), clk)
+    g_acc = torch.where(rows_ns > 1, torch.ceil(w.c_out * (nv / units)) * tree_g, 0.0)
     n_mp = torch.floor(torch.maximum(t_cm / mux, p_nm / mux))
     pool = torch.where(w.pool, torch.ceil(nv * w.c_out / MAXPOOL_WINDOW / n_mp) * MAXPOOL_STAGES
                        * _cycles(maxpool_delay_ns[:, None], clk).clamp(min=1.0), 0.0)
@@ -205,13 +229,13 @@ def layer_cycles(w: LayerWork, s: ChipShape, speedup: Tensor, tile_rows: Tensor,
     total_rows = torch.ceil(torch.sqrt(total))
     total_cols = torch.ceil(total / total_rows)
     cols_ns = torch.ceil(w.cols / torch.where(nm, p_nm, t_cm))
-    cyc_h = _cycles(bus_h_delay_ns[:, None], clk)
-    cyc_v = _cycles(bus_v_delay_ns[:, None], clk)
+    cyc_h = _cycles(_col(bus_h_delay_ns), clk)
+    cyc_v = _cycles(_col(bus_v_delay_ns), clk)
     xy = torch.ceil(g_out / bus * total_rows / torch.clamp(rows_ns, min=1.0)) * cyc_h + torch.ceil(
         g_in / bus * total_cols / torch.clamp(cols_ns, min=1.0)) * cyc_v
     share = torch.ceil(bus * tiles / total)
     htree = torch.ceil((g_out + g_in) / torch.clamp(share, min=1.0)) * _cycles(
-        htree_global_delay_ns[:, None], clk).clamp(min=1.0)
+        _col(htree_global_delay_ns), clk).clamp(min=1.0)
     ic_global = torch.where(s.htree[:, None], htree, xy)
 
     buffer = pe_buf + tile_in + tile_out + g_buf
