@@ -106,6 +106,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mapping", choices=("novel", "conventional"), default="novel",
                    help="novel: 3x3 layers split by kernel position (NeuroSim's default); conventional: unrolled")
     p.add_argument("--bus", choices=("xy", "htree"), default="xy", help="global interconnect: X-Y bus or H-tree")
+    p.add_argument("--input-bit-density", type=_nonneg_float, default=None,
+                   help="fraction of input bits that are 1 (the energy follows it; default 0.5)")
     p.add_argument("--node", type=_positive_int, default=None, help="override the technology node (nm)")
     p.add_argument("--r-on", type=_positive_float, default=None, help="override Ron (ohm)")
     p.add_argument("--on-off", type=_positive_float, default=None, help="override the on/off ratio")
@@ -157,8 +159,10 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         cell_bits=args.cell_bits if args.cell_bits is not None else tech.device.max_cell_bits,
         pipeline=args.pipeline,
     )
+    if args.input_bit_density is not None and args.input_bit_density > 1:
+        raise CliError(f"--input-bit-density {args.input_bit_density} must lie in [0, 1]")
     m = evaluate_design(shapes, args.weight_bits, args.input_bits, hw, tech, per_layer=args.layers,
-                        mapping=args.mapping, bus=args.bus)
+                        mapping=args.mapping, bus=args.bus, input_density=args.input_bit_density)
     if not bool(m.feasible[0]):
         raise CliError(f"the design cannot be built: {m.reason_text(0)}")
     summary = m.summary(0)

@@ -69,3 +69,18 @@ def test_adc_bits_per_layer(capsys, tmp_path, monkeypatch):
     assert coarse_fc["energy_breakdown_pj"]["adc"] < uniform["energy_breakdown_pj"]["adc"]
     assert main(["evaluate", NET, "--technology", "rram_22nm", "--adc-bits", "5,5"]) == 2
     assert "--adc-bits gives 2 resolutions but" in capsys.readouterr().err
+
+
+def test_evaluate_speaks_neurosims_knobs(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    def energy(*extra: str) -> dict:
+        assert main(["evaluate", NET, "--technology", "rram_22nm", "--json", *extra]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    sparse, dense = energy("--input-bit-density", "0.1"), energy("--input-bit-density", "0.4")
+    assert sparse["dynamic_energy_pj"] < dense["dynamic_energy_pj"] and sparse["area_mm2"] == dense["area_mm2"]
+    conventional, htree = energy("--mapping", "conventional"), energy("--bus", "htree")
+    assert conventional["tiles"] != sparse["tiles"] and htree["area_mm2"] != sparse["area_mm2"]
+    assert main(["evaluate", NET, "--technology", "sram_22nm", "--node", "3", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["area_mm2"] > 0
