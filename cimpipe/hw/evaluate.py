@@ -46,7 +46,6 @@ Tensor = torch.Tensor
 F64 = torch.float64
 
 GLOBAL_BUFFER_CORE_BITS = 128 * 128
-BUFFER_INTERFACE_BITS = 128
 MAX_GLOBAL_BUS_BITS = 2048
 
 EVAL_REASONS = REASONS + ("layer_shape_invalid", "operand_bits_out_of_range", "no_active_layer")
@@ -332,10 +331,10 @@ def _concat(parts: list[ChipMetrics]) -> ChipMetrics:
 
 def _floorplan_area_mm2(tech: Technology, lb: LayerBatch, hw: HardwareBatch, m: Mapping, n_sub: Tensor,
                         mux: Tensor, buffer_words: Tensor, bus: Tensor, layer_adc: bool,
-                        geometry: dict | None = None) -> tuple[Tensor, dict, AreaInputs]:
-    """[D] chip area (mm^2) and its breakdown (um^2) on NeuroSim's floorplan, and the floorplan's inputs (the
-    bus lengths of the latency follow them). NeuroSim has one weight and one input precision per chip: the
-    widest active layer's is used (also for the ``buffer_words`` of the buffer)."""
+                        geometry: dict | None = None) -> tuple[Tensor, dict]:
+    """[D] chip area (mm^2) and its breakdown (um^2) on NeuroSim's floorplan; ``geometry`` receives the tile and
+    PE sides (the bus lengths of the latency follow them). NeuroSim has one weight and one input precision per
+    chip: the widest active layer's is used (also for the ``buffer_words`` of the buffer)."""
     act = lb.active
 
     def widest(x: Tensor) -> Tensor:
@@ -354,7 +353,7 @@ def _floorplan_area_mm2(tech: Technology, lb: LayerBatch, hw: HardwareBatch, m: 
         buffer_words=buffer_words[:, None], bus_bits=bus[:, None], htree=htree.to(torch.bool)[:, None],
         novel_enabled=novel_on.to(torch.bool)[:, None], pipeline=hw.pipeline.to(torch.bool)[:, None])
     total_um2, parts = chip_area_um2(tech, x, geometry)
-    return total_um2 * 1e-6, parts, x
+    return total_um2 * 1e-6, parts
 
 
 def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool) -> ChipMetrics:
@@ -371,7 +370,7 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
     active layers is reported). With ``adc_bits`` [D] every figure is a [D] tensor and the arithmetic is the
     original chip-level one, bit for bit.
     """
-    tech, node = ev.tech, ev.tech.node
+    tech = ev.tech
     act = lb.active
     actf = act.to(F64)
     if hw.adc_bits.dim() == 2 and hw.adc_bits.shape[1] == 0:  # no layer slots: any characterized ADC will do
@@ -459,53 +458,8 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
 
     # ---------------- chip floorplan and area ----------------
     t_cm, p_cm, p_nm, ppe = m.tile_size_cm, m.pe_size_cm, m.pe_size_nm, torch.clamp(m.num_pe_nm, min=1.0)
-    sub_area = {k2: fig[k2] for k2 in ("array_area_um2", "adc_area_um2", "accum_area_um2", "other_area_um2")}
-    subs_cm = (t_cm / n_sub) ** 2
-    subs_nm = ppe * (p_nm / n_sub) ** 2
-    if layer_adc:
-        # the subarrays of a layer's tiles (zero for inactive slots). m.tiles_cm / m.tiles_nm are the sums of
-        # m.tiles over the conventional / novel layers and every count is an integer below 2^53, so these
-        # counts add up exactly to the chip-level tiles_cm*subs_cm + tiles_nm*subs_nm: every subarray belongs
-        # to one layer's tiles.
-        subs_layer = m.tiles * torch.where(nm, subs_nm[:, None], subs_cm[:, None])
-
-        def per_subarray(a: Tensor) -> Tensor:  # sum over layers of subarrays x per-subarray figure
-            return (subs_layer * a).sum(dim=1)
-    else:
-        n_subarrays = m.tiles_cm * subs_cm + m.tiles_nm * subs_nm
-
-        def per_subarray(a: Tensor) -> Tensor:
-            return n_subarrays * a
-    w_tree = shared(w_acc) + C.log2_ceil(p_cm / n_sub)  # trees are as wide as their widest input
-
-    def tree_area(inputs: Tensor, trees: Tensor, width: Tensor) -> Tensor:
-        return trees * torch.clamp(inputs - 1, min=0.0) * (C.adder_area_um2(tech, width) + C.dff_area_um2(tech, width))
-
-    pe_cm_acc = tree_area(p_cm / n_sub, p_cm / mux, w_tree)
-    pe_nm_acc = tree_area(p_nm / n_sub, p_nm / mux, w_tree)
-    tile_cm_acc = (t_cm / p_cm) ** 2 * pe_cm_acc + tree_area(t_cm / p_cm, t_cm / mux, w_tree + 2)
-    tile_nm_acc = ppe * pe_nm_acc + tree_area(ppe, p_nm / mux, w_tree + 4)
-    pe_buf = lambda p: C.buffer_area_um2(tech, p * C.MAX_OPERAND_BITS + p / mux * w_tree)  # noqa: E731
-    tile_cm_buf = (t_cm / p_cm) ** 2 * pe_buf(p_cm) + C.buffer_area_um2(tech, 2 * t_cm * C.MAX_OPERAND_BITS)
-    tile_nm_buf = ppe * pe_buf(p_nm) + C.buffer_area_um2(tech, 2 * p_nm * torch.sqrt(ppe) * C.MAX_OPERAND_BITS)
-
     max_in = lb.ifm_h * lb.ifm_w * c_in * actf  # input feature map words per layer
     buffer_words = torch.where(pipe, max_in.sum(dim=1) / 2, max_in.amax(dim=1))
-    buffer_cores = torch.clamp(torch.ceil(C.MAX_OPERAND_BITS * buffer_words / GLOBAL_BUFFER_CORE_BITS), min=1.0)
-    g_buffer = C.buffer_area_um2(tech, buffer_cores * GLOBAL_BUFFER_CORE_BITS)
-    g_accum = tree_area(torch.clamp(m.tile_rows.amax(dim=1), min=1.0), t_cm / mux, w_tree + 6)
-    g_act = (t_cm / mux) * C.MAX_OPERAND_BITS * 4 * node.gate_area_um2 * 2
-
-    area_um2 = {
-        "array": per_subarray(sub_area["array_area_um2"]),
-        "adc": per_subarray(sub_area["adc_area_um2"]),
-        "accumulation": per_subarray(sub_area["accum_area_um2"]) + m.tiles_cm * tile_cm_acc
-        + m.tiles_nm * tile_nm_acc + g_accum,
-        "other": per_subarray(sub_area["other_area_um2"]) + m.tiles_cm * tile_cm_buf + m.tiles_nm * tile_nm_buf
-        + g_buffer + g_act,
-    }
-    core_um2 = sum(area_um2.values())
-    side_um = torch.sqrt(core_um2)
     lane_width = torch.where(nm, (p_nm * torch.ceil(torch.sqrt(ppe)))[:, None], t_cm[:, None]) * (1 + 1 / mux[:, None])
     lane_count = torch.where(pipe[:, None], m.tiles, actf)
     bus = (lane_width * lane_count).sum(dim=1)
@@ -513,14 +467,10 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
                       bus / torch.pow(2.0, torch.ceil(torch.log2(torch.clamp(bus / MAX_GLOBAL_BUS_BITS, min=1.0)))),
                       bus)
     bus = torch.clamp(bus, min=1.0)
-    tree_len_um = side_um * torch.sqrt(torch.clamp(m.total_tiles, min=1.0))
-    pitch_um = 2 * node.wire_width_nm * 1e-3
-    area_um2["interconnect"] = bus * pitch_um * tree_len_um * 1.2  # global H-tree + tiles' local trees
-    # the reported area: NeuroSim's floorplan (cimpipe.hw.chip_area); area_um2 above stays the basis of the
-    # bus latency and leakage estimates
+    # the reported area: NeuroSim's floorplan (cimpipe.hw.chip_area)
     geom: dict = {}
-    area_total_mm2, area_parts_um2, _ = _floorplan_area_mm2(tech, lb, hw, m, n_sub, mux, buffer_words, bus,
-                                                                   layer_adc, geom)
+    area_total_mm2, area_parts_um2 = _floorplan_area_mm2(tech, lb, hw, m, n_sub, mux, buffer_words, bus, layer_adc,
+                                                         geom)
 
     # ---------------- latency ----------------
     # NeuroSim's synchronous chip: every block counts clock cycles of one chip clock, the slowest sensing
