@@ -210,11 +210,16 @@ def main(argv: list[str] | None = None) -> int:
     plan = make_plan()
     args.out.mkdir(parents=True, exist_ok=True)
     plan_path = args.out / "plan.json"
-    text = json.dumps(plan, indent=1)
-    if plan_path.exists() and plan_path.read_text() != text:
-        print(f"{plan_path} differs from this script's plan; remove it to re-plan", file=sys.stderr)
-        return 2
-    plan_path.write_text(text)
+    if plan_path.exists():
+        # settings gain fields with defaults over time; the stored plan stands if it agrees once read back
+        stored = json.loads(plan_path.read_text())
+        for e in stored:
+            e["settings"] = ns.NeuroSimSettings.from_dict(e["settings"]).to_dict()
+        if stored != plan:
+            print(f"{plan_path} differs from this script's plan; remove it to re-plan", file=sys.stderr)
+            return 2
+    else:
+        plan_path.write_text(json.dumps(plan, indent=1))
     todo = [e for e in plan if args.kind in ("all", e["kind"])
             and (args.only is None or e["network_name"] in args.only.split(","))]
     # small runs first (fast), then whole networks from the quickest kind
