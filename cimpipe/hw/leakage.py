@@ -9,9 +9,12 @@ the word-line (and 1T1R source-line) switch matrices' N each, the shift-adders' 
 9 NAND2 per bit (Adder.cpp); the flash encoder (MultilevelSAEncoder.cpp) L-1 NAND2 and 5 (L-1) inverters plus
 log2 L wide NANDs per ADC; SRAM cells two inverters each (the only part NeuroSim also charges while a subarray
 is in use, minus the cells being read), SRAM precharger (two PMOS) and write driver (three inverters) per column.
-Sense amps, SAR ADCs and pass-gate muxes do not leak in NeuroSim. A PE adds its adder tree, flip-flop buffers and
-two buses; a tile its PEs, accumulation tree, register-file buffers and local H-tree (repeaters leak per unit
-length, ``leak(repeater) / spacing`` times the bus width). Global blocks do not enter NeuroSim's chip leakage.
+Sense amps, SAR ADCs and pass-gate muxes do not leak in NeuroSim. A PE adds its adder tree, flip-flop buffers (one
+subarray's input bits and adder-tree outputs) and two buses; a tile its PEs, accumulation tree, register-file
+buffers (flip-flops, at most one 32 x 32 core each) and local H-tree (repeaters leak per unit length,
+``leak(repeater) / spacing`` times the bus width: the tile's PEs times the PE size, a conventional tile's PEs
+along one side). Flip-flops and adders leak as cimpipe.hw.capacitance computes them (the adder's NAND2 enlarged).
+Global blocks do not enter NeuroSim's chip leakage.
 
 Chip (main.cpp): layer-by-layer, layer i's leakage energy is (tiles of the other layers x a tile's leakage +
 its own tiles x their in-use leakage) x its latency; pipelined, layer i leaks
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 
 import torch
 
+from cimpipe.hw import capacitance as CP
 from cimpipe.hw import digital_energy as DE
 from cimpipe.hw import gates as G
 from cimpipe.hw import transfer_energy as TE
@@ -33,6 +37,7 @@ from cimpipe.hw.technology import Technology
 
 Tensor = torch.Tensor
 IOFF_PLANAR_A_PER_M = 100e-6
+TILE_BUFFER_CORE_BITS = 32 * 32  # Param.cpp tileBufferCoreSizeRow x tileBufferCoreSizeCol
 IOFF_FINFET_A_PER_M = {14: (1.0e-4, 102.3333e-6), 10: (1.27e-4, 100.5839e-6), 7: (1.47e-4, 100.9536e-6),
                        5: (1.38e-4, 100.9536e-6), 3: (1.58e-4, 100.9536e-6)}
 
@@ -60,11 +65,13 @@ def nand_w(tech: Technology, inputs: Tensor | float, wp_f: float) -> Tensor:
 
 
 def flop_w(tech: Technology) -> float:
-    return 8 * inv_w(tech, DE.MIN_NMOS_F, DE._pn(tech) * DE.MIN_NMOS_F)
+    """One flip-flop (DFF.cpp): 8 minimum inverters (the nanosheet layout's gate factor at 2 and 1 nm)."""
+    return CP.dff_leakage_w(tech.node.node_nm)
 
 
 def adder_bit_w(tech: Technology) -> Tensor:
-    return 9 * nand_w(tech, 2.0, DE._pn(tech) * DE.MIN_NMOS_F)
+    """One adder bit (Adder.cpp): 9 NAND2 of the adder's widths, enlarged to the cell."""
+    return torch.tensor(CP.adder_bit_leakage_w(tech.node.node_nm), dtype=torch.float64)
 
 
 def tree_w(tech: Technology, inputs: Tensor, bits: Tensor, trees: Tensor) -> Tensor:
@@ -153,15 +160,25 @@ def tile_w(tech: Technology, x: LeakInputs, novel: bool,
     k = torch.clamp(pe / x.sub, min=1.0)
     subs = k * k
     pe_tree = tree_w(tech, k, x.out_bits, torch.ceil(pe / x.mux))
-    pe_bufs = (x.input_bits * x.sub * k + torch.ceil(x.sub / x.mux) * k * (x.out_bits + torch.ceil(torch.log2(k))))
-    pe_bus = per_um * (k - 1) * (x.sub_w_um + x.sub_h_um) * pe
+    # PE flip-flop buffers (ProcessingUnit.cpp, no synchronous data transfer): one subarray's rows of input bits,
+    # one subarray's column groups of adder-tree outputs
+    pe_bufs = x.input_bits * x.sub + torch.floor(x.sub / x.mux) * (x.out_bits + torch.ceil(torch.log2(k)))
+    # PE buses (Bus.cpp): the input bus, (k - 1) subarray widths of one subarray's rows; the output bus,
+    # (k - 1) subarray heights of k subarrays' columns
+    pe_bus = per_um * (k - 1) * (x.sub_w_um * x.sub + x.sub_h_um * pe)
     pe_leak = subs * sub_leak + pe_tree + pe_bufs * flop_w(tech) + pe_bus
     pe_bits = x.out_bits + k
     k_in = n_pe if novel else k_side
     acc = tree_w(tech, k_in, pe_bits, tile_trees)
-    bufs = (k_in * x.input_bits * x.sub + (pe_bits + torch.ceil(torch.log2(k_in))) * k_in * x.sub / x.mux)
-    wire = torch.clamp(TE.htree_path_um(k_side, k_side, pe_h, pe_w) - (pe_h + pe_w) / 2, min=0.0)
-    tree = per_um * wire * n_pe * pe
+    # tile register files (Tile.cpp, Buffer.cpp): flip-flops, at most one 32 x 32 core each
+    core = float(TILE_BUFFER_CORE_BITS)
+    bufs = (torch.clamp(k_in * x.input_bits * x.sub, max=core)
+            + torch.clamp((pe_bits + torch.ceil(torch.log2(k_in))) * k_in * torch.floor(x.sub / x.mux), max=core))
+    # local H-tree (HTree.cpp): its wire, (h + w)(2^(n-1) - 1) over the halving stages plus the main bus
+    # 2^(n-1) w, n = ceil(log2 side), carries the tile's PEs x PE size bits (conventional: the PEs of a side)
+    half = torch.pow(2.0, torch.ceil(torch.log2(k_side)) - 1)
+    wire = (pe_h + pe_w) * torch.clamp(half - 1, min=0.0) + half * pe_w
+    tree = per_um * wire * torch.where(torch.as_tensor(novel), n_pe, k_side) * pe
     return n_pe * pe_leak + acc + bufs * flop_w(tech) + tree, n_pe * subs * sub_in_use
 
 
