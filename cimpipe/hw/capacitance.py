@@ -252,14 +252,15 @@ def gate_caps(nm: int, kind: str, inputs: int, wn_f: float, wp_f: float,
 
 
 @lru_cache(maxsize=None)
-def gaa_gate_caps(nm: int, kind: str, inputs: int, factors: tuple[float, float, float]) -> tuple[float, float]:
-    """(input, output) capacitance of a minimum nanosheet cell in the special layout (CalculateGateCapacitance_GAA:
-    both devices one stack, gate capacitance times ``factors[0]``, drain heights times the N / P tuning)."""
+def gaa_gate_caps(nm: int, kind: str, inputs: int, factors: tuple[float, float, float],
+                  wn_f: float = MIN_NMOS, wp_f: float = MIN_NMOS) -> tuple[float, float]:
+    """(input, output) capacitance of a nanosheet cell in the special layout (CalculateGateCapacitance_GAA: one
+    stack per device, gate capacitance times ``factors[0]``, drain heights times the N / P tuning); minimum
+    devices unless widths are given (0 for a device that is absent)."""
     d = devices(nm)
     gate_factor, n_tune, p_tune = factors
-    c_in = gate_factor * 2 * gate_cap(nm, MIN_NMOS)
-    w = MIN_NMOS * d.f
-    return c_in, _output_cap(d, kind, inputs, w, w, CELL_HEIGHT_F * d.f, (n_tune, p_tune))
+    c_in = gate_factor * (gate_cap(nm, wn_f) + gate_cap(nm, wp_f))
+    return c_in, _output_cap(d, kind, inputs, wn_f * d.f, wp_f * d.f, CELL_HEIGHT_F * d.f, (n_tune, p_tune))
 
 
 @lru_cache(maxsize=None)
@@ -362,6 +363,21 @@ def adder_nand_caps(nm: int) -> tuple[float, float]:
     d = devices(nm)
     wn, wp = enlarge_f(nm, 2 * MIN_NMOS, d.pn * MIN_NMOS)
     return gate_caps(nm, NAND, 2, wn, wp, cell_height_f(nm))
+
+
+@lru_cache(maxsize=None)
+def sense_amp_caps(nm: int) -> tuple[float, float, float, float]:
+    """(gate N, drain N, gate P, drain P) of the flash ADC's sense amp (MultilevelSenseAmp.cpp Initialize): a
+    minimum NMOS and a pn x minimum PMOS, each alone in a standard cell; the special nanosheet layout at 2 and
+    1 nm (the flip-flop's factors)."""
+    d = devices(nm)
+    if nm in GAA_INV:
+        g_p, c_p = gaa_gate_caps(nm, INV, 1, GAA_INV[nm], 0.0, d.pn * MIN_NMOS)
+        g_n, c_n = gaa_gate_caps(nm, INV, 1, GAA_INV[nm], MIN_NMOS, 0.0)
+    else:
+        g_p, c_p = gate_caps(nm, INV, 1, 0.0, d.pn * MIN_NMOS)
+        g_n, c_n = gate_caps(nm, INV, 1, MIN_NMOS, 0.0)
+    return g_n, c_n, g_p, c_p
 
 
 @lru_cache(maxsize=None)

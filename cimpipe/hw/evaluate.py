@@ -534,7 +534,10 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
                               col(fig["adc_ref_w"]), col(fig["adc_sense_s"]), g_read)
     conversions = bv_sub_cols * col(num_add)
     subarray_reads = bit_vectors * sub_rows * torch.ceil(cols / n_sub[:, None])
-    e_adc_l = (conversions * e_conv + subarray_reads * dens_l * col(fig["wordline_pj"])) * actf
+    # word lines and switch matrices are charged per active row of the rows a subarray holds (ProcessingUnit.cpp
+    # GetInputVector: activityRowRead = active rows / numRowSubArray)
+    dens_rows = dens_l * torch.clamp(rows_per_sub / n_sub[:, None], max=1.0)
+    e_adc_l = (conversions * e_conv + subarray_reads * dens_rows * col(fig["wordline_pj"])) * actf
     n_layers = actf.sum(dim=1, keepdim=True)
     acc_in = ACC.AccumInputs(
         sub=n_sub[:, None], mux=mux[:, None], levels=torch.pow(2.0, bits_e), num_add=col(num_add), cps=cps,
@@ -551,7 +554,7 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
         out_bits=ACC.subarray_output_bits(acc_in))
     e_buf_l, e_ic_l = TE.layer_transfer_pj(tech, tr_in)
     e_buf_l, e_ic_l = e_buf_l * actf, e_ic_l * actf
-    e_other_l = (subarray_reads * PER.subarray_read_pj(tech, n_sub[:, None], mux[:, None], dens_l,
+    e_other_l = (subarray_reads * PER.subarray_read_pj(tech, n_sub[:, None], mux[:, None], dens_rows,
                                                                 torch.minimum(hw.rows_parallel, n_sub)[:, None])
                  + PER.activation_pj(tech, n_vec * c_out, ib)) * actf
     energy = {
