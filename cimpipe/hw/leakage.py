@@ -24,7 +24,6 @@ system clock (the longest latency).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -36,32 +35,21 @@ from cimpipe.hw import transfer_energy as TE
 from cimpipe.hw.technology import Technology
 
 Tensor = torch.Tensor
-IOFF_PLANAR_A_PER_M = 100e-6
 TILE_BUFFER_CORE_BITS = 32 * 32  # Param.cpp tileBufferCoreSizeRow x tileBufferCoreSizeCol
-IOFF_FINFET_A_PER_M = {14: (1.0e-4, 102.3333e-6), 10: (1.27e-4, 100.5839e-6), 7: (1.47e-4, 100.9536e-6),
-                       5: (1.38e-4, 100.9536e-6), 3: (1.58e-4, 100.9536e-6)}
-
-
-def _width_m(tech: Technology, width_f: float) -> float:
-    nd = G.node(tech.node.node_nm)
-    if nd.finfet:
-        return math.ceil(width_f / 2.0 - 1e-9) * nd.eff_width_um * 1e-6
-    return width_f * nd.f_um * 1e-6
-
-
-def _ioff(tech: Technology) -> tuple[float, float]:
-    return IOFF_FINFET_A_PER_M.get(tech.node.node_nm, (IOFF_PLANAR_A_PER_M, IOFF_PLANAR_A_PER_M))
+SRAM_CELL_WIDTHS_F = (2.0, 1.0)  # Param.cpp widthSRAMCellNMOS / PMOS above 14 nm (1, 1 in 2F units below)
 
 
 def inv_w(tech: Technology, wn_f: float, wp_f: float) -> float:
-    i_n, i_p = _ioff(tech)
-    return (_width_m(tech, wn_f) * i_n + _width_m(tech, wp_f) * i_p) / 2 * tech.node.vdd_v
+    """An inverter of NMOS / PMOS widths in F (CalculateGateLeakage, times VDD)."""
+    return CP.gate_leakage_a(tech.node.node_nm, CP.INV, 1, wn_f, wp_f) * tech.node.vdd_v
 
 
 def nand_w(tech: Technology, inputs: Tensor | float, wp_f: float) -> Tensor:
+    """NANDs of ``inputs`` inputs (tensor) with PMOS ``wp_f`` F wide: 0.48 (2 inputs) or 0.31 of the PMOS stack."""
     inputs = torch.as_tensor(inputs, dtype=torch.float64)
     ratio = torch.where(inputs <= 2, torch.full_like(inputs, 0.48), torch.full_like(inputs, 0.31))
-    return ratio * _width_m(tech, wp_f) * _ioff(tech)[1] * inputs * tech.node.vdd_v
+    nm = tech.node.node_nm
+    return ratio * CP.effective_width_m(nm, wp_f) * CP.devices(nm).ioff_p * inputs * tech.node.vdd_v
 
 
 def flop_w(tech: Technology) -> float:
@@ -133,7 +121,8 @@ def subarray_w(tech: Technology, x: LeakInputs) -> tuple[Tensor, Tensor]:
     leak = leak + torch.where(x.is_sar, torch.zeros_like(encoder), encoder)
     in_use = torch.zeros_like(leak)
     if tech.device.is_sram:
-        cell = 2 * inv_w(tech, 2.0 if G.node(tech.node.node_nm).finfet else 1.0, 2.0 if G.node(tech.node.node_nm).finfet else 1.0)
+        finfet = G.node(tech.node.node_nm).finfet
+        cell = 2 * inv_w(tech, *((2.0, 2.0) if finfet else SRAM_CELL_WIDTHS_F))
         leak = leak + x.sub * (2 * inv_w(tech, 0.0, pn * n) + 3 * inv_w(tech, n, pn * n))  # precharger, write driver
         leak = leak + cell * x.sub * x.sub
         in_use = cell * (x.sub * x.sub - x.rows_parallel * lanes)
@@ -165,7 +154,9 @@ def tile_w(tech: Technology, x: LeakInputs, novel: bool,
     pe_bufs = x.input_bits * x.sub + torch.floor(x.sub / x.mux) * (x.out_bits + torch.ceil(torch.log2(k)))
     # PE buses (Bus.cpp): the input bus, (k - 1) subarray widths of one subarray's rows; the output bus,
     # (k - 1) subarray heights of k subarrays' columns
-    pe_bus = per_um * (k - 1) * (x.sub_w_um * x.sub + x.sub_h_um * pe)
+    _, dist0, size0 = TE.repeater(tech, 0.0)  # PE buses keep the delay-optimal repeater (no tolerance)
+    pe_per_um = inv_w(tech, DE.MIN_NMOS_F * size0, DE._pn(tech) * DE.MIN_NMOS_F * size0) / dist0
+    pe_bus = pe_per_um * (k - 1) * (x.sub_w_um * x.sub + x.sub_h_um * pe)
     pe_leak = subs * sub_leak + pe_tree + pe_bufs * flop_w(tech) + pe_bus
     pe_bits = x.out_bits + k
     k_in = n_pe if novel else k_side
@@ -174,10 +165,12 @@ def tile_w(tech: Technology, x: LeakInputs, novel: bool,
     core = float(TILE_BUFFER_CORE_BITS)
     bufs = (torch.clamp(k_in * x.input_bits * x.sub, max=core)
             + torch.clamp((pe_bits + torch.ceil(torch.log2(k_in))) * k_in * torch.floor(x.sub / x.mux), max=core))
-    # local H-tree (HTree.cpp): its wire, (h + w)(2^(n-1) - 1) over the halving stages plus the main bus
-    # 2^(n-1) w, n = ceil(log2 side), carries the tile's PEs x PE size bits (conventional: the PEs of a side)
+    # local H-tree (HTree.cpp): its wire, 2 s (2^(n-1) - 1) over the halving stages plus the main bus
+    # 2^(n-1) s, n = ceil(log2 side), s the PE side, carries the tile's PEs x PE size bits (conventional: the PEs of a side)
+    # HTree.cpp lays the PEs out as squares of their area (ProcessingUnitCalculateArea: height = sqrt(area))
+    pe_side = torch.sqrt(pe_h * pe_w)
     half = torch.pow(2.0, torch.ceil(torch.log2(k_side)) - 1)
-    wire = (pe_h + pe_w) * torch.clamp(half - 1, min=0.0) + half * pe_w
+    wire = pe_side * (2 * torch.clamp(half - 1, min=0.0) + half)
     tree = per_um * wire * torch.where(torch.as_tensor(novel), n_pe, k_side) * pe
     return n_pe * pe_leak + acc + bufs * flop_w(tech) + tree, n_pe * subs * sub_in_use
 
