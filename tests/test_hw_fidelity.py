@@ -23,7 +23,7 @@ BOUNDS = {
     "area_mm2": (0.5, 4.0),
     "latency_ns": (1.0, 8.0),
     "dynamic_energy_pj": (4.5, 32.0),
-    "leakage_energy_pj": (7.5, 48.0),
+    "leakage_energy_pj": (4.0, 28.0),
     "tops_per_w": (5.0, 45.0),
 }
 

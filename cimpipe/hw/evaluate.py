@@ -577,7 +577,9 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
         out_bits=widest(tr_in.out_bits), is_sar=hw.adc_is_sar.to(torch.bool)[:, None], tile_cm=t_cm[:, None],
         pe_cm=p_cm[:, None], pe_nm=p_nm[:, None], num_pe_nm=ppe[:, None], sub_h_um=widest(geom["sub_h"]),
         sub_w_um=widest(geom["sub_w"]), pe_cm_h_um=widest(geom["pe_cm_h"]), pe_cm_w_um=widest(geom["pe_cm_w"]),
-        pe_nm_h_um=widest(geom["pe_nm_h"]), pe_nm_w_um=widest(geom["pe_nm_w"]))
+        pe_nm_h_um=widest(geom["pe_nm_h"]), pe_nm_w_um=widest(geom["pe_nm_w"]),
+        pe_tree_inputs=torch.ceil(torch.minimum(torch.where(nm, c_in, rows), torch.where(nm, p_nm[:, None], p_cm[:, None]))
+                                  / n_sub[:, None]))
     sub_leak = LK.subarray_w(tech, lk_in)
     leak_cm, in_use_cm = LK.tile_w(tech, lk_in, novel=False, subarray=sub_leak)
     leak_nm, in_use_nm = LK.tile_w(tech, lk_in, novel=True, subarray=sub_leak)

@@ -36,7 +36,6 @@ from cimpipe.hw.technology import Technology
 
 Tensor = torch.Tensor
 TILE_BUFFER_CORE_BITS = 32 * 32  # Param.cpp tileBufferCoreSizeRow x tileBufferCoreSizeCol
-SRAM_CELL_WIDTHS_F = (2.0, 1.0)  # Param.cpp widthSRAMCellNMOS / PMOS above 14 nm (1, 1 in 2F units below)
 
 
 def inv_w(tech: Technology, wn_f: float, wp_f: float) -> float:
@@ -72,7 +71,8 @@ def tree_w(tech: Technology, inputs: Tensor, bits: Tensor, trees: Tensor) -> Ten
 class LeakInputs:
     """Design operands, broadcastable [D, 1] / [D, L]: subarray ``sub``, ``rows_parallel``, ``mux``, ``levels``,
     ``num_add``, ``cps``, ``input_bits``, ``out_bits`` (numBitSubarrayOutput), ``is_sar`` bool, the floorplan
-    (``tile_cm``, ``pe_cm``, ``pe_nm``, ``num_pe_nm``) and the outlines (um) of the subarray and PEs."""
+    (``tile_cm``, ``pe_cm``, ``pe_nm``, ``num_pe_nm``) and the outlines (um) of the subarray and PEs;
+    ``pe_tree_inputs`` [D, L], when given, the subarrays a layer's rows span in one PE (else the PE's side)."""
 
     sub: Tensor
     rows_parallel: Tensor
@@ -93,6 +93,7 @@ class LeakInputs:
     pe_cm_w_um: Tensor
     pe_nm_h_um: Tensor
     pe_nm_w_um: Tensor
+    pe_tree_inputs: Tensor | None = None
 
 
 def subarray_w(tech: Technology, x: LeakInputs) -> tuple[Tensor, Tensor]:
@@ -116,14 +117,22 @@ def subarray_w(tech: Technology, x: LeakInputs) -> tuple[Tensor, Tensor]:
     adders = adders + torch.where(i_sa, (log_l + x.cps) * lanes, torch.zeros_like(adders))
     leak = flops * flop_w(tech) + adders * adder_bit_w(tech)
     # flash encoder per ADC
-    encoder = lanes * ((x.levels - 1) * (nand_w(tech, 2.0, pn * n) + 5 * inv_w(tech, n, pn * n))
-                       + log_l * nand_w(tech, torch.ceil(x.levels / 2), pn * n))
+    # (MultilevelSAEncoder.cpp: NANDs of 2 pn x minimum PMOS; the inverters scaled by the nanosheet gate factor)
+    gaa = CP.GAA_INV.get(tech.node.node_nm, (1.0,))[0]
+    encoder = lanes * ((x.levels - 1) * (nand_w(tech, 2.0, 2 * pn * n) + 5 * gaa * inv_w(tech, n, pn * n))
+                       + log_l * nand_w(tech, torch.ceil(x.levels / 2), 2 * pn * n))
     leak = leak + torch.where(x.is_sar, torch.zeros_like(encoder), encoder)
     in_use = torch.zeros_like(leak)
     if tech.device.is_sram:
-        finfet = G.node(tech.node.node_nm).finfet
-        cell = 2 * inv_w(tech, *((2.0, 2.0) if finfet else SRAM_CELL_WIDTHS_F))
-        leak = leak + x.sub * (2 * inv_w(tech, 0.0, pn * n) + 3 * inv_w(tech, n, pn * n))  # precharger, write driver
+        # two inverters of Param.cpp's widthSRAMCellNMOS / PMOS (1 F; 2 F, one fin, at FinFET and nanosheet nodes)
+        unit = 2.0 if G.node(tech.node.node_nm).finfet else 1.0
+        cell = 2 * inv_w(tech, unit, unit)
+        # precharger (Precharger.cpp: two 6 F PMOS) and write driver (SRAMWriteDriver.cpp: three inverters) per
+        # column, both enlarged to their cell
+        nm = tech.node.node_nm
+        pre = 2 * inv_w(tech, 0.0, CP.enlarge_f(nm, 0.0, 6.0)[1])
+        driver = 3 * inv_w(tech, *CP.enlarge_f(nm, n, pn * n))
+        leak = leak + x.sub * (pre + driver)
         leak = leak + cell * x.sub * x.sub
         in_use = cell * (x.sub * x.sub - x.rows_parallel * lanes)
     else:
@@ -148,7 +157,10 @@ def tile_w(tech: Technology, x: LeakInputs, novel: bool,
         pe_h, pe_w, tile_trees = x.pe_cm_h_um, x.pe_cm_w_um, torch.ceil(x.tile_cm / x.mux)
     k = torch.clamp(pe / x.sub, min=1.0)
     subs = k * k
-    pe_tree = tree_w(tech, k, x.out_bits, torch.ceil(pe / x.mux))
+    # the PE adder tree leaks as its last use left it (AdderTree.cpp CalculatePower): a tree over the subarrays
+    # the layer's rows span in one PE, none where they fit one subarray ([D, L] when given per layer)
+    tree_in = k if x.pe_tree_inputs is None else x.pe_tree_inputs
+    pe_tree = tree_w(tech, tree_in, x.out_bits, torch.ceil(pe / x.mux))
     # PE flip-flop buffers (ProcessingUnit.cpp, no synchronous data transfer): one subarray's rows of input bits,
     # one subarray's column groups of adder-tree outputs
     pe_bufs = x.input_bits * x.sub + torch.floor(x.sub / x.mux) * (x.out_bits + torch.ceil(torch.log2(k)))
