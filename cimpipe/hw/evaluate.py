@@ -578,8 +578,7 @@ def _evaluate(ev: Evaluator, lb: LayerBatch, hw: HardwareBatch, per_layer: bool)
         pe_cm=p_cm[:, None], pe_nm=p_nm[:, None], num_pe_nm=ppe[:, None], sub_h_um=widest(geom["sub_h"]),
         sub_w_um=widest(geom["sub_w"]), pe_cm_h_um=widest(geom["pe_cm_h"]), pe_cm_w_um=widest(geom["pe_cm_w"]),
         pe_nm_h_um=widest(geom["pe_nm_h"]), pe_nm_w_um=widest(geom["pe_nm_w"]),
-        pe_tree_inputs=torch.ceil(torch.minimum(torch.where(nm, c_in, rows), torch.where(nm, p_nm[:, None], p_cm[:, None]))
-                                  / n_sub[:, None]))
+        pe_tree_inputs=_last_pe_subarray_rows(rows, c_in, nm, t_cm[:, None], p_cm[:, None], p_nm[:, None], n_sub[:, None]))
     sub_leak = LK.subarray_w(tech, lk_in)
     leak_cm, in_use_cm = LK.tile_w(tech, lk_in, novel=False, subarray=sub_leak)
     leak_nm, in_use_nm = LK.tile_w(tech, lk_in, novel=True, subarray=sub_leak)
@@ -632,6 +631,19 @@ def grid_for(configs: Sequence[HardwareConfig]) -> HardwareGrid:
                              for b in (c.adc_bits if isinstance(c.adc_bits, tuple) else (c.adc_bits,))}))
     return HardwareGrid(subarray=vals("subarray"), rows_parallel=vals("rows_parallel"), col_mux=vals("col_mux"),
                         adc_bits=adc_bits, adc_type=vals("adc_type"), cell_bits=vals("cell_bits"))
+
+
+def _last_pe_subarray_rows(rows: Tensor, c_in: Tensor, novel: Tensor, tile_cm: Tensor, pe_cm: Tensor, pe_nm: Tensor,
+                           sub: Tensor) -> Tensor:
+    """[D, L] subarrays spanned by the rows the last PE of a layer's last tile holds (Tile.cpp and
+    ProcessingUnit.cpp hand each tile and PE its share of the rows, the last ones the remainder): NeuroSim's
+    tile leakage is the one its last PE's adder tree left (AdderTree.cpp computes leakage on use)."""
+    def remainder(n: Tensor, size: Tensor) -> Tensor:
+        return n - (torch.ceil(n / size) - 1) * size
+
+    last_cm = remainder(remainder(rows, tile_cm), pe_cm)
+    last_nm = remainder(c_in, pe_nm)
+    return torch.ceil(torch.where(novel, last_nm, last_cm) / sub)
 
 
 def evaluate_design(
