@@ -27,13 +27,13 @@ from importlib import resources
 import torch
 import yaml
 
+from cimpipe.hw import capacitance as CP
 from cimpipe.hw import clock as CK
 from cimpipe.hw import digital_energy as DE
 from cimpipe.hw import gates as G
 from cimpipe.hw.technology import Technology
 
 Tensor = torch.Tensor
-EFFECTIVE_RES_MULT = 1.54  # Technology.cpp effectiveResistanceMultiplier (from CACTI)
 WIRE_CAP_F_PER_UM = 0.2e-15  # SubArray.cpp: capRow/capCol = length * 0.2 fF/um
 REPEATERS = {2: 3.0, 1: 3.0}  # Param.cpp buffernumber (and buffersizeratio 3) per node; 0 elsewhere
 
@@ -53,14 +53,40 @@ def sram_access_resistance_ohm(tech: Technology) -> float:
     FinFET nodes, whose current counts whole fins), with Technology.cpp's effective-resistance multiplier."""
     nd = G.node(tech.node.node_nm)
     width_um = (2.0 if nd.finfet else 1.0) * nd.f_um
-    return EFFECTIVE_RES_MULT * G.on_resistance_ohm(nd, width_um)
+    return G.cacti_on_resistance_ohm(nd, width_um)
+
+
+def cell_width_f(tech: Technology) -> float:
+    """A cell's width in F along the word line (Param.cpp: the SRAM cell's per-node width, 28 F at planar
+    nodes; the technology's cell otherwise)."""
+    return CK._cell_w_f(tech)
+
+
+def row_cap_per_cell_f(tech: Technology) -> float:
+    """One cell's share of the read word line (SubArray.cpp capRow1 for SRAM, capRow2 for 1T1R): 0.2 fF/um of
+    wire over the cell's width plus its access transistor's gate (CalculateGateCap; the SRAM access device 1 F
+    wide, 2 F at FinFET and nanosheet nodes)."""
+    nm = tech.node.node_nm
+    f = tech.node.feature_um
+    if tech.device.is_sram:
+        access_f = 2.0 if CP.devices(nm).kind != "planar" else 1.0
+    else:
+        access_f = CK.access_width_um(tech) / f
+    return cell_width_f(tech) * f * WIRE_CAP_F_PER_UM + CP.gate_cap(nm, access_f)
+
+
+def sram_cell_wire_ohm(tech: Technology) -> float:
+    """The column wire one SRAM cell adds to its read path (Param.cpp wireResistanceCol: the wire resistance per
+    length over the cell's width in F times the wire width)."""
+    return tech.node.wire_res_ohm_per_um * tech.node.wire_width_nm * 1e-3 * cell_width_f(tech)
 
 
 def cell_conductance_s(tech: Technology, weight_level_mean: Tensor) -> Tensor:
-    """Mean conductance a stored cell adds to its column when its row's input bit is 1 (GetColumnResistance)."""
+    """Mean conductance a stored cell adds to its column when its row's input bit is 1 (GetColumnResistance; an SRAM
+    cell: its access transistor and its share of the column wire, whatever it stores)."""
     d = tech.device
     if d.is_sram:
-        return torch.full_like(weight_level_mean, 1.0 / sram_access_resistance_ohm(tech))
+        return torch.full_like(weight_level_mean, 1.0 / (sram_access_resistance_ohm(tech) + sram_cell_wire_ohm(tech)))
     g_on, g_off = 1.0 / d.r_on_ohm, 1.0 / d.r_off_ohm
     g = g_off + torch.clamp(weight_level_mean, 0.0, 1.0) * (g_on - g_off)
     if d.memory == "fefet":
@@ -102,10 +128,9 @@ def _mlsa_power_w(tech: Technology, r_ohm: Tensor) -> Tensor:
 
 
 def _caps_f(tech: Technology) -> tuple[float, float, float, float]:
-    """Gate and junction capacitance of the sense amp's minimum NMOS and of its PMOS (pn ratio)."""
-    pn = DE._pn(tech)
-    return (DE._cg_f(tech, DE.MIN_NMOS_F), DE._cd_f(tech, DE.MIN_NMOS_F), DE._cg_f(tech, pn * DE.MIN_NMOS_F),
-            DE._cd_f(tech, pn * DE.MIN_NMOS_F))
+    """Gate and junction capacitance of the sense amp's minimum NMOS and of its PMOS (pn ratio), each alone in a
+    standard cell (MultilevelSenseAmp.cpp; :func:`cimpipe.hw.capacitance.sense_amp_caps`)."""
+    return CP.sense_amp_caps(tech.node.node_nm)
 
 
 def flash_fixed(tech: Technology, bits: Tensor, sub: Tensor, rows_parallel: Tensor
@@ -123,7 +148,7 @@ def flash_fixed(tech: Technology, bits: Tensor, sub: Tensor, rows_parallel: Tens
     levels, r_start, c_col, sub = torch.broadcast_tensors(levels, r_start, c_col, sub)
     e_ref = torch.zeros_like(sub)
     if tech.device.is_sram:  # SubArray.cpp: reference_energy_peri = C_row / numCol * VDD^2 * numRow
-        e_ref = sub * tech.cell_width_f * n.feature_um * WIRE_CAP_F_PER_UM * vdd * vdd
+        e_ref = sub * row_cap_per_cell_f(tech) * vdd * vdd
     inv = 1.0 / torch.clamp(levels - 1.0, min=1.0)
     switch = (c_col * (inv + 1.0 / levels) * vr * vr + e_ref / levels
               + (2 * cg_n + (cj_n + cg_n) * inv + (cj_n + cg_n) / levels) * vr * vr
@@ -158,13 +183,11 @@ def conversion_pj(tech: Technology, is_sar: Tensor, bits: Tensor, fixed_pj: Tens
 
 def wordline_energy_pj(tech: Technology, sub: Tensor, mux: Tensor, density: Tensor) -> Tensor:
     """Word lines of one subarray for one input bit-vector (SubArray.cpp readDynamicEnergyArray): the row
-    capacitance (wire, plus the access gates of 1T1R cells) charged for every active row, once per muxed column
-    group; at 2 nm and 1 nm the row repeaters too."""
+    capacitance (wire and access gates, see :func:`row_cap_per_cell_f`) charged for every active row, once per
+    muxed column group; at 2 nm and 1 nm the row repeaters too."""
     n = tech.node
     f = n.feature_um
-    c_row = sub * tech.cell_width_f * f * WIRE_CAP_F_PER_UM
-    if not tech.device.is_sram:
-        c_row = c_row + sub * n.gate_cap_ff_per_um * 1e-15 * CK.access_width_um(tech)
+    c_row = sub * row_cap_per_cell_f(tech)
     e = c_row * n.vdd_v ** 2 * sub * density
     reps = REPEATERS.get(n.node_nm, 0.0)
     if reps:

@@ -318,7 +318,10 @@ def dynamic_energy(tech: Technology, hw: HardwareBatch, r: LayerRecord,
                               r.col(fig["adc_ref_w"]), r.col(fig["adc_sense_s"]), g_read)
     conversions = r.bit_vectors * r.sub_rows * cols * num_add
     subarray_reads = r.bit_vectors * r.sub_rows * torch.ceil(cols / n_sub[:, None])
-    e_adc = (conversions * e_conv + subarray_reads * dens_l * r.col(fig["wordline_pj"])) * actf
+    # word lines and switch matrices are charged per active row of the rows a subarray holds (ProcessingUnit.cpp
+    # GetInputVector: activityRowRead = active rows / numRowSubArray)
+    dens_rows = dens_l * torch.clamp(rows / torch.clamp(r.sub_rows, min=1.0) / n_sub[:, None], max=1.0)
+    e_adc = (conversions * e_conv + subarray_reads * dens_rows * r.col(fig["wordline_pj"])) * actf
     acc_in = ACC.AccumInputs(
         sub=n_sub[:, None], mux=mux[:, None], levels=torch.pow(2.0, r.adc_bits), num_add=num_add, cps=r.cps,
         cell_bits=r.cell_bits[:, None], input_bits=ib, n_vec=r.n_vec, rows=rows, cols=cols, c_in=r.c_in, kk=r.kk,
@@ -336,11 +339,24 @@ def dynamic_energy(tech: Technology, hw: HardwareBatch, r: LayerRecord,
         grid_rows=grid_rows[:, None], grid_cols=grid_cols[:, None], htree=htree[:, None],
         out_bits=ACC.subarray_output_bits(acc_in))
     e_buf, e_ic = TE.layer_transfer_pj(tech, tr_in)
-    e_other = (subarray_reads * PER.subarray_read_pj(tech, n_sub[:, None], mux[:, None], dens_l,
+    e_other = (subarray_reads * PER.subarray_read_pj(tech, n_sub[:, None], mux[:, None], dens_rows,
                                                      r.rows_parallel[:, None])
                + PER.activation_pj(tech, r.n_vec * r.c_out, ib)) * actf
     return ({"adc": e_adc, "accumulation": e_acc, "buffer": e_buf * actf, "interconnect": e_ic * actf,
              "other": e_other}, tr_in.out_bits)
+
+
+def last_pe_subarray_rows(rows: Tensor, c_in: Tensor, novel: Tensor, tile_cm: Tensor, pe_cm: Tensor, pe_nm: Tensor,
+                          sub: Tensor) -> Tensor:
+    """[D, L] subarrays spanned by the rows the last PE of a layer's last tile holds (Tile.cpp and
+    ProcessingUnit.cpp hand each tile and PE its share of the rows, the last ones the remainder): NeuroSim's
+    tile leakage is the one its last PE's adder tree left (AdderTree.cpp computes leakage on use)."""
+    def remainder(n: Tensor, size: Tensor) -> Tensor:
+        return n - (torch.ceil(n / size) - 1) * size
+
+    last_cm = remainder(remainder(rows, tile_cm), pe_cm)
+    last_nm = remainder(c_in, pe_nm)
+    return torch.ceil(torch.where(novel, last_nm, last_cm) / sub)
 
 
 def leakage(tech: Technology, hw: HardwareBatch, r: LayerRecord, plan: Floorplan, layer_ns: Tensor,
@@ -355,7 +371,9 @@ def leakage(tech: Technology, hw: HardwareBatch, r: LayerRecord, plan: Floorplan
         input_bits=w(r.input_bits), out_bits=w(out_bits), is_sar=hw.adc_is_sar.to(torch.bool)[:, None],
         tile_cm=m.tile_size_cm[:, None], pe_cm=m.pe_size_cm[:, None], pe_nm=m.pe_size_nm[:, None],
         num_pe_nm=ppe[:, None], sub_h_um=w(geom["sub_h"]), sub_w_um=w(geom["sub_w"]), pe_cm_h_um=w(geom["pe_cm_h"]),
-        pe_cm_w_um=w(geom["pe_cm_w"]), pe_nm_h_um=w(geom["pe_nm_h"]), pe_nm_w_um=w(geom["pe_nm_w"]))
+        pe_cm_w_um=w(geom["pe_cm_w"]), pe_nm_h_um=w(geom["pe_nm_h"]), pe_nm_w_um=w(geom["pe_nm_w"]),
+        pe_tree_inputs=last_pe_subarray_rows(r.rows, r.c_in, m.novel, m.tile_size_cm[:, None], m.pe_size_cm[:, None],
+                                             m.pe_size_nm[:, None], r.subarray[:, None]))
     sub_leak = LK.subarray_w(tech, lk_in)
     leak_cm, in_use_cm = LK.tile_w(tech, lk_in, novel=False, subarray=sub_leak)
     leak_nm, in_use_nm = LK.tile_w(tech, lk_in, novel=True, subarray=sub_leak)

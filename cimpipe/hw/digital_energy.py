@@ -21,6 +21,7 @@ from importlib import resources
 import torch
 import yaml
 
+from cimpipe.hw import capacitance as CP
 from cimpipe.hw import gates as G
 from cimpipe.hw.technology import Technology
 
@@ -90,8 +91,9 @@ def inv_caps_f(tech: Technology) -> tuple[float, float]:
 
 
 def adder_pj(tech: Technology, bits: Tensor | float) -> Tensor:
-    """One addition of a ``bits``-bit ripple-carry adder (Adder.cpp), times delta."""
-    ci, co = nand2_caps_f(tech)
+    """One addition of a ``bits``-bit ripple-carry adder (Adder.cpp), times delta: the adder's NAND2 is enlarged
+    to its cell (the special nanosheet layout at 2 and 1 nm, see :func:`cimpipe.hw.capacitance.adder_nand_caps`)."""
+    ci, co = CP.adder_nand_caps(tech.node.node_nm)
     bits = torch.as_tensor(bits, dtype=torch.float64)
     e = (14 * ci + 7 * co) + torch.clamp(bits - 1.0, min=0.0) * (13 * ci + 7 * co)
     return e * tech.node.vdd_v ** 2 * DELTA * 1e12
@@ -99,9 +101,7 @@ def adder_pj(tech: Technology, bits: Tensor | float) -> Tensor:
 
 def dff_pj(tech: Technology, flops: Tensor | float, active: Tensor | float) -> Tensor:
     """One clock of ``flops`` flip-flops of which ``active`` take new data (DFF.cpp), times gamma."""
-    ci, co = inv_caps_f(tech)
-    tg_n, tg_p = _cg_f(tech, MIN_NMOS_F), _cg_f(tech, _pn(tech) * MIN_NMOS_F)
-    td = _cd_f(tech, MIN_NMOS_F) + _cd_f(tech, _pn(tech) * MIN_NMOS_F)
+    ci, co, tg_n, tg_p, td = CP.dff_caps(tech.node.node_nm)
     flops = torch.as_tensor(flops, dtype=torch.float64)
     active = torch.minimum(torch.as_tensor(active, dtype=torch.float64), flops)
     clock = flops * (4 * (ci + co) + 2 * tg_n + 2 * tg_p)

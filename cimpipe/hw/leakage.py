@@ -9,9 +9,12 @@ the word-line (and 1T1R source-line) switch matrices' N each, the shift-adders' 
 9 NAND2 per bit (Adder.cpp); the flash encoder (MultilevelSAEncoder.cpp) L-1 NAND2 and 5 (L-1) inverters plus
 log2 L wide NANDs per ADC; SRAM cells two inverters each (the only part NeuroSim also charges while a subarray
 is in use, minus the cells being read), SRAM precharger (two PMOS) and write driver (three inverters) per column.
-Sense amps, SAR ADCs and pass-gate muxes do not leak in NeuroSim. A PE adds its adder tree, flip-flop buffers and
-two buses; a tile its PEs, accumulation tree, register-file buffers and local H-tree (repeaters leak per unit
-length, ``leak(repeater) / spacing`` times the bus width). Global blocks do not enter NeuroSim's chip leakage.
+Sense amps, SAR ADCs and pass-gate muxes do not leak in NeuroSim. A PE adds its adder tree, flip-flop buffers (one
+subarray's input bits and adder-tree outputs) and two buses; a tile its PEs, accumulation tree, register-file
+buffers (flip-flops, at most one 32 x 32 core each) and local H-tree (repeaters leak per unit length,
+``leak(repeater) / spacing`` times the bus width: the tile's PEs times the PE size, a conventional tile's PEs
+along one side). Flip-flops and adders leak as cimpipe.hw.capacitance computes them (the adder's NAND2 enlarged).
+Global blocks do not enter NeuroSim's chip leakage.
 
 Chip (main.cpp): layer-by-layer, layer i's leakage energy is (tiles of the other layers x a tile's leakage +
 its own tiles x their in-use leakage) x its latency; pipelined, layer i leaks
@@ -21,50 +24,41 @@ system clock (the longest latency).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 
+from cimpipe.hw import capacitance as CP
 from cimpipe.hw import digital_energy as DE
 from cimpipe.hw import gates as G
 from cimpipe.hw import transfer_energy as TE
 from cimpipe.hw.technology import Technology
 
 Tensor = torch.Tensor
-IOFF_PLANAR_A_PER_M = 100e-6
-IOFF_FINFET_A_PER_M = {14: (1.0e-4, 102.3333e-6), 10: (1.27e-4, 100.5839e-6), 7: (1.47e-4, 100.9536e-6),
-                       5: (1.38e-4, 100.9536e-6), 3: (1.58e-4, 100.9536e-6)}
-
-
-def _width_m(tech: Technology, width_f: float) -> float:
-    nd = G.node(tech.node.node_nm)
-    if nd.finfet:
-        return math.ceil(width_f / 2.0 - 1e-9) * nd.eff_width_um * 1e-6
-    return width_f * nd.f_um * 1e-6
-
-
-def _ioff(tech: Technology) -> tuple[float, float]:
-    return IOFF_FINFET_A_PER_M.get(tech.node.node_nm, (IOFF_PLANAR_A_PER_M, IOFF_PLANAR_A_PER_M))
+TILE_BUFFER_CORE_BITS = 32 * 32  # Param.cpp tileBufferCoreSizeRow x tileBufferCoreSizeCol
 
 
 def inv_w(tech: Technology, wn_f: float, wp_f: float) -> float:
-    i_n, i_p = _ioff(tech)
-    return (_width_m(tech, wn_f) * i_n + _width_m(tech, wp_f) * i_p) / 2 * tech.node.vdd_v
+    """An inverter of NMOS / PMOS widths in F (CalculateGateLeakage, times VDD)."""
+    return CP.gate_leakage_a(tech.node.node_nm, CP.INV, 1, wn_f, wp_f) * tech.node.vdd_v
 
 
 def nand_w(tech: Technology, inputs: Tensor | float, wp_f: float) -> Tensor:
+    """NANDs of ``inputs`` inputs (tensor) with PMOS ``wp_f`` F wide: 0.48 (2 inputs) or 0.31 of the PMOS stack."""
     inputs = torch.as_tensor(inputs, dtype=torch.float64)
     ratio = torch.where(inputs <= 2, torch.full_like(inputs, 0.48), torch.full_like(inputs, 0.31))
-    return ratio * _width_m(tech, wp_f) * _ioff(tech)[1] * inputs * tech.node.vdd_v
+    nm = tech.node.node_nm
+    return ratio * CP.effective_width_m(nm, wp_f) * CP.devices(nm).ioff_p * inputs * tech.node.vdd_v
 
 
 def flop_w(tech: Technology) -> float:
-    return 8 * inv_w(tech, DE.MIN_NMOS_F, DE._pn(tech) * DE.MIN_NMOS_F)
+    """One flip-flop (DFF.cpp): 8 minimum inverters (the nanosheet layout's gate factor at 2 and 1 nm)."""
+    return CP.dff_leakage_w(tech.node.node_nm)
 
 
 def adder_bit_w(tech: Technology) -> Tensor:
-    return 9 * nand_w(tech, 2.0, DE._pn(tech) * DE.MIN_NMOS_F)
+    """One adder bit (Adder.cpp): 9 NAND2 of the adder's widths, enlarged to the cell."""
+    return torch.tensor(CP.adder_bit_leakage_w(tech.node.node_nm), dtype=torch.float64)
 
 
 def tree_w(tech: Technology, inputs: Tensor, bits: Tensor, trees: Tensor) -> Tensor:
@@ -77,7 +71,8 @@ def tree_w(tech: Technology, inputs: Tensor, bits: Tensor, trees: Tensor) -> Ten
 class LeakInputs:
     """Design operands, broadcastable [D, 1] / [D, L]: subarray ``sub``, ``rows_parallel``, ``mux``, ``levels``,
     ``num_add``, ``cps``, ``input_bits``, ``out_bits`` (numBitSubarrayOutput), ``is_sar`` bool, the floorplan
-    (``tile_cm``, ``pe_cm``, ``pe_nm``, ``num_pe_nm``) and the outlines (um) of the subarray and PEs."""
+    (``tile_cm``, ``pe_cm``, ``pe_nm``, ``num_pe_nm``) and the outlines (um) of the subarray and PEs;
+    ``pe_tree_inputs`` [D, L], when given, the subarrays a layer's rows span in one PE (else the PE's side)."""
 
     sub: Tensor
     rows_parallel: Tensor
@@ -98,6 +93,7 @@ class LeakInputs:
     pe_cm_w_um: Tensor
     pe_nm_h_um: Tensor
     pe_nm_w_um: Tensor
+    pe_tree_inputs: Tensor | None = None
 
 
 def subarray_w(tech: Technology, x: LeakInputs) -> tuple[Tensor, Tensor]:
@@ -121,13 +117,22 @@ def subarray_w(tech: Technology, x: LeakInputs) -> tuple[Tensor, Tensor]:
     adders = adders + torch.where(i_sa, (log_l + x.cps) * lanes, torch.zeros_like(adders))
     leak = flops * flop_w(tech) + adders * adder_bit_w(tech)
     # flash encoder per ADC
-    encoder = lanes * ((x.levels - 1) * (nand_w(tech, 2.0, pn * n) + 5 * inv_w(tech, n, pn * n))
-                       + log_l * nand_w(tech, torch.ceil(x.levels / 2), pn * n))
+    # (MultilevelSAEncoder.cpp: NANDs of 2 pn x minimum PMOS; the inverters scaled by the nanosheet gate factor)
+    gaa = CP.GAA_INV.get(tech.node.node_nm, (1.0,))[0]
+    encoder = lanes * ((x.levels - 1) * (nand_w(tech, 2.0, 2 * pn * n) + 5 * gaa * inv_w(tech, n, pn * n))
+                       + log_l * nand_w(tech, torch.ceil(x.levels / 2), 2 * pn * n))
     leak = leak + torch.where(x.is_sar, torch.zeros_like(encoder), encoder)
     in_use = torch.zeros_like(leak)
     if tech.device.is_sram:
-        cell = 2 * inv_w(tech, 2.0 if G.node(tech.node.node_nm).finfet else 1.0, 2.0 if G.node(tech.node.node_nm).finfet else 1.0)
-        leak = leak + x.sub * (2 * inv_w(tech, 0.0, pn * n) + 3 * inv_w(tech, n, pn * n))  # precharger, write driver
+        # two inverters of Param.cpp's widthSRAMCellNMOS / PMOS (1 F; 2 F, one fin, at FinFET and nanosheet nodes)
+        unit = 2.0 if G.node(tech.node.node_nm).finfet else 1.0
+        cell = 2 * inv_w(tech, unit, unit)
+        # precharger (Precharger.cpp: two 6 F PMOS) and write driver (SRAMWriteDriver.cpp: three inverters) per
+        # column, both enlarged to their cell
+        nm = tech.node.node_nm
+        pre = 2 * inv_w(tech, 0.0, CP.enlarge_f(nm, 0.0, 6.0)[1])
+        driver = 3 * inv_w(tech, *CP.enlarge_f(nm, n, pn * n))
+        leak = leak + x.sub * (pre + driver)
         leak = leak + cell * x.sub * x.sub
         in_use = cell * (x.sub * x.sub - x.rows_parallel * lanes)
     else:
@@ -152,16 +157,33 @@ def tile_w(tech: Technology, x: LeakInputs, novel: bool,
         pe_h, pe_w, tile_trees = x.pe_cm_h_um, x.pe_cm_w_um, torch.ceil(x.tile_cm / x.mux)
     k = torch.clamp(pe / x.sub, min=1.0)
     subs = k * k
-    pe_tree = tree_w(tech, k, x.out_bits, torch.ceil(pe / x.mux))
-    pe_bufs = (x.input_bits * x.sub * k + torch.ceil(x.sub / x.mux) * k * (x.out_bits + torch.ceil(torch.log2(k))))
-    pe_bus = per_um * (k - 1) * (x.sub_w_um + x.sub_h_um) * pe
+    # the PE adder tree leaks as its last use left it (AdderTree.cpp CalculatePower): a tree over the subarrays
+    # the layer's rows span in one PE, none where they fit one subarray ([D, L] when given per layer)
+    tree_in = k if x.pe_tree_inputs is None else x.pe_tree_inputs
+    pe_tree = tree_w(tech, tree_in, x.out_bits, torch.ceil(pe / x.mux))
+    # PE flip-flop buffers (ProcessingUnit.cpp, no synchronous data transfer): one subarray's rows of input bits,
+    # one subarray's column groups of adder-tree outputs
+    pe_bufs = x.input_bits * x.sub + torch.floor(x.sub / x.mux) * (x.out_bits + torch.ceil(torch.log2(k)))
+    # PE buses (Bus.cpp): the input bus, (k - 1) subarray widths of one subarray's rows; the output bus,
+    # (k - 1) subarray heights of k subarrays' columns
+    _, dist0, size0 = TE.repeater(tech, 0.0)  # PE buses keep the delay-optimal repeater (no tolerance)
+    pe_per_um = inv_w(tech, DE.MIN_NMOS_F * size0, DE._pn(tech) * DE.MIN_NMOS_F * size0) / dist0
+    pe_bus = pe_per_um * (k - 1) * (x.sub_w_um * x.sub + x.sub_h_um * pe)
     pe_leak = subs * sub_leak + pe_tree + pe_bufs * flop_w(tech) + pe_bus
     pe_bits = x.out_bits + k
     k_in = n_pe if novel else k_side
     acc = tree_w(tech, k_in, pe_bits, tile_trees)
-    bufs = (k_in * x.input_bits * x.sub + (pe_bits + torch.ceil(torch.log2(k_in))) * k_in * x.sub / x.mux)
-    wire = torch.clamp(TE.htree_path_um(k_side, k_side, pe_h, pe_w) - (pe_h + pe_w) / 2, min=0.0)
-    tree = per_um * wire * n_pe * pe
+    # tile register files (Tile.cpp, Buffer.cpp): flip-flops, at most one 32 x 32 core each
+    core = float(TILE_BUFFER_CORE_BITS)
+    bufs = (torch.clamp(k_in * x.input_bits * x.sub, max=core)
+            + torch.clamp((pe_bits + torch.ceil(torch.log2(k_in))) * k_in * torch.floor(x.sub / x.mux), max=core))
+    # local H-tree (HTree.cpp): its wire, 2 s (2^(n-1) - 1) over the halving stages plus the main bus
+    # 2^(n-1) s, n = ceil(log2 side), s the PE side, carries the tile's PEs x PE size bits (conventional: the PEs of a side)
+    # HTree.cpp lays the PEs out as squares of their area (ProcessingUnitCalculateArea: height = sqrt(area))
+    pe_side = torch.sqrt(pe_h * pe_w)
+    half = torch.pow(2.0, torch.ceil(torch.log2(k_side)) - 1)
+    wire = pe_side * (2 * torch.clamp(half - 1, min=0.0) + half)
+    tree = per_um * wire * torch.where(torch.as_tensor(novel), n_pe, k_side) * pe
     return n_pe * pe_leak + acc + bufs * flop_w(tech) + tree, n_pe * subs * sub_in_use
 
 

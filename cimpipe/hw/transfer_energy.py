@@ -39,9 +39,10 @@ OUTPUT_TOGGLE = 0.5  # Param.cpp outputtoggle
 
 
 @lru_cache(maxsize=64)
-def repeater(tech: Technology) -> tuple[float, float, float]:
-    """(energy per um per bit in pJ, spacing um, size in minimum inverters) of the bus repeaters: the delay-optimal inverter, halved while
-    the unit-length delay stays within the tolerance (XYBus.cpp / HTree.cpp Initialize)."""
+def repeater(tech: Technology, tolerance: float = BUS_DELAY_TOLERANCE) -> tuple[float, float, float]:
+    """(energy per um per bit in pJ, spacing um, size in minimum inverters) of the bus repeaters: the delay-optimal
+    inverter, halved while the unit-length delay stays within the tolerance (XYBus.cpp / HTree.cpp Initialize); a
+    zero tolerance keeps the optimal one (the PE buses, Bus.cpp)."""
     nd = G.node(tech.node_nm)
     f = nd.f_um
     cw, rw = WIRE_CAP_F_PER_UM, tech.node.wire_res_ohm_per_um
@@ -61,9 +62,9 @@ def repeater(tech: Technology) -> tuple[float, float, float]:
         ci, co, rr = inv(size)
         return 0.7 * (rr * (ci + co + cw * dist) + 0.54 * rw * dist * cw * dist + rw * dist * ci) / dist
 
-    target = delay(size, dist) * (1 + BUS_DELAY_TOLERANCE)
+    target = delay(size, dist) * (1 + tolerance)
     d = 0.0
-    while d < target and size > 1e-3:
+    while tolerance and d < target and size > 1e-3:
         size /= 2
         dist *= 0.9
         d = delay(size, dist)
