@@ -174,7 +174,9 @@ def _run_one(entry: dict, checkout: str, cache: Path, root: Path) -> str:
     t0 = time.time()
     try:
         run = ns.simulate(checkout, layers, settings, input_density=entry["input_density"], seed=entry["seed"],
-                          cache=cache, label=label, keep=keep, timeout_s=1500)
+                          cache=cache, label=label, keep=keep, timeout_s=3600)
+    except ns.NeuroSimTimeout as e:  # not stored: a later resume tries again
+        return f"not stored: {e}"
     except ns.NeuroSimError as e:
         failed.parent.mkdir(parents=True, exist_ok=True)
         failed.write_text(json.dumps({"label": label, "error": str(e), "settings": entry["settings"]}, indent=1))
@@ -222,8 +224,9 @@ def main(argv: list[str] | None = None) -> int:
         plan_path.write_text(json.dumps(plan, indent=1))
     todo = [e for e in plan if args.kind in ("all", e["kind"])
             and (args.only is None or e["network_name"] in args.only.split(","))]
-    # small runs first (fast), then whole networks from the quickest kind
-    todo.sort(key=lambda e: (e["kind"] != "small", sum(r[0] * r[1] * r[2] * r[3] * r[4] for r in e["network"])))
+    # small runs first (fast), then whole networks from the quickest kind, larger subarrays (fewer to model) first
+    todo.sort(key=lambda e: (e["kind"] != "small", sum(r[0] * r[1] * r[2] * r[3] * r[4] for r in e["network"]),
+                             -e["settings"]["subarray_rows"]))
     ns.build(args.neurosim, ns.NeuroSimSettings(), args.cache)  # the base build, once, before the threads
     done = 0
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:

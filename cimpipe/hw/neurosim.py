@@ -52,6 +52,10 @@ class NeuroSimError(ValueError):
     """A NeuroSim checkout, build, run or report cannot be used (one sentence naming the path or setting)."""
 
 
+class NeuroSimTimeout(NeuroSimError):
+    """A NeuroSim run went past its time limit: a fact about this machine's load, not about the settings."""
+
+
 @dataclass(frozen=True)
 class NeuroSimSettings:
     """Every NeuroSim V1.4 knob that cimpipe's hardware model also has, with NeuroSim's meaning.
@@ -546,7 +550,7 @@ def run(binary: Path, folder: Path, n_layers: int, settings: NeuroSimSettings, t
         res = subprocess.run(args, cwd=folder, capture_output=True, text=True, timeout=timeout_s,
                              env={**os.environ, "OMP_NUM_THREADS": "1"})
     except subprocess.TimeoutExpired:
-        raise NeuroSimError(f"NeuroSim ran past its time limit of {timeout_s:.0f} s on {folder}") from None
+        raise NeuroSimTimeout(f"NeuroSim ran past its time limit of {timeout_s:.0f} s on {folder}") from None
     for line in res.stdout.splitlines():
         if line.startswith("ERROR"):
             raise NeuroSimError(f"NeuroSim refused the settings: {line.strip()}")
