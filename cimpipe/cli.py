@@ -314,9 +314,14 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_compare(args: argparse.Namespace) -> int:
-    from cimpipe.results import compare_fronts, read_front
+    from cimpipe.results import compare_fronts, front_hypervolume, read_front, read_summary_beside
 
-    c = compare_fronts(read_front(args.a), read_front(args.b))
+    a, b = read_front(args.a), read_front(args.b)
+    c = compare_fronts(a, b)
+    summary = read_summary_beside(args.a)
+    searched = None  # both fronts on A's search normalization: the figure A's report states
+    if summary is not None and "normalizer" in summary and "objectives" in summary:
+        searched = (front_hypervolume(a, summary), front_hypervolume(b, summary))
     names = {"a": args.a, "b": args.b}
     verdict = "tie" if c.better == "tie" else names[c.better]
     if args.json:
@@ -328,6 +333,10 @@ def _run_compare(args: argparse.Namespace) -> int:
             "hypervolume_a": c.hv_a, "hypervolume_b": c.hv_b, "better": verdict,
             "objectives": {o.metric: "max" if o.maximize else "min" for o in c.objectives},
             "normalizer": c.normalizer.to_dict() if c.normalizer else None,
+            "hypervolume_reference_point": c.reference,
+            "hypervolume_a_search_normalization": searched[0].value if searched else None,
+            "hypervolume_b_search_normalization": searched[1].value if searched else None,
+            "search_reference_point": searched[0].reference if searched else None,
         }))
         return 0
     objectives = ", ".join(f"{o.metric} {'max' if o.maximize else 'min'}{' (log)' if o.log_scale else ''}"
@@ -343,8 +352,14 @@ def _run_compare(args: argparse.Namespace) -> int:
     t.add_row("share not dominated by the other front",
               *(f"{100 * share:.1f}%" if n else "-" for share, n in ((c.a_share_undominated, c.n_a),
                                                                      (c.b_share_undominated, c.n_b))))
-    t.add_row("hypervolume (common normalization)", f"{c.hv_a:.6g}", f"{c.hv_b:.6g}")
-    _print_table(console, t, "front comparison", f"objectives: {objectives}")
+    t.add_row("hypervolume (common normalization)", f"{c.hv_a:.4f}", f"{c.hv_b:.4f}")
+    if searched:
+        t.add_row("hypervolume (A's search normalization)", f"{searched[0].value:.4f}", f"{searched[1].value:.4f}")
+    notes = [f"objectives: {objectives}",
+             f"common normalization: both fronts' range mapped to [0, 1]; reference point {c.reference_text()}"]
+    if searched:
+        notes.append(f"A's search normalization (as in A's report): reference point {searched[0].reference_text()}")
+    _print_table(console, t, "front comparison", "\n".join(notes))
     if c.better == "tie":
         console.print(f"the fronts tie by hypervolume ({c.hv_a:.6g})")
     else:
@@ -481,8 +496,8 @@ def _check_history(path: Path) -> None:
 
 
 def _run_plot(args: argparse.Namespace) -> int:
-    from cimpipe.report import FRONT_PLOTS, _front_plot, write_report
-    from cimpipe.results import read_front, workload_dir
+    from cimpipe.report import plots, write_explorer, write_report
+    from cimpipe.results import read_front, read_summary_beside, workload_dir, workload_of
 
     front_path = Path(args.front)
     front = read_front(front_path)
@@ -504,16 +519,12 @@ def _run_plot(args: argparse.Namespace) -> int:
                                metrics if metrics.is_file() else None)
     else:
         out.mkdir(parents=True, exist_ok=True)
-        reference = None
-        summary = wdir / "search_summary.json" if wdir is not None else None
-        if summary is not None and summary.is_file():
-            try:
-                reference = json.loads(summary.read_text()).get("reference")
-            except (json.JSONDecodeError, AttributeError):
-                reference = None
-        written = []
-        for stem, (column, label) in FRONT_PLOTS.items():
-            _front_plot(front, column, label, reference, out / f"{stem}.png")
+        summary = read_summary_beside(front_path)
+        reference = (summary or {}).get("reference")
+        written = [write_explorer(front, summary, out / "explorer.html",
+                                  f"Pareto front of {workload_of(front_path) or front_path.stem}")]
+        for stem, (column, label) in plots.FRONT_PLOTS.items():
+            plots.front_plot(front, column, label, reference, out / f"{stem}.png")
             written.append(out / f"{stem}.png")
     for p in written:
         print(p)

@@ -273,13 +273,17 @@ def grid_section(config: dict) -> dict:
 # --------------------------------------------------------------------------------------------------
 
 
+CODE_SUFFIXES = (".py", ".yaml", ".js", ".css", ".html")
+"""Files of a package folder that count as its code (the explorer's page is HTML, CSS and JavaScript)."""
+
+
 def code_digest(*relative_paths: str) -> str:
     """sha256 (16 hex) over the package files named (files or folders, relative to the package root)."""
     root = Path(__file__).resolve().parent
     h = hashlib.sha256()
     for rel in relative_paths:
         p = root / rel
-        files = sorted(p.rglob("*.py")) + sorted(p.rglob("*.yaml")) if p.is_dir() else [p]
+        files = [f for ext in CODE_SUFFIXES for f in sorted(p.rglob(f"*{ext}"))] if p.is_dir() else [p]
         for f in files:
             h.update(str(f.relative_to(root)).encode())
             h.update(f.read_bytes())
