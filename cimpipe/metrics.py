@@ -58,6 +58,7 @@ COLUMNS: dict[str, Column] = {
     "area_mm2": Column("area", "mm2", ".2f", False, log=True),
     "edap_uj_ms_mm2": Column("EDAP", "uJ ms mm2", ".2e", False, log=True),
     "edap_reduction_vs_reference": Column("EDAP gain", "x", ".3g", True, log=True),
+    "edap_gain_at_reference_accuracy": Column("EDAP gain at ref. acc.", "x", ".3g", True, log=True),
     "tops": Column("TOPS", "", ".3g", True, log=True),
     "tops_per_w": Column("TOPS/W", "", ".1f", True, log=True),
     "tops_per_mm2": Column("TOPS/mm2", "", ".3f", True, log=True),

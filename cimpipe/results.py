@@ -41,6 +41,7 @@ SORT_DIRECTIONS: dict[str, bool] = {  # column: descending by default (larger is
     "accuracy_measured": True,
     "accuracy_std": False,
     "edap_reduction_vs_reference": True,
+    "edap_gain_at_reference_accuracy": True,
     "utilization": True,
     "tiles": False,
     "leakage_energy_uj": False,
@@ -114,6 +115,22 @@ def summarize_design(design_json: str) -> DesignSummary:
     except (TypeError, KeyError, ValueError):
         return DesignSummary("?", "?")
     return DesignSummary(hardware, bits)
+
+
+REFERENCE_GAIN = "edap_gain_at_reference_accuracy"
+
+
+def with_reference_gain(front: pl.DataFrame, reference: dict | None) -> pl.DataFrame:
+    """The front with :data:`REFERENCE_GAIN`: the reference design's EDAP over this design's, only for designs at
+    least as accurate as the reference design (its accuracy in ``search_summary.json``); null for the others,
+    whose EDAP buys less accuracy, so that a ratio would compare unlike networks. All null without a reference.
+
+    ``edap_reduction_vs_reference`` compares every design with the reference whatever its accuracy."""
+    if not reference or reference.get("edap_uj_ms_mm2") is None or reference.get("accuracy") is None:
+        return front.with_columns(pl.lit(None, dtype=pl.Float64).alias(REFERENCE_GAIN))
+    gain = float(reference["edap_uj_ms_mm2"]) / pl.col("edap_uj_ms_mm2")
+    return front.with_columns(pl.when(pl.col("accuracy") >= float(reference["accuracy"])).then(gain)
+                              .otherwise(None).cast(pl.Float64).alias(REFERENCE_GAIN))
 
 
 def with_summaries(front: pl.DataFrame) -> pl.DataFrame:

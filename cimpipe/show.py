@@ -36,6 +36,8 @@ LEGEND = {
     "hardware": "hardware: subarray size, r rows read at once, m columns per ADC, ADC type and bits, c bits per "
                 "cell, P pipelined or L layer by layer",
     "bits": "network: d depth per stage, w weight bits and a activation bits (lowest-highest over the layers)",
+    "edap_gain_at_reference_accuracy": "EDAP gain at ref. acc.: the reference design's EDAP over this design's, "
+                                       "for designs at least as accurate as the reference ('-' for the others)",
 }
 
 
@@ -121,9 +123,9 @@ def render(columns: list[ShownColumn], width: int | None, fixed: bool) -> tuple[
 def show(front: pl.DataFrame, path: str, key: str, descending: bool | None, limit: int | None,
          requested: str | None, csv: bool, width: int | None = None) -> None:
     """Print the front sorted by ``key`` (best first by default) to standard output."""
-    from cimpipe.results import SORT_DIRECTIONS, sort_front, with_summaries
+    from cimpipe.results import SORT_DIRECTIONS, read_summary_beside, sort_front, with_reference_gain, with_summaries
 
-    front = with_summaries(front)
+    front = with_reference_gain(with_summaries(front), (read_summary_beside(path) or {}).get("reference"))
     key = ALIASES.get(key, key)
     rows = sort_front(front, key, descending)
     if limit is not None:

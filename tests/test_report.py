@@ -16,7 +16,7 @@ import pytest
 from cimpipe.cli import main
 from cimpipe.report import evaluated_text, write_report
 from cimpipe.report.explorer import explorer_data, explorer_page
-from cimpipe.results import front_hypervolume, staircase
+from cimpipe.results import front_hypervolume, staircase, with_reference_gain
 
 N_FRONT = 37
 
@@ -122,6 +122,13 @@ def test_the_staircase_keeps_exactly_the_points_no_other_beats_in_the_view() -> 
         assert (i in stairs) == (not beaten)
 
 
+def test_the_edap_gain_compares_only_designs_as_accurate_as_the_reference() -> None:
+    front = pl.DataFrame({"accuracy": [0.99, 0.95, 0.80], "edap_uj_ms_mm2": [1e-3, 1e-4, 1e-6]})
+    gain = with_reference_gain(front, {"accuracy": 0.95, "edap_uj_ms_mm2": 2e-3})["edap_gain_at_reference_accuracy"]
+    assert gain.to_list() == [pytest.approx(2.0), pytest.approx(20.0), None]
+    assert with_reference_gain(front, None)["edap_gain_at_reference_accuracy"].null_count() == 3
+
+
 def test_the_evaluation_count_names_the_refinement_rounds() -> None:
     history = pl.DataFrame({"generation": [0] * 50})
     assert evaluated_text(history, {"evaluations": 50}) == "50 designs evaluated by the search"
@@ -131,7 +138,10 @@ def test_the_evaluation_count_names_the_refinement_rounds() -> None:
 
 
 def test_the_explorer_page_is_self_contained() -> None:
-    page = explorer_page(explorer_data(fabricated_front(), SUMMARY, "demo"))
+    data = explorer_data(fabricated_front(), SUMMARY, "demo")
+    assert {"accuracy", "energy_uj", "edap_gain_at_reference_accuracy"} <= {a["key"] for a in data["axes"]}
+    assert len(data["table"]["cells"]) == N_FRONT and len(data["hover"]) == N_FRONT
+    page = explorer_page(data)
     assert "<script src" not in page and "<link" not in page  # plotly.js and the data are inline, no CDN
     assert "Plotly" in page and "front-data" in page
 

@@ -23,14 +23,14 @@ from cimpipe.metrics import column
 HERE = Path(__file__).resolve().parent
 
 AXES = ("accuracy", "energy_uj", "latency_ms", "area_mm2", "edap_uj_ms_mm2", "tops_per_w", "tops_per_mm2",
-        "accuracy_predicted", "edap_reduction_vs_reference")
+        "accuracy_predicted", "edap_gain_at_reference_accuracy", "edap_reduction_vs_reference")
 """Metrics the x and y axes and the parallel coordinates may show (the ones the front has)."""
 
 HARDWARE_GENES = ("technology", "subarray", "rows_parallel", "col_mux", "adc_bits", "adc_type", "cell_bits",
                   "pipeline")
 CATEGORICAL = ("technology", "adc_type", "pipeline", "round")
 TABLE = ("accuracy", "accuracy_predicted", "energy_uj", "latency_ms", "area_mm2", "edap_uj_ms_mm2", "tops_per_w",
-         "technology", "hardware", "bits", "round")
+         "edap_gain_at_reference_accuracy", "technology", "hardware", "bits", "round")
 
 
 def _value(name: str, v: Any) -> Any:
@@ -69,9 +69,9 @@ def _design_lines(row: Mapping[str, Any], genes: Sequence[str]) -> str:
 def explorer_data(front: pl.DataFrame, summary: Mapping[str, Any] | None = None,
                   title: str = "front") -> dict[str, Any]:
     """Everything the page shows, as JSON-ready lists (one entry per front row, in the front's order)."""
-    from cimpipe.results import with_summaries
+    from cimpipe.results import with_reference_gain, with_summaries
 
-    front = with_summaries(front)
+    front = with_reference_gain(with_summaries(front), (summary or {}).get("reference"))
     genes = [c for c in front.columns if c not in AXES and c not in ("design_json", "hardware", "bits")
              and c not in ("accuracy_std", "accuracy_measured", "tops", "utilization", "tiles",
                            "leakage_energy_uj")]
