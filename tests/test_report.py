@@ -151,13 +151,15 @@ class _Dom(HTMLParser):
 
     def __init__(self) -> None:
         super().__init__()
-        self.rows, self.svgs, self.stack, self.legend, self.text = [], 0, [], [], {}
+        self.rows, self.selected, self.svgs, self.legend, self.text = [], [], 0, [], {}
         self._in = None
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if tag == "tr" and "data-row" in a:
             self.rows.append(int(a["data-row"]))
+            if "selected" in (a.get("class") or ""):
+                self.selected.append(int(a["data-row"]))
         if tag == "svg" and "main-svg" in (a.get("class") or ""):
             self.svgs += 1
         if tag == "text" and "legendtext" in (a.get("class") or ""):
@@ -180,23 +182,29 @@ def _chromium() -> str | None:
     return next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
 
 
-def test_the_explorer_renders_in_headless_chromium(tmp_path: Path) -> None:
+def _render(page: Path, fragment: str = "") -> _Dom:
+    """The page as headless Chromium leaves it after running its scripts (skips where Chromium cannot run)."""
     browser = _chromium()
     if browser is None:
         pytest.skip("headless Chromium is not installed (Debian: apt-get install chromium); .ci/run installs it")
-    front = fabricated_front()
-    page = tmp_path / "explorer.html"
-    page.write_text(explorer_page(explorer_data(front, SUMMARY, "demo")))
     try:
         out = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
-                              "--virtual-time-budget=10000", page.as_uri()], capture_output=True, text=True,
-                             timeout=180)
+                              "--virtual-time-budget=10000", page.as_uri() + fragment], capture_output=True,
+                             text=True, timeout=180)
     except subprocess.TimeoutExpired:
         pytest.skip("headless Chromium did not finish rendering within 180 s")
     if out.returncode != 0 or "<body" not in out.stdout:
         pytest.skip(f"headless Chromium cannot run here: {out.stderr.strip().splitlines()[-1:]}")
     dom = _Dom()
     dom.feed(out.stdout)
+    return dom
+
+
+def test_the_explorer_renders_in_headless_chromium(tmp_path: Path) -> None:
+    front = fabricated_front()
+    page = tmp_path / "explorer.html"
+    page.write_text(explorer_page(explorer_data(front, SUMMARY, "demo")))
+    dom = _render(page)
     assert sorted(dom.rows) == list(range(N_FRONT))  # the table: one row per front design
     assert dom.svgs >= 2  # the scatter plot and the parallel coordinates were drawn
     assert "2-D best (staircase)" in dom.legend and "NeuroSim reference design" in dom.legend
@@ -204,3 +212,17 @@ def test_the_explorer_renders_in_headless_chromium(tmp_path: Path) -> None:
     assert f"joins the {len(stairs)} of {N_FRONT} shown designs" in dom.text["staircase-note"]
     assert "rram_22nm, 128x128 subarray" in dom.text["reference-note"]
     assert dom.text["table-count"] == f"{N_FRONT} of {N_FRONT} front designs shown."
+
+
+def test_the_explorers_filters_axes_and_selection_follow_the_address(tmp_path: Path) -> None:
+    front = fabricated_front()
+    page = tmp_path / "explorer.html"
+    page.write_text(explorer_page(explorer_data(front, SUMMARY, "demo")))
+    kept = front.with_row_index("i").filter((pl.col("technology") == "sram_22nm") & (pl.col("accuracy") >= 0.9))
+    pick = int(kept["i"][0])
+    dom = _render(page, f"#x=latency_ms&y=accuracy&floor=90&tech=sram_22nm&select={pick}")
+    assert sorted(dom.rows) == kept["i"].to_list()
+    assert dom.selected == [pick]
+    stairs = staircase(kept["latency_ms"].to_numpy(), kept["accuracy"].to_numpy(), False, True)
+    assert f"joins the {len(stairs)} of {kept.height} shown designs" in dom.text["staircase-note"]
+    assert "latency (ms) and accuracy (%)" in dom.text["staircase-note"]

@@ -174,6 +174,31 @@
     const rows = drawScatter();
     drawParallel(rows);
     drawTable(rows);
+    saveView();
+  }
+
+  // The view lives in the address's #fragment (x, y, colour, floor, tech, select), so it can be shared.
+  function saveView() {
+    const on = [...document.querySelectorAll("input.tech:checked")].map((e) => e.value);
+    const view = new URLSearchParams({ x: $("x-axis").value, y: $("y-axis").value, colour: $("colour").value,
+                                       floor: $("floor").value, tech: on.join(",") });
+    if (selected !== null) view.set("select", String(selected));
+    try { history.replaceState(null, "", "#" + view.toString()); } catch (e) { /* a sandboxed frame */ }
+  }
+
+  function loadView() {
+    const view = new URLSearchParams(location.hash.slice(1));
+    for (const [key, id] of [["x", "x-axis"], ["y", "y-axis"], ["colour", "colour"]]) {
+      const v = view.get(key);
+      if (v && [...$(id).options].some((o) => o.value === v)) $(id).value = v;
+    }
+    if (view.has("floor") && !Number.isNaN(parseFloat(view.get("floor")))) $("floor").value = view.get("floor");
+    if (view.has("tech")) {
+      const on = new Set(view.get("tech").split(","));
+      for (const box of document.querySelectorAll("input.tech")) box.checked = on.has(box.value);
+    }
+    const pick = parseInt(view.get("select"), 10);
+    return Number.isInteger(pick) && pick >= 0 && pick < N ? pick : null;
   }
 
   if (D.reference) {
@@ -192,7 +217,8 @@
     const tr = ev.target.closest("tr[data-row]");
     if (tr) select(Number(tr.dataset.row));
   });
-  redraw();
+  const initial = loadView();
+  if (initial === null) redraw(); else select(initial);
   $("scatter").on("plotly_click", (ev) => {
     const p = ev.points[0];
     if (p && typeof p.customdata === "number") select(p.customdata);
