@@ -57,7 +57,8 @@ def reference_settings(design: Mapping[str, Any]) -> str:
 
 def _design_lines(row: Mapping[str, Any], genes: Sequence[str]) -> str:
     metrics = [f"{column(k).label}: {column(k).format(row[k])}" for k in AXES if k in row]
-    hardware = [f"{k}: {_value(k, row[k])}" for k in HARDWARE_GENES if k in row]
+    hardware = [f"{k}: {format(v, 'g') if isinstance(v, float) else v}"
+                for k, v in ((k, _value(k, row[k])) for k in HARDWARE_GENES if k in row)]
     network = []
     for prefix in ("depth", "width", "kernel", "wbits", "abits", "adc_bits_"):
         vals = [row[g] for g in genes if g.startswith(prefix) and g != "adc_bits"]
