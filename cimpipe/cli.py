@@ -9,9 +9,6 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-import yaml
-
-
 class CliError(ValueError):
     """A user error on the command line (one sentence)."""
 
@@ -43,6 +40,17 @@ def _print_table(console, table, title: str | None = None, caption: str | None =
     console.print(table)
     if caption:
         console.print(caption)
+
+
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Help that states every option's default value (options without one say what they fall back to)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (action.option_strings and action.default not in (None, False, argparse.SUPPRESS)
+                and "%(default)" not in text and "(default" not in text):
+            text += " (default: %(default)s)"
+        return text
 
 
 def _positive_int(text: str) -> int:
@@ -87,38 +95,44 @@ def _adc_bits(text: str) -> int | tuple[int, ...]:
 
 
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help="hardware cost of one network (NeuroSim NetWork.csv) on one design")
+    p = sub.add_parser("evaluate", help="hardware cost of one network (NeuroSim NetWork.csv) on one design",
+                       formatter_class=_DefaultsFormatter)
     p.add_argument("network", help="network file: IFM_H,IFM_W,C_in,K_H,K_W,C_out,maxpool,stride per line")
     p.add_argument("--technology", required=True, help="a key of the config's technologies")
     p.add_argument("--config", default=None, help="config.yaml (default ./config.yaml, else the built-in set)")
-    p.add_argument("--weight-bits", type=_positive_int, default=8)
-    p.add_argument("--input-bits", type=_positive_int, default=8)
-    p.add_argument("--subarray", type=_positive_int, default=128)
+    p.add_argument("--weight-bits", type=_positive_int, default=8, help="bits per weight")
+    p.add_argument("--input-bits", type=_positive_int, default=8, help="bits per input (activation)")
+    p.add_argument("--subarray", type=_positive_int, default=128, help="crossbar rows (= columns)")
     p.add_argument("--parallel-rows", type=_positive_int, default=None, help="rows read at once (default: all)")
     p.add_argument("--adc-bits", type=_adc_bits, default=5,
                    help="ADC resolution, or one per layer of the network file separated by commas (e.g. 5,4,4,6)")
-    p.add_argument("--adc", choices=("flash", "sar"), default="flash")
-    p.add_argument("--cell-bits", type=_positive_int, default=None, help="default: the device's maximum")
-    p.add_argument("--col-mux", type=_positive_int, default=8)
+    p.add_argument("--adc", choices=("flash", "sar"), default="flash", help="ADC type")
+    p.add_argument("--cell-bits", type=_positive_int, default=None, help="bits per cell (default: the device's maximum)")
+    p.add_argument("--col-mux", type=_positive_int, default=8, help="columns sharing one ADC")
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--pipeline", dest="pipeline", action="store_true", default=False)
-    mode.add_argument("--layer-by-layer", dest="pipeline", action="store_false")
+    mode.add_argument("--pipeline", dest="pipeline", action="store_true", default=False,
+                      help="layers run as a pipeline (latency: the slowest layer's time, one image per that "
+                           "interval, as NeuroSim reports it)")
+    mode.add_argument("--layer-by-layer", dest="pipeline", action="store_false",
+                      help="layers run one after another (the default)")
     p.add_argument("--mapping", choices=("novel", "conventional"), default="novel",
                    help="novel: 3x3 layers split by kernel position (NeuroSim's default); conventional: unrolled")
     p.add_argument("--bus", choices=("xy", "htree"), default="xy", help="global interconnect: X-Y bus or H-tree")
     p.add_argument("--input-bit-density", type=_nonneg_float, default=None,
-                   help="fraction of input bits that are 1 (the energy follows it; default 0.5)")
-    p.add_argument("--node", type=_positive_int, default=None, help="override the technology node (nm)")
-    p.add_argument("--r-on", type=_positive_float, default=None, help="override Ron (ohm)")
-    p.add_argument("--on-off", type=_positive_float, default=None, help="override the on/off ratio")
-    p.add_argument("--sigma", type=_nonneg_float, default=None, help="override the conductance variation")
-    p.add_argument("--cell-area-f2", type=_positive_float, default=None, help="override the cell area (F^2)")
+                   help="fraction of input bits that are 1; the energy follows it (default: 0.5)")
+    p.add_argument("--node", type=_positive_int, default=None, help="override the technology's node, nm")
+    p.add_argument("--r-on", type=_positive_float, default=None, help="override the device's Ron, ohm")
+    p.add_argument("--on-off", type=_positive_float, default=None, help="override the device's on/off ratio")
+    p.add_argument("--sigma", type=_nonneg_float, default=None, help="override the device's conductance variation")
+    p.add_argument("--cell-area-f2", type=_positive_float, default=None, help="override the device's cell area, F^2")
     p.add_argument("--layers", action="store_true", help="also print per-layer figures")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=_run_evaluate)
 
 
 def _technologies(config: str | None) -> dict:
+    import yaml
+
     from cimpipe.hw.technology import builtin_technologies, load_technologies
 
     path = Path(config) if config else Path("config.yaml")
@@ -137,6 +151,7 @@ def _technologies(config: str | None) -> dict:
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
+    from cimpipe.evaluation import check_row_widths, design_echo, front_units
     from cimpipe.hw.evaluate import evaluate_design
     from cimpipe.hw.network import read_network_csv
     from cimpipe.space import HardwareConfig
@@ -149,6 +164,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
                                    ("sigma", args.sigma), ("cell_area_f2", args.cell_area_f2)) if v is not None}
     if overrides:
         tech = tech.with_overrides(**overrides)
+    check_row_widths(args.network)
     shapes = read_network_csv(args.network)
     if isinstance(args.adc_bits, tuple) and len(args.adc_bits) != len(shapes):
         raise CliError(f"--adc-bits gives {len(args.adc_bits)} resolutions but {args.network} has {len(shapes)} layers")
@@ -165,42 +181,55 @@ def _run_evaluate(args: argparse.Namespace) -> int:
                         mapping=args.mapping, bus=args.bus, input_density=args.input_bit_density)
     if not bool(m.feasible[0]):
         raise CliError(f"the design cannot be built: {m.reason_text(0)}")
-    summary = m.summary(0)
+    design = design_echo(args.network, len(shapes), args.technology, tech, hw, args.weight_bits, args.input_bits,
+                         args.mapping, args.bus, args.input_bit_density)
+    summary = front_units(m.summary(0))
     layers = []
     if args.layers and m.layers is not None:
         for j in range(len(shapes)):
             layers.append({
                 "layer": j + 1,
-                "latency_ns": float(m.layers["latency_ns"][0, j]),
-                "dynamic_energy_pj": float(m.layers["dynamic_energy_pj"][0, j]),
+                "latency_ms": float(m.layers["latency_ns"][0, j]) * 1e-6,
+                "dynamic_energy_uj": float(m.layers["dynamic_energy_pj"][0, j]) * 1e-6,
                 "tiles": float(m.layers["tiles"][0, j]),
                 "speedup": float(m.layers["speedup"][0, j]),
                 "utilization": float(m.layers["utilization"][0, j]),
             })
+    area = {k: float(v[0]) for k, v in m.area_breakdown_mm2.items()}
+    energy = {k: float(v[0]) * 1e-6 for k, v in m.energy_breakdown_pj.items()}
     if args.json:
-        out = dict(summary)
-        out["area_breakdown_mm2"] = {k: float(v[0]) for k, v in m.area_breakdown_mm2.items()}
-        out["energy_breakdown_pj"] = {k: float(v[0]) for k, v in m.energy_breakdown_pj.items()}
+        out = {"design": design, **summary, "area_breakdown_mm2": area, "energy_breakdown_uj": energy}
         if args.layers:
             out["layers"] = layers
         print(json.dumps(out))
         return 0
-    _print_tables(args.technology, summary, m, layers)
+    _print_evaluation(design, summary, area, energy, layers)
     return 0
 
 
-def _print_tables(name: str, summary: dict, m, layers: list[dict]) -> None:
+def _print_evaluation(design: dict, summary: dict, area: dict, energy: dict, layers: list[dict]) -> None:
+    from cimpipe.evaluation import AREA_PARTS
+
     console = _console()
+    d = _table(console)
+    d.add_column("knob")
+    d.add_column("value", justify="right")
+    for k, v in design.items():
+        d.add_row(k, str(v))
+    _print_table(console, d, "design evaluated")
     t = _table(console)
     t.add_column("metric")
     t.add_column("value", justify="right")
     for k, v in summary.items():
         t.add_row(k, f"{v:.6g}" if isinstance(v, float) else str(v))
-    for k, v in m.area_breakdown_mm2.items():
-        t.add_row(f"area {k} (mm2)", f"{float(v[0]):.4g}")
-    for k, v in m.energy_breakdown_pj.items():
-        t.add_row(f"energy {k} (pJ)", f"{float(v[0]):.4g}")
-    _print_table(console, t, f"chip metrics ({name})")
+    total = summary["area_mm2"] or 1.0
+    for k, v in area.items():
+        t.add_row(f"area {k} (mm2, {100 * v / total:.0f} % of the chip)", f"{v:.4g}")
+    for k, v in energy.items():
+        t.add_row(f"energy {k} (uJ)", f"{v:.4g}")
+    notes = "; ".join(f"{k}: {AREA_PARTS[k]}" for k in area if k in AREA_PARTS)
+    _print_table(console, t, f"chip metrics ({design['technology']}) in the front's units",
+                 f"area buckets: {notes}")
     if layers:
         lt = _table(console)
         for c in layers[0]:
@@ -213,44 +242,6 @@ def _print_tables(name: str, summary: dict, m, layers: list[dict]) -> None:
 # --------------------------------------------------------------------------------------------------
 # show
 # --------------------------------------------------------------------------------------------------
-
-_PERCENT = {"accuracy", "accuracy_predicted", "accuracy_measured", "accuracy_std", "utilization"}
-_LABELS = {  # front column: table header
-    "accuracy": "accuracy (%)", "accuracy_measured": "measured (%)", "accuracy_predicted": "predicted (%)",
-    "accuracy_std": "acc. std (%)", "energy_uj": "energy (uJ)", "latency_ms": "latency (ms)", "area_mm2": "area (mm2)",
-    "edap_uj_ms_mm2": "EDAP (uJ ms mm2)", "edap_reduction_vs_reference": "EDAP gain (x)", "technology": "technology",
-    "hardware": "hardware", "bits": "network/bits", "utilization": "utilization (%)",
-}
-
-
-def _format(column: str, value) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        if column in _PERCENT:
-            return f"{100.0 * value:.2f}"
-        if column == "edap_reduction_vs_reference":
-            return f"{value:.3g}"
-        return f"{value:.4g}"
-    return str(value)
-
-
-def _show_columns(front, requested: str | None) -> list[str]:
-    from cimpipe.search import ALIASES
-
-    if requested:
-        names = [ALIASES.get(c.strip(), c.strip()) for c in requested.split(",") if c.strip()]
-        for name in names:
-            if name not in front.columns:
-                raise CliError(f"the front has no column {name!r} to show (columns: {', '.join(front.columns)})")
-        return names
-    measured = "accuracy_measured" in front.columns and front["accuracy_measured"].null_count() < front.height
-    acc = ["accuracy_measured", "accuracy_predicted"] if measured and "accuracy_predicted" in front.columns else ["accuracy"]
-    return acc + ["energy_uj", "latency_ms", "area_mm2", "edap_uj_ms_mm2", "edap_reduction_vs_reference",
-                  "technology", "hardware", "bits"]
-
 
 def _add_show(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("show", help="print a Pareto front as a table, sorted by one metric")
@@ -270,33 +261,10 @@ def _add_show(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_show(args: argparse.Namespace) -> int:
-    import polars as pl
+    from cimpipe.results import read_front
+    from cimpipe.show import show
 
-    from cimpipe.results import SORT_DIRECTIONS, read_front, sort_front, with_summaries
-    from cimpipe.search import ALIASES
-
-    front = with_summaries(read_front(args.front))
-    key = ALIASES.get(args.sort, args.sort)
-    rows = sort_front(front, key, args.descending)
-    if args.limit is not None:
-        rows = rows.head(args.limit)
-    columns = _show_columns(front, args.columns)
-    if args.csv:
-        rows.select(columns).write_csv(sys.stdout)
-        return 0
-    descending = SORT_DIRECTIONS.get(key, False) if args.descending is None else args.descending
-    console = _console()
-    t = _table(console)
-    cells = [[_format(c, v) for c, v in zip(columns, row)] for row in rows.select(columns).iter_rows()]
-    t.add_column("#", justify="right", no_wrap=True)
-    for j, c in enumerate(columns):
-        text = front.schema[c] == pl.Utf8  # text may wrap on a narrow terminal; numbers are never cut
-        width = None if text else max([len(r[j]) for r in cells], default=1)
-        t.add_column(_LABELS.get(c, c), justify="left" if text else "right", min_width=width)
-    for i, row in enumerate(cells, start=1):
-        t.add_row(str(i), *row)
-    _print_table(console, t, str(args.front), f"{rows.height} of {front.height} designs, sorted by {key} "
-                                              f"({'descending' if descending else 'ascending'})")
+    show(read_front(args.front), args.front, args.sort, args.descending, args.limit, args.columns, args.csv)
     return 0
 
 
@@ -314,9 +282,14 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_compare(args: argparse.Namespace) -> int:
-    from cimpipe.results import compare_fronts, read_front
+    from cimpipe.results import compare_fronts, front_hypervolume, read_front, read_summary_beside
 
-    c = compare_fronts(read_front(args.a), read_front(args.b))
+    a, b = read_front(args.a), read_front(args.b)
+    c = compare_fronts(a, b)
+    summary = read_summary_beside(args.a)
+    searched = None  # both fronts on A's search normalization: the figure A's report states
+    if summary is not None and "normalizer" in summary and "objectives" in summary:
+        searched = (front_hypervolume(a, summary), front_hypervolume(b, summary))
     names = {"a": args.a, "b": args.b}
     verdict = "tie" if c.better == "tie" else names[c.better]
     if args.json:
@@ -328,6 +301,10 @@ def _run_compare(args: argparse.Namespace) -> int:
             "hypervolume_a": c.hv_a, "hypervolume_b": c.hv_b, "better": verdict,
             "objectives": {o.metric: "max" if o.maximize else "min" for o in c.objectives},
             "normalizer": c.normalizer.to_dict() if c.normalizer else None,
+            "hypervolume_reference_point": c.reference,
+            "hypervolume_a_search_normalization": searched[0].value if searched else None,
+            "hypervolume_b_search_normalization": searched[1].value if searched else None,
+            "search_reference_point": searched[0].reference if searched else None,
         }))
         return 0
     objectives = ", ".join(f"{o.metric} {'max' if o.maximize else 'min'}{' (log)' if o.log_scale else ''}"
@@ -343,8 +320,14 @@ def _run_compare(args: argparse.Namespace) -> int:
     t.add_row("share not dominated by the other front",
               *(f"{100 * share:.1f}%" if n else "-" for share, n in ((c.a_share_undominated, c.n_a),
                                                                      (c.b_share_undominated, c.n_b))))
-    t.add_row("hypervolume (common normalization)", f"{c.hv_a:.6g}", f"{c.hv_b:.6g}")
-    _print_table(console, t, "front comparison", f"objectives: {objectives}")
+    t.add_row("hypervolume (common normalization)", f"{c.hv_a:.4f}", f"{c.hv_b:.4f}")
+    if searched:
+        t.add_row("hypervolume (A's search normalization)", f"{searched[0].value:.4f}", f"{searched[1].value:.4f}")
+    notes = [f"objectives: {objectives}",
+             f"common normalization: both fronts' range mapped to [0, 1]; reference point {c.reference_text()}"]
+    if searched:
+        notes.append(f"A's search normalization (as in A's report): reference point {searched[0].reference_text()}")
+    _print_table(console, t, "front comparison", "\n".join(notes))
     if c.better == "tie":
         console.print(f"the fronts tie by hypervolume ({c.hv_a:.6g})")
     else:
@@ -481,8 +464,8 @@ def _check_history(path: Path) -> None:
 
 
 def _run_plot(args: argparse.Namespace) -> int:
-    from cimpipe.report import FRONT_PLOTS, _front_plot, write_report
-    from cimpipe.results import read_front, workload_dir
+    from cimpipe.report import plots, write_explorer, write_report
+    from cimpipe.results import read_front, read_summary_beside, workload_dir, workload_of
 
     front_path = Path(args.front)
     front = read_front(front_path)
@@ -504,16 +487,12 @@ def _run_plot(args: argparse.Namespace) -> int:
                                metrics if metrics.is_file() else None)
     else:
         out.mkdir(parents=True, exist_ok=True)
-        reference = None
-        summary = wdir / "search_summary.json" if wdir is not None else None
-        if summary is not None and summary.is_file():
-            try:
-                reference = json.loads(summary.read_text()).get("reference")
-            except (json.JSONDecodeError, AttributeError):
-                reference = None
-        written = []
-        for stem, (column, label) in FRONT_PLOTS.items():
-            _front_plot(front, column, label, reference, out / f"{stem}.png")
+        summary = read_summary_beside(front_path)
+        reference = (summary or {}).get("reference")
+        written = [write_explorer(front, summary, out / "explorer.html",
+                                  f"Pareto front of {workload_of(front_path) or front_path.stem}")]
+        for stem, (column, label) in plots.FRONT_PLOTS.items():
+            plots.front_plot(front, column, label, reference, out / f"{stem}.png")
             written.append(out / f"{stem}.png")
     for p in written:
         print(p)
@@ -625,6 +604,8 @@ def _run_neurosim_check(args: argparse.Namespace) -> int:
     from cimpipe.predictor import Predictor
     from cimpipe.results import read_front, workload_dir
     from cimpipe.space import HardwareConfig
+
+    import yaml
 
     ns.find_source(args.neurosim)
     front = read_front(args.front)

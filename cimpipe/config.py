@@ -111,6 +111,7 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
         raise ConfigError(_describe(best, schema))
     _fill_defaults(config, schema, schema)
     _check_references(config)
+    _check_technologies(config)
     return config
 
 
@@ -133,6 +134,48 @@ def _check_references(config: dict) -> None:
     for t in config.get("hardware_space", {}).get("technologies") or []:
         if t not in techs:
             raise ConfigError(f"config key hardware_space.technologies names {t!r}, which is not under technologies")
+
+
+NODES_FILE = Path(__file__).resolve().parent / "hw" / "data" / "nodes.yaml"
+
+
+def known_nodes() -> list[int]:
+    """The technology nodes (nm) of the hardware model's node table, read from its data file (importing
+    :mod:`cimpipe.hw` would load torch into every Snakemake parse)."""
+    with open(NODES_FILE) as fh:
+        return sorted(int(k) for k in yaml.safe_load(fh))
+
+
+def _check_technologies(config: dict) -> None:
+    """What the jsonschema cannot say about a technology and the hardware model or the search would refuse
+    inside a job: a node outside the node table, a cell that does not fit its memory, an SRAM cell storing more
+    than one bit, a device beyond a workload's pinned accuracy-table bounds."""
+    nodes = known_nodes()
+    for name, tech in config.get("technologies", {}).items():
+        where = f"technologies.{name}"
+        if tech["node_nm"] not in nodes:
+            raise ConfigError(f"config key {where}.node_nm is {tech['node_nm']}, not a node of the hardware model "
+                              f"({', '.join(map(str, nodes))} nm)")
+        dev = tech["device"]
+        if (dev["memory"] == "sram") != dev["cell"].startswith("sram"):
+            raise ConfigError(f"config key {where}.device.cell is {dev['cell']!r}, which does not fit memory "
+                              f"{dev['memory']!r} (sram takes sram6t or sram8t, the others 1t1r)")
+        if dev["memory"] == "sram" and dev["max_cell_bits"] != 1:
+            raise ConfigError(f"config key {where}.device.max_cell_bits must be 1 for an SRAM cell, not "
+                              f"{dev['max_cell_bits']}")
+    techs = config.get("technologies", {})
+    searched = config.get("hardware_space", {}).get("technologies") or list(techs)
+    for wl_name, wl in config.get("workloads", {}).items():
+        pinned = wl.get("accuracy") or {}
+        for name in searched:
+            dev = techs[name]["device"]
+            if "sigma_max" in pinned and dev["sigma"] > pinned["sigma_max"] * (1 + 1e-9):
+                raise ConfigError(f"config key technologies.{name}.device.sigma is {dev['sigma']:g}, beyond the "
+                                  f"{pinned['sigma_max']:g} of workloads.{wl_name}.accuracy.sigma_max (raise it)")
+            if "on_off_min" in pinned and min(dev["on_off_ratio"], 1e6) < pinned["on_off_min"] * (1 - 1e-9):
+                raise ConfigError(f"config key technologies.{name}.device.on_off_ratio is {dev['on_off_ratio']:g}, "
+                                  f"below the {pinned['on_off_min']:g} of workloads.{wl_name}.accuracy.on_off_min "
+                                  "(lower it)")
 
 
 def load_config(path: Path | str, schema_path: Path | str | None = None) -> dict:
@@ -273,13 +316,17 @@ def grid_section(config: dict) -> dict:
 # --------------------------------------------------------------------------------------------------
 
 
+CODE_SUFFIXES = (".py", ".yaml", ".js", ".css", ".html")
+"""Files of a package folder that count as its code (the explorer's page is HTML, CSS and JavaScript)."""
+
+
 def code_digest(*relative_paths: str) -> str:
     """sha256 (16 hex) over the package files named (files or folders, relative to the package root)."""
     root = Path(__file__).resolve().parent
     h = hashlib.sha256()
     for rel in relative_paths:
         p = root / rel
-        files = sorted(p.rglob("*.py")) + sorted(p.rglob("*.yaml")) if p.is_dir() else [p]
+        files = [f for ext in CODE_SUFFIXES for f in sorted(p.rglob(f"*{ext}"))] if p.is_dir() else [p]
         for f in files:
             h.update(str(f.relative_to(root)).encode())
             h.update(f.read_bytes())

@@ -12,11 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
+from typing import TYPE_CHECKING
+
 import polars as pl
 
-from cimpipe.pareto import HV_REFERENCE, Normalizer, hypervolume, to_losses
-from cimpipe.search import ALIASES, DEFAULT_OBJECTIVES, METRICS, ObjectiveSpec
+from cimpipe.metrics import ALIASES, METRICS
+
+if TYPE_CHECKING:  # numpy, moocore and the search load only where fronts are compared (`cimpipe show` stays fast)
+    import numpy as np
+
+    from cimpipe.pareto import Normalizer
+    from cimpipe.search import ObjectiveSpec
 
 
 class ResultsError(ValueError):
@@ -35,6 +41,7 @@ SORT_DIRECTIONS: dict[str, bool] = {  # column: descending by default (larger is
     "accuracy_measured": True,
     "accuracy_std": False,
     "edap_reduction_vs_reference": True,
+    "edap_gain_at_reference_accuracy": True,
     "utilization": True,
     "tiles": False,
     "leakage_energy_uj": False,
@@ -94,20 +101,36 @@ def _span(values: Sequence[int]) -> str:
 
 
 def summarize_design(design_json: str) -> DesignSummary:
-    """``{"subnet": ..., "hardware": ...}`` of a front row to e.g. ``128x128 r64 m8 sar6 c2 pipe`` and
+    """``{"subnet": ..., "hardware": ...}`` of a front row to e.g. ``128 r64 m8 sar6 c2 P`` and
     ``d2,1 w4-8 a2-6`` (stage depths, then the range of weight and input bits over the layer slots; the
     slots a design does not use are stored at the largest choice and count in the upper end)."""
     try:
         d = json.loads(design_json)
         hw, net = d["hardware"], d["subnet"]
-        hardware = (f"{hw['subarray']}x{hw['subarray']} r{hw['rows_parallel']} m{hw['col_mux']} "
+        hardware = (f"{hw['subarray']} r{hw['rows_parallel']} m{hw['col_mux']} "
                     f"{hw['adc_type']}{_span(hw['adc_bits']) if isinstance(hw['adc_bits'], list) else hw['adc_bits']} "
-                    f"c{hw['cell_bits']} {'pipe' if hw['pipeline'] else 'lbl'}")
+                    f"c{hw['cell_bits']} {'P' if hw['pipeline'] else 'L'}")
         bits = (f"d{','.join(str(x) for x in net['depths'])} w{_span(net['weight_bits'])} "
                 f"a{_span(net['act_bits'])}")
     except (TypeError, KeyError, ValueError):
         return DesignSummary("?", "?")
     return DesignSummary(hardware, bits)
+
+
+REFERENCE_GAIN = "edap_gain_at_reference_accuracy"
+
+
+def with_reference_gain(front: pl.DataFrame, reference: dict | None) -> pl.DataFrame:
+    """The front with :data:`REFERENCE_GAIN`: the reference design's EDAP over this design's, only for designs at
+    least as accurate as the reference design (its accuracy in ``search_summary.json``); null for the others,
+    whose EDAP buys less accuracy, so that a ratio would compare unlike networks. All null without a reference.
+
+    ``edap_reduction_vs_reference`` compares every design with the reference whatever its accuracy."""
+    if not reference or reference.get("edap_uj_ms_mm2") is None or reference.get("accuracy") is None:
+        return front.with_columns(pl.lit(None, dtype=pl.Float64).alias(REFERENCE_GAIN))
+    gain = float(reference["edap_uj_ms_mm2"]) / pl.col("edap_uj_ms_mm2")
+    return front.with_columns(pl.when(pl.col("accuracy") >= float(reference["accuracy"])).then(gain)
+                              .otherwise(None).cast(pl.Float64).alias(REFERENCE_GAIN))
 
 
 def with_summaries(front: pl.DataFrame) -> pl.DataFrame:
@@ -125,6 +148,8 @@ def with_summaries(front: pl.DataFrame) -> pl.DataFrame:
 def dominance_matrix(a: np.ndarray, b: np.ndarray, chunk: int = 1024) -> np.ndarray:
     """``[Na, Nb]`` booleans: row i of losses ``a`` dominates row j of ``b`` (no worse in every objective,
     better in one). Rows with a NaN neither dominate nor are dominated."""
+    import numpy as np
+
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     out = np.zeros((a.shape[0], b.shape[0]), dtype=bool)
     for s in range(0, a.shape[0], chunk):
@@ -155,17 +180,31 @@ class FrontComparison:
     hv_a: float
     hv_b: float
     normalizer: Normalizer | None
+    reference: dict[str, float] | None = None  # the reference point in natural units
+
+    def reference_text(self) -> str:
+        return reference_text(self.reference) if self.reference else "-"
 
     @property
     def better(self) -> str:
         """``"a"``, ``"b"`` or ``"tie"`` by hypervolume (ties within 1e-12 relative)."""
-        if np.isclose(self.hv_a, self.hv_b, rtol=1e-12, atol=1e-15):
+        if abs(self.hv_a - self.hv_b) <= 1e-15 + 1e-12 * abs(self.hv_b):
             return "tie"
         return "a" if self.hv_a > self.hv_b else "b"
 
 
-def front_losses(front: pl.DataFrame, objectives: Sequence[ObjectiveSpec] = DEFAULT_OBJECTIVES) -> np.ndarray:
-    """``[N, M]`` losses of a front's rows (maximized metrics negated, costs on log10; :func:`to_losses`)."""
+def _default_objectives() -> tuple[ObjectiveSpec, ...]:
+    from cimpipe.search import DEFAULT_OBJECTIVES
+
+    return DEFAULT_OBJECTIVES
+
+
+def front_losses(front: pl.DataFrame, objectives: Sequence[ObjectiveSpec] | None = None) -> np.ndarray:
+    """``[N, M]`` losses of a front's rows (maximized metrics negated, costs on log10; :func:`to_losses`);
+    ``objectives`` default to the search's (accuracy, energy, latency, area)."""
+    from cimpipe.pareto import to_losses
+
+    objectives = _default_objectives() if objectives is None else objectives
     for o in objectives:
         if o.metric not in front.columns:
             raise ResultsError(f"the front has no column {o.metric!r} for the objective {o.metric}")
@@ -175,9 +214,13 @@ def front_losses(front: pl.DataFrame, objectives: Sequence[ObjectiveSpec] = DEFA
 
 
 def compare_fronts(a: pl.DataFrame, b: pl.DataFrame,
-                   objectives: Sequence[ObjectiveSpec] = DEFAULT_OBJECTIVES) -> FrontComparison:
+                   objectives: Sequence[ObjectiveSpec] | None = None) -> FrontComparison:
     """Dominance counts between two fronts and their hypervolumes on a common normalization."""
-    objectives = tuple(objectives)
+    import numpy as np
+
+    from cimpipe.pareto import HV_REFERENCE, Normalizer, hypervolume
+
+    objectives = tuple(_default_objectives() if objectives is None else objectives)
     la, lb = front_losses(a, objectives), front_losses(b, objectives)
     dom_ab, dom_ba = dominance_matrix(la, lb), dominance_matrix(lb, la)
     both = np.vstack([la, lb])
@@ -194,6 +237,8 @@ def compare_fronts(a: pl.DataFrame, b: pl.DataFrame,
         a_share_undominated=float(1.0 - a_dominated.mean()) if len(la) else 0.0,
         b_share_undominated=float(1.0 - b_dominated.mean()) if len(lb) else 0.0,
         hv_a=hv_a, hv_b=hv_b, normalizer=norm,
+        reference=None if norm is None else reference_point(
+            norm, [(o.metric, o.maximize, o.log_scale) for o in objectives], HV_REFERENCE),
     )
 
 
@@ -215,3 +260,96 @@ def workload_dir(front_path: str | Path) -> Path | None:
         return None
     d = Path(front_path).parent / wl
     return d if d.is_dir() else None
+
+
+# --------------------------------------------------------------------------------------------------
+# views of one front: the 2-D staircase, the hypervolume on the search's own normalization
+# --------------------------------------------------------------------------------------------------
+
+
+def staircase(x: Sequence[float], y: Sequence[float], x_maximize: bool, y_maximize: bool) -> np.ndarray:
+    """Indices of the points no other point beats on both x and y (weakly), in ascending x: the 2-D
+    non-dominated staircase of one view of a front. NaN points take no part."""
+    import numpy as np
+
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    sx, sy = (-1.0 if x_maximize else 1.0), (-1.0 if y_maximize else 1.0)
+    ok = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
+    order = ok[np.lexsort((sy * y[ok], sx * x[ok]))]  # best x first, ties: best y first
+    keep, best = [], np.inf
+    for i in order:
+        if sy * y[i] < best:
+            keep.append(i)
+            best = sy * y[i]
+    keep = np.asarray(keep, dtype=np.int64)
+    return keep[np.argsort(x[keep], kind="stable")]
+
+
+@dataclass(frozen=True)
+class FrontHypervolume:
+    """A front's hypervolume on a search's normalization: losses mapped by the search's ``lo``/``hi`` bounds
+    onto [0, 1] per objective, measured against the corner ``HV_REFERENCE`` (1.1) in every coordinate.
+    ``reference`` is that corner in natural units (accuracy as a fraction), so the figure says what it is
+    measured against."""
+
+    value: float
+    objectives: tuple[tuple[str, bool, bool], ...]  # (metric, maximize, log scale)
+    reference: dict[str, float]
+
+    def reference_text(self) -> str:
+        return reference_text(self.reference)
+
+
+def reference_text(reference: dict[str, float]) -> str:
+    """A hypervolume's reference point in natural units, e.g. ``accuracy 87 %, energy 17.2 uJ``."""
+    from cimpipe.metrics import column
+
+    parts = []
+    for metric, value in reference.items():
+        c = column(metric)
+        parts.append(f"{c.header} {value * (100.0 if c.percent else 1.0):.3g}{' ' + c.unit if c.unit else ''}")
+    return ", ".join(parts)
+
+
+def reference_point(norm: Normalizer, objectives: Sequence[tuple[str, bool, bool]], ref: float) -> dict[str, float]:
+    """The corner ``ref`` (in every normalized coordinate) in natural units, metric by metric."""
+    out = {}
+    for (metric, maximize, log), lo, hi in zip(objectives, norm.lo, norm.hi):
+        loss = lo + ref * (hi - lo)
+        v = -loss if maximize else loss
+        out[metric] = float(10.0 ** v if log else v)
+    return out
+
+
+def front_hypervolume(front: pl.DataFrame, summary: dict) -> FrontHypervolume:
+    """The hypervolume of ``front`` (its ``accuracy``: the measured one where re-measured) on the objectives
+    and normalization of the search that wrote ``summary`` (``search_summary.json``), the figure both the
+    report and ``cimpipe compare`` state."""
+    from cimpipe.pareto import HV_REFERENCE, Normalizer, hypervolume, to_losses
+
+    try:
+        objectives = tuple((o["metric"], bool(o["maximize"]), bool(o["log_scale"])) for o in summary["objectives"])
+        norm = Normalizer(tuple(summary["normalizer"]["lo"]), tuple(summary["normalizer"]["hi"]))
+    except (KeyError, TypeError):
+        raise ResultsError("the search summary lacks its objectives or normalizer (search_summary.json)") from None
+    ref = float(summary.get("hv_reference_point", HV_REFERENCE))
+    for metric, _, _ in objectives:
+        if metric not in front.columns:
+            raise ResultsError(f"the front has no column {metric!r} for the objective {metric}")
+    values = front.select([pl.col(m).cast(pl.Float64) for m, _, _ in objectives]).to_numpy()
+    losses = to_losses(values.reshape(front.height, len(objectives)), [o[1] for o in objectives],
+                       [o[2] for o in objectives])
+    return FrontHypervolume(hypervolume(norm(losses), ref), objectives, reference_point(norm, objectives, ref))
+
+
+def read_summary_beside(front_path: str | Path) -> dict | None:
+    """``search_summary.json`` of the search that wrote a front (``results/{workload}/``), or None."""
+    wdir = workload_dir(front_path)
+    path = wdir / "search_summary.json" if wdir is not None else None
+    if path is None or not path.is_file():
+        return None
+    try:
+        summary = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return None
+    return summary if isinstance(summary, dict) else None

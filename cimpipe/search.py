@@ -88,6 +88,7 @@ import polars as pl
 import torch
 
 from cimpipe.hw.evaluate import HardwareBatch, LayerBatch
+from cimpipe.metrics import ALIASES, METRICS  # noqa: F401 - re-exported: the search's metric names
 from cimpipe.pareto import HV_REFERENCE, Normalizer, ParetoArchive, hypervolume, non_dominated, to_losses
 from cimpipe.space import Design, HardwareConfig, SearchSpace, SubnetConfig
 
@@ -100,18 +101,6 @@ class SearchConfigError(ValueError):
     """A search setting in config is invalid (one sentence naming the key)."""
 
 
-METRICS: dict[str, tuple[bool, bool]] = {
-    # name: (maximized by default, log-scaled in the normalization)
-    "accuracy": (True, False),
-    "energy_uj": (False, True),
-    "latency_ms": (False, True),
-    "area_mm2": (False, True),
-    "edap_uj_ms_mm2": (False, True),
-    "tops": (True, True),
-    "tops_per_w": (True, True),
-    "tops_per_mm2": (True, True),
-}
-ALIASES = {"edap": "edap_uj_ms_mm2", "energy": "energy_uj", "latency": "latency_ms", "area": "area_mm2"}
 CHIP_METRICS = ("energy_uj", "latency_ms", "area_mm2", "edap_uj_ms_mm2", "tops", "tops_per_w", "tops_per_mm2",
                 "utilization", "tiles", "leakage_energy_uj")
 

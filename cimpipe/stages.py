@@ -328,9 +328,13 @@ def search(predictor_path: str, supernet_path: str, data_dir: str, table_path: s
     print(f"front: {front.height} designs")
 
 
-def report(front_path: str, history_path: str, train_log: str, predictor_metrics: str, out_dir: str) -> None:
+def report(front_path: str, history_path: str, train_log: str, predictor_metrics: str, out_dir: str,
+           settings: dict | None = None) -> None:
     from cimpipe.report import write_report
+    from cimpipe.train import TrainRecipe
 
+    settings = settings or {}
+    phases = TrainRecipe.from_config(settings.get("train")).bit_phases
     for path in write_report(front_path, history_path, out_dir, train_log_path=train_log,
-                             predictor_metrics=predictor_metrics):
+                             predictor_metrics=predictor_metrics, bit_phases=phases, workload=settings.get("workload")):
         print(path)

@@ -31,6 +31,7 @@ from cimpipe.data import Augmentation, BatchLoader, PreparedDataset
 from cimpipe.nn.evaluate import evaluate_subnet
 from cimpipe.nn import build_supernet
 from cimpipe.progress import progress_bar as _progress_bar
+from cimpipe.progress import say as _say
 from cimpipe.space import BIT_RANGE, Family, SpaceError, SubnetConfig
 from cimpipe.space import spec_from_dict as families_spec_from_dict
 
@@ -319,7 +320,7 @@ def _train(
             if bar:
                 bar.console.print(line)
             else:
-                print(line, flush=True)
+                _say(line)
 
     log = pl.DataFrame(rows, schema=LOG_SCHEMA)
     log_path.parent.mkdir(parents=True, exist_ok=True)

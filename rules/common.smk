@@ -128,6 +128,20 @@ def report_plot(name):
     )
 
 
+def report_page(name):
+    """An HTML page of the report under results/{workload}/report/, embedded by `snakemake --report`."""
+    return report(
+        f"results/{{workload}}/report/{name}.html",
+        caption=f"../workflow/report/{name}.rst",
+        category="{workload}",
+    )
+
+
+def report_params(wildcards):
+    """The workload's name (the report's title) and training recipe (its bit phases)."""
+    return {"workload": wildcards.workload, "train": workload_cfg(wildcards)["train"]}
+
+
 def code(*parts):
     """A digest of the package code a stage runs, so a change to it reruns the stage."""
     return code_digest(*parts)

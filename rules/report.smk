@@ -1,12 +1,14 @@
 rule report:
     input:
-        front="results/pareto_{workload}.parquet",
+        front="results/{workload}/search/pareto.parquet",
         history="results/{workload}/search_history.parquet",
         summary="results/{workload}/search_summary.json",
+        refine="results/{workload}/search/refine.parquet",
         train_log="results/{workload}/train_log.parquet",
         predictor_metrics="results/{workload}/predictor_metrics.json",
     output:
         index="results/{workload}/report/index.html",
+        explorer=report_page("explorer"),
         front_energy=report_plot("front_energy"),
         front_latency=report_plot("front_latency"),
         front_area=report_plot("front_area"),
@@ -15,10 +17,29 @@ rule report:
         training=report_plot("training"),
         predictor=report_plot("predictor"),
     params:
-        code=code("report.py"),
+        settings=report_params,
+        code=code("report", "results.py", "metrics.py"),
     log:
         "logs/report/{workload}.log",
     conda:
         ENV
     script:
         "../workflow/scripts/report.py"
+
+
+# The front becomes results/pareto_{workload}.parquet once its report exists, so that the report is part of
+# every run that builds the front and `snakemake --report FILE results/pareto_{workload}.parquet` holds it.
+rule front:
+    input:
+        front="results/{workload}/search/pareto.parquet",
+        report="results/{workload}/report/index.html",
+    output:
+        "results/pareto_{workload}.parquet",
+    params:
+        code=code("report"),
+    log:
+        "logs/front/{workload}.log",
+    conda:
+        ENV
+    script:
+        "../workflow/scripts/front.py"

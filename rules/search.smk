@@ -27,7 +27,7 @@ rule search:
         hwcost=hwcost_tables,
         islands=search_islands,
     output:
-        front="results/pareto_{workload}.parquet",
+        front="results/{workload}/search/pareto.parquet",  # published as results/pareto_{workload}.parquet
         history="results/{workload}/search_history.parquet",
         summary="results/{workload}/search_summary.json",
         refine="results/{workload}/search/refine.parquet",

@@ -151,7 +151,7 @@ def test_build_table_measures_every_row(space: SearchSpace, workload: tuple[Path
     assert out.is_file() and not out.with_suffix(".parts").exists()
     # off a terminal, progress is a few plain lines, the last one at the end
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("accuracy table shard 0:")]
-    assert 1 <= len(lines) <= 11 and lines[-1].endswith(f"{SETTINGS.rows}/{SETTINGS.rows} rows")
+    assert 1 <= len(lines) <= 21 and lines[-1].endswith(f"{SETTINGS.rows}/{SETTINGS.rows} rows (100 %)")
     on_disk = pl.read_parquet(out)
     assert on_disk.equals(table)
     expected = sample_configurations(space, SETTINGS.rows, SETTINGS.seed)

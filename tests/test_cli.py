@@ -124,7 +124,8 @@ def test_techs_lists_the_configured_or_builtin_technologies(capsys, tmp_path, mo
 def test_plot_writes_pngs_with_or_without_the_history(results, tmp_path, capsys):
     assert main(["plot", str(results / "pareto_demo.parquet"), "--out", str(tmp_path / "full")]) == 0
     written = [Path(line) for line in capsys.readouterr().out.split()]
-    assert {p.name for p in written} >= {"front_energy.png", "front_edap.png", "hypervolume.png", "index.html"}
+    assert {p.name for p in written} >= {"explorer.html", "front_energy.png", "front_edap.png", "hypervolume.png",
+                                         "index.html"}
     for p in written:
         assert p.is_file()
         if p.suffix == ".png":
@@ -135,7 +136,7 @@ def test_plot_writes_pngs_with_or_without_the_history(results, tmp_path, capsys)
     shutil.copy(results / "pareto_demo.parquet", alone)
     assert main(["plot", str(alone)]) == 0
     written = [Path(line) for line in capsys.readouterr().out.split()]
-    assert sorted(p.name for p in written) == ["front_area.png", "front_edap.png", "front_energy.png",
+    assert sorted(p.name for p in written) == ["explorer.html", "front_area.png", "front_edap.png", "front_energy.png",
                                                "front_latency.png"]
     assert all(p.parent == alone.with_name("pareto_demo_plots") and p.is_file() for p in written)
 

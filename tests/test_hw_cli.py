@@ -5,11 +5,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from cimpipe.cli import main
 
 NET = str(Path(__file__).parent / "data" / "NetWork_VGG8.csv")
-KEYS = {"area_mm2", "latency_ns", "dynamic_energy_pj", "leakage_energy_pj", "leakage_power_uw", "tops", "tops_per_w",
-        "tops_per_mm2", "fps", "utilization", "tiles", "clock_period_ns"}
+KEYS = {"energy_uj", "latency_ms", "area_mm2", "edap_uj_ms_mm2", "dynamic_energy_uj", "leakage_energy_uj",
+        "leakage_power_uw", "tops", "tops_per_w", "tops_per_mm2", "fps", "utilization", "tiles", "clock_period_ns"}
 
 
 def test_evaluate_json_via_subprocess(tmp_path):
@@ -64,9 +66,9 @@ def test_adc_bits_per_layer(capsys, tmp_path, monkeypatch):
     rc, uniform = run("5")
     rc_list, listed = run(",".join(["5"] * 8))
     assert rc == rc_list == 0
-    assert listed["area_mm2"] == uniform["area_mm2"] and listed["latency_ns"] == uniform["latency_ns"]
+    assert listed["area_mm2"] == uniform["area_mm2"] and listed["latency_ms"] == uniform["latency_ms"]
     _, coarse_fc = run("5,5,5,5,5,5,3,5")  # the big FC layer (32 tiles) on 3-bit ADCs
-    assert coarse_fc["energy_breakdown_pj"]["adc"] < uniform["energy_breakdown_pj"]["adc"]
+    assert coarse_fc["energy_breakdown_uj"]["adc"] < uniform["energy_breakdown_uj"]["adc"]
     assert main(["evaluate", NET, "--technology", "rram_22nm", "--adc-bits", "5,5"]) == 2
     assert "--adc-bits gives 2 resolutions but" in capsys.readouterr().err
 
@@ -79,8 +81,41 @@ def test_evaluate_speaks_neurosims_knobs(capsys, tmp_path, monkeypatch):
         return json.loads(capsys.readouterr().out)
 
     sparse, dense = energy("--input-bit-density", "0.1"), energy("--input-bit-density", "0.4")
-    assert sparse["dynamic_energy_pj"] < dense["dynamic_energy_pj"] and sparse["area_mm2"] == dense["area_mm2"]
+    assert sparse["dynamic_energy_uj"] < dense["dynamic_energy_uj"] and sparse["area_mm2"] == dense["area_mm2"]
     conventional, htree = energy("--mapping", "conventional"), energy("--bus", "htree")
     assert conventional["tiles"] != sparse["tiles"] and htree["area_mm2"] != sparse["area_mm2"]
     assert main(["evaluate", NET, "--technology", "sram_22nm", "--node", "3", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["area_mm2"] > 0
+
+
+def test_evaluate_speaks_the_fronts_units_and_echoes_the_design(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["evaluate", NET, "--technology", "rram_22nm", "--json", "--adc-bits", "4", "--parallel-rows", "64"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["energy_uj"] == pytest.approx(result["dynamic_energy_uj"] + result["leakage_energy_uj"])
+    assert result["edap_uj_ms_mm2"] == pytest.approx(result["energy_uj"] * result["latency_ms"] * result["area_mm2"])
+    design = result["design"]
+    assert (design["adc_bits"], design["rows_parallel"], design["cell_bits"], design["layers"]) == (4, 64, 2, 8)
+    assert design["input_bit_density"] == 0.5 and design["mapping"] == "novel"
+    assert main(["evaluate", NET, "--technology", "rram_22nm"]) == 0
+    out = capsys.readouterr().out
+    assert "design evaluated" in out and "other: wordline and bitline drivers" in out
+
+
+def test_evaluate_help_shows_the_defaults(capsys):
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: 128)" in text and "(default: flash)" in text and "(default: 8)" in text
+
+
+@pytest.mark.parametrize("extra", [",1", ""])
+def test_a_row_of_another_width_is_refused(capsys, tmp_path, extra):
+    rows = Path(NET).read_text().splitlines()
+    line = rows[2].rstrip(",")
+    rows[2] = line + extra if extra else ",".join(line.split(",")[:7])
+    bad = tmp_path / "NetWork.csv"
+    bad.write_text("\n".join(rows) + "\n")
+    assert main(["evaluate", str(bad), "--technology", "rram_22nm"]) == 2
+    err = capsys.readouterr().err
+    assert f"network file {bad} line 3 has {9 if extra else 7} columns but line 1 has 8" in err and err.count("\n") == 1

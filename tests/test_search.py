@@ -241,25 +241,6 @@ def test_config_errors_name_the_key():
     assert s.objectives[1].metric == "edap_uj_ms_mm2" and s.constraints.min_accuracy == 0.5
 
 
-def test_report_writes_the_stable_plot_names(tmp_path):
-    from cimpipe.report import write_report
-
-    space = small_space()
-    settings = SearchSettings(budget=400, batch=100, seed=0, population=20)
-    run_search(space, small_objective(space), settings, tmp_path / "search_history.parquet", tmp_path / "front.parquet")
-    pl.DataFrame({"epoch": [0, 1, 2], "train_loss": [2.0, 1.0, 0.5], "val_acc": [0.3, 0.6, 0.8]}).write_parquet(
-        tmp_path / "train_log.parquet")
-    files = write_report(tmp_path / "front.parquet", tmp_path / "search_history.parquet", tmp_path / "report",
-                         train_log_path=tmp_path / "train_log.parquet",
-                         predictor_metrics={"kendall_tau": 0.8, "rmse_pct": 1.5})
-    names = {p.name for p in files}
-    assert names == {"front_energy.png", "front_latency.png", "front_area.png", "front_edap.png", "hypervolume.png",
-                     "training.png", "predictor.png", "index.html"}
-    page = (tmp_path / "report" / "index.html").read_text()
-    assert all(n in page for n in names - {"index.html"})
-    assert all((tmp_path / "report" / n).stat().st_size > 1000 for n in names - {"index.html"})
-
-
 @pytest.mark.parametrize("per_layer", [(), ("adc_bits",)])
 def test_search_on_the_real_objective(tmp_path, per_layer):
     """The real hardware model (two technologies) and a real predictor fitted on a fabricated table; with
@@ -365,8 +346,8 @@ def test_the_search_logs_a_few_lines_when_not_on_a_terminal(tmp_path, capsys):
     space = small_space()
     run_search(space, small_objective(space), SETTINGS, tmp_path / "h.parquet", tmp_path / "f.parquet")
     lines = [x for x in capsys.readouterr().out.splitlines() if "evaluations" in x]
-    assert 5 <= len(lines) <= 11
-    assert lines[-1].startswith("search (nsga_de): 1200/1200 evaluations")
+    assert 5 <= len(lines) <= 21  # a line per 5 % at most
+    assert lines[-1].startswith("search (nsga_de): 1200/1200 evaluations") and lines[-1].endswith("(100 %)")
 
 
 def test_island_and_share_settings_are_checked():

@@ -199,7 +199,7 @@ def test_a_new_technology_runs_its_hw_cost_and_the_search_only(run: Path) -> Non
                        "sigma": 0.05},
         }
 
-    assert edited(run, add_fefet) == Counter({"hw_cost": 1, "search_island": 1, "search": 1, "report": 1, "all": 1})
+    assert edited(run, add_fefet) == Counter({"hw_cost": 1, "search_island": 1, "search": 1, "report": 1, "front": 1, "all": 1})
 
 
 def test_a_technology_outside_the_tables_device_span_remeasures_the_table(run: Path) -> None:
@@ -212,7 +212,7 @@ def test_a_technology_outside_the_tables_device_span_remeasures_the_table(run: P
         }
 
     assert edited(run, add_noisy) == Counter({"hw_cost": 1, "accuracy_shard": 2, "accuracy_table": 1,
-                                              "fit_predictor": 1, "search_island": 1, "search": 1, "report": 1,
+                                              "fit_predictor": 1, "search_island": 1, "search": 1, "report": 1, "front": 1,
                                               "all": 1})
 
 
@@ -220,7 +220,7 @@ def test_a_new_search_budget_reruns_the_search_only(run: Path) -> None:
     def budget(config: dict) -> None:
         config["workloads"]["demo"]["search"]["budget"] = 700
 
-    assert edited(run, budget) == Counter({"search_island": 1, "search": 1, "report": 1, "all": 1})
+    assert edited(run, budget) == Counter({"search_island": 1, "search": 1, "report": 1, "front": 1, "all": 1})
 
 
 def test_a_new_training_seed_reruns_training_and_everything_after(run: Path) -> None:
@@ -228,7 +228,7 @@ def test_a_new_training_seed_reruns_training_and_everything_after(run: Path) -> 
         config["workloads"]["demo"]["seed"] = 1
 
     assert edited(run, seed) == Counter({"train_supernet": 1, "accuracy_shard": 2, "accuracy_table": 1,
-                                         "fit_predictor": 1, "search_island": 1, "search": 1, "report": 1, "all": 1})
+                                         "fit_predictor": 1, "search_island": 1, "search": 1, "report": 1, "front": 1, "all": 1})
 
 
 def test_a_second_island_runs_alone_and_merges_into_one_front(run: Path, tmp_path: Path) -> None:
@@ -238,7 +238,7 @@ def test_a_second_island_runs_alone_and_merges_into_one_front(run: Path, tmp_pat
     config["workloads"]["demo"]["search"]["islands"] = 2
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     # island 0 is the search already run: only island 1 and the merge are new
-    assert planned_jobs(workdir) == Counter({"search_island": 1, "search": 1, "report": 1, "all": 1})
+    assert planned_jobs(workdir) == Counter({"search_island": 1, "search": 1, "report": 1, "front": 1, "all": 1})
     out = snakemake(workdir, "-c2", "results/pareto_demo.parquet")
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-5000:]
 
@@ -282,8 +282,16 @@ def test_snakemake_report_is_self_contained_with_the_plots(run: Path) -> None:
     out = snakemake(run, "--report", "report.html")
     assert out.returncode == 0, out.stdout + out.stderr
     html = (run / "report.html").read_text(errors="replace")
-    for name in ("front_energy.png", "front_latency.png", "front_area.png", "front_edap.png", "hypervolume.png",
-                 "training.png", "predictor.png"):
+    for name in ("explorer.html", "front_energy.png", "front_latency.png", "front_area.png", "front_edap.png",
+                 "hypervolume.png", "training.png", "predictor.png"):
         assert name in html, name
     assert len(html) > 200_000  # the figures are embedded, not linked
-    assert "Hypervolume of the feasible non-dominated set" in html  # a caption from workflow/report/
+    assert "reference point (the corner the volume is measured from)" in html  # a caption from workflow/report/
+
+
+def test_snakemake_report_of_the_front_alone_holds_the_figures(run: Path) -> None:
+    out = snakemake(run, "--report", "front_report.html", "results/pareto_demo.parquet")
+    assert out.returncode == 0, out.stdout + out.stderr
+    html = (run / "front_report.html").read_text(errors="replace")
+    for name in ("explorer.html", "front_energy.png", "hypervolume.png", "training.png", "predictor.png"):
+        assert name in html, name

@@ -11,4 +11,5 @@ run_stage(
     train_log=snakemake.input.train_log,
     predictor_metrics=snakemake.input.predictor_metrics,
     out_dir=str(Path(snakemake.output.index).parent),
+    settings=snakemake.params.settings,
 )
