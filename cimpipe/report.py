@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -19,6 +17,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import polars as pl  # noqa: E402
+
+from cimpipe.io import atomic_write, write_text  # noqa: E402
 
 FRONT_PLOTS = {  # file stem: (column, axis label)
     "front_energy": ("energy_uj", "energy per inference (uJ)"),
@@ -39,14 +39,10 @@ def _read(path: Path, what: str) -> pl.DataFrame:
 
 
 def _save(fig: plt.Figure, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight")
-        os.replace(tmp, path)
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight"))
     finally:
         plt.close(fig)
-        Path(tmp).unlink(missing_ok=True)
 
 
 def _front_plot(front: pl.DataFrame, column: str, label: str, reference: Mapping[str, Any] | None, path: Path) -> None:
@@ -113,16 +109,18 @@ def _predictor_plot(metrics: Mapping[str, Any], path: Path) -> None:
 
 def write_report(front_path: str | Path, history_path: str | Path, out_dir: str | Path,
                  train_log_path: str | Path | None = None,
-                 predictor_metrics: Mapping[str, Any] | str | Path | None = None) -> list[Path]:
+                 predictor_metrics: Mapping[str, Any] | str | Path | None = None,
+                 summary_path: str | Path | None = None) -> list[Path]:
     """Write the plots and ``index.html`` into ``out_dir``; return the files written.
 
-    ``predictor_metrics`` is the dict of ``predictor_metrics.json`` or its path.
+    ``predictor_metrics`` is the dict of ``predictor_metrics.json`` or its path; ``summary_path`` the search
+    summary (default: ``search_summary.json`` beside the history).
     """
     front_path, history_path, out = Path(front_path), Path(history_path), Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     front = _read(front_path, "Pareto front")
     history = _read(history_path, "search history")
-    summary_path = history_path.parent / "search_summary.json"
+    summary_path = Path(summary_path) if summary_path is not None else history_path.parent / "search_summary.json"
     reference = json.loads(summary_path.read_text())["reference"] if summary_path.is_file() else None
     written: list[Path] = []
     for stem, (column, label) in FRONT_PLOTS.items():
@@ -147,8 +145,6 @@ def write_report(front_path: str | Path, history_path: str | Path, out_dir: str 
             f"<h1>{html.escape(front_path.stem)}</h1><p>{front.height} designs on the front, "
             f"{history.height} evaluated.</p>{body}</body></html>")
     index = out / "index.html"
-    tmp = index.with_name(".index.html.tmp")
-    tmp.write_text(page)
-    os.replace(tmp, index)
+    write_text(page, index)
     written.append(index)
     return written

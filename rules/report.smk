@@ -15,7 +15,7 @@ rule report:
         training=report_plot("training"),
         predictor=report_plot("predictor"),
     params:
-        code=code("report.py"),
+        code=stage_code("report"),
     log:
         "logs/report/{workload}.log",
     conda:
