@@ -22,12 +22,10 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import hashlib
 import json
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -83,7 +81,7 @@ def resnet18() -> list[LayerShape]:
 
 def project_subnets() -> dict[str, list[LayerShape]]:
     """Two members of cimpipe's own VGG-8 family (config.yaml's vgg8 workload), as the hardware model sees them."""
-    from cimpipe.families import SubnetConfig, VGGSpec
+    from cimpipe.families import VGGSpec
 
     spec = VGGSpec(in_channels=3, image_size=32, num_classes=10, stages=((128, 128), (256, 256), (512, 512)),
                    fc=(1024,), min_depth=(1, 1, 1), width_ratios=(0.25, 0.5, 0.75, 1.0))

@@ -22,15 +22,15 @@ import numpy as np
 import polars as pl
 import torch
 
-from cimpipe.predictor import (PredictorSettings, _fit_gp, _fit_trees, _predict_gp, _predict_trees, _train_ensemble,
-                               crossbar_features, predictor_trends, score, split_rows)
-from cimpipe.space import CIM_COLUMNS, features
+from cimpipe.predictor import (PredictorSettings, crossbar_features, features, fit_gp, fit_trees, predict_gp,
+                               predict_trees, predictor_trends, score, split_rows, train_ensemble)
+from cimpipe.space import CIM_COLUMNS
 from cimpipe.train import load_supernet
 
 
 def _mlp(settings: PredictorSettings):
     def fit_predict(x: np.ndarray, y: np.ndarray, x_new: np.ndarray) -> np.ndarray:
-        net, mean, std = _train_ensemble(x, y, settings)
+        net, mean, std = train_ensemble(x, y, settings)
         return net(torch.from_numpy((x_new - mean) / std)).mean(0).double().numpy()
     return fit_predict
 
@@ -38,13 +38,13 @@ def _mlp(settings: PredictorSettings):
 def _gbt(settings: PredictorSettings, trends: np.ndarray | None):
     def fit_predict(x: np.ndarray, y: np.ndarray, x_new: np.ndarray) -> np.ndarray:
         t = None if trends is None else trends[: x.shape[1]]
-        return _predict_trees(_fit_trees(x, y, settings, t), torch.from_numpy(x_new)).numpy()
+        return predict_trees(fit_trees(x, y, settings, t), torch.from_numpy(x_new)).numpy()
     return fit_predict
 
 
 def _gp(settings: PredictorSettings):
     def fit_predict(x: np.ndarray, y: np.ndarray, x_new: np.ndarray) -> np.ndarray:
-        return _predict_gp(_fit_gp(x, y, settings), torch.from_numpy(x_new)).numpy()
+        return predict_gp(fit_gp(x, y, settings), torch.from_numpy(x_new)).numpy()
     return fit_predict
 
 

@@ -22,8 +22,9 @@ import polars as pl
 import torch
 
 from cimpipe.accuracy import sample_configurations
-from cimpipe.predictor import Predictor, PredictorSettings, _predict_gp, _predict_trees, crossbar_features, fit_predictor
-from cimpipe.space import DeviceSummary, HardwareSpace, SearchSpace, VGGSpec, features
+from cimpipe.predictor import (Predictor, PredictorSettings, crossbar_features, features, fit_predictor, predict_gp,
+                               predict_trees)
+from cimpipe.space import DeviceSummary, HardwareSpace, SearchSpace, VGGSpec
 
 DEMO_SPEC = VGGSpec(in_channels=1, image_size=8, num_classes=10, stages=((32, 32), (64, 64)), fc=(128,),
                     min_depth=(1, 1))
@@ -64,22 +65,22 @@ def main() -> None:
     arch, cim = space.arch_values(genes), space.cim_values(genes)
     cim[:, 4] = np.minimum(cim[:, 4], predictor.cim_ranges["on_off_ratio"][1])
     feats = torch.from_numpy(predictor.features(arch, cim))
-    stand = (feats - predictor._mean) / predictor._std
+    stand = (feats - predictor.feature_mean) / predictor.feature_std
 
-    t_check = _timed(lambda: predictor._checked(arch, cim), args.repeat)
+    t_check = _timed(lambda: predictor.checked(arch, cim), args.repeat)
     t_feat = _timed(lambda: features(space, arch, cim), args.repeat)
     t_xbar = _timed(lambda: crossbar_features(space, arch, cim), args.repeat)
-    t_net = _timed(lambda: predictor._net(stand), args.repeat)
+    t_net = _timed(lambda: predictor.ensemble(stand), args.repeat)
     trees = predictor.state.get("trees")
-    t_trees = _timed(lambda: _predict_trees(trees, feats), args.repeat) if trees is not None else 0.0
+    t_trees = _timed(lambda: predict_trees(trees, feats), args.repeat) if trees is not None else 0.0
     gp = predictor.state.get("gp")
-    t_gp = _timed(lambda: _predict_gp(gp, feats), args.repeat) if gp is not None else 0.0
+    t_gp = _timed(lambda: predict_gp(gp, feats), args.repeat) if gp is not None else 0.0
     t_all = _timed(lambda: predictor.predict(arch, cim), args.repeat)
-    members = predictor._net.weights[0].shape[0]
-    hidden = [w.shape[2] for w in predictor._net.weights[:-1]]
+    members = predictor.ensemble.weights[0].shape[0]
+    hidden = [w.shape[2] for w in predictor.ensemble.weights[:-1]]
     print(f"designs {args.n}  threads {args.threads}  ensemble {members} x {hidden}  features {feats.shape[1]}")
     print(f"checks   {t_check * 1e3:8.1f} ms")
-    print(f"features {t_feat * 1e3:8.1f} ms  (cimpipe.space.features)")
+    print(f"features {t_feat * 1e3:8.1f} ms  (cimpipe.predictor.features)")
     print(f"crossbar {t_xbar * 1e3:8.1f} ms  (ADC shortfall and crossbar noise features)")
     print(f"ensemble {t_net * 1e3:8.1f} ms")
     if trees is not None:

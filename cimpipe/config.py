@@ -8,15 +8,14 @@ type becomes one :class:`ConfigError` sentence that names the key, before any jo
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Iterable
 
 import yaml
 
-from cimpipe.space import (DeviceSummary, Family, HardwareSpace, MobileNetV2Spec, ResNetSpec, SearchSpace, SpaceError,
-                           VGGSpec)
+from cimpipe.space import (ON_OFF_CAP, DeviceSummary, Family, HardwareSpace, MobileNetV2Spec, ResNetSpec, SearchSpace,
+                           SpaceError, VGGSpec)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SCHEMA = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -263,14 +262,12 @@ def workload_section(config: dict, workload: str) -> dict:
 def accuracy_section(config: dict, workload: str) -> dict:
     """The workload's ``accuracy`` section with the device bounds it leaves out taken from the technologies the
     search spans: ``sigma_max`` their largest conductance variation, ``on_off_min`` / ``on_off_max`` their
-    smallest and largest on/off ratio (capped at :data:`cimpipe.accuracy.ON_OFF_CAP`).
+    smallest and largest on/off ratio (capped at :data:`cimpipe.space.ON_OFF_CAP`).
 
     The table then spends its rows on the devices the search can choose. A technology added inside that span
     leaves this section, and so the table and the predictor, unchanged; one outside it widens the span and
     reruns them. Bounds set in the workload are kept (a wider table, reused by technologies added later).
     """
-    from cimpipe.accuracy import ON_OFF_CAP
-
     section = dict(workload_section(config, workload).get("accuracy") or {})
     devices = device_summaries({"technologies": {t: config["technologies"][t] for t in search_technologies(config)}})
     on_off = [min(d.on_off_ratio, ON_OFF_CAP) for d in devices.values()]
@@ -311,23 +308,15 @@ def grid_section(config: dict) -> dict:
     return {k: v for k, v in config["hardware_space"].items() if k != "technologies"}
 
 
-# --------------------------------------------------------------------------------------------------
-# code digests (a stage reruns when its own code changes)
-# --------------------------------------------------------------------------------------------------
+def canonical(value: Any) -> Any:
+    """``value`` with every mapping's keys in sorted order, recursively (sequences keep their order).
 
-
-CODE_SUFFIXES = (".py", ".yaml", ".js", ".css", ".html")
-"""Files of a package folder that count as its code (the explorer's page is HTML, CSS and JavaScript)."""
-
-
-def code_digest(*relative_paths: str) -> str:
-    """sha256 (16 hex) over the package files named (files or folders, relative to the package root)."""
-    root = Path(__file__).resolve().parent
-    h = hashlib.sha256()
-    for rel in relative_paths:
-        p = root / rel
-        files = [f for ext in CODE_SUFFIXES for f in sorted(p.rglob(f"*{ext}"))] if p.is_dir() else [p]
-        for f in files:
-            h.update(str(f.relative_to(root)).encode())
-            h.update(f.read_bytes())
-    return h.hexdigest()[:16]
+    Snakemake compares a rule's params by their ``repr``, and a dict's repr follows its insertion order: a
+    config rewritten in another key order, or the same values arriving through a ``--configfile`` overlay,
+    would replan stages whose values did not change. Params handed in this form compare by content.
+    """
+    if isinstance(value, dict):
+        return {key: canonical(value[key]) for key in sorted(value, key=str)}
+    if isinstance(value, (list, tuple)):
+        return type(value)(canonical(item) for item in value)
+    return value

@@ -1,12 +1,14 @@
 """The front's metrics by name: direction, scale and how a person reads them (label, unit, number format).
 
 Kept free of torch, nevergrad and numpy so that reading a result (``cimpipe show``, the explorer) starts fast;
-the search imports :data:`METRICS` and :data:`ALIASES` from here.
+the search imports its metric registry and objectives (:data:`METRICS`, :data:`ALIASES`, :class:`ObjectiveSpec`)
+from here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 METRICS: dict[str, tuple[bool, bool]] = {
     # name: (maximized by default, log-scaled in the normalization)
@@ -20,6 +22,39 @@ METRICS: dict[str, tuple[bool, bool]] = {
     "tops_per_mm2": (True, True),
 }
 ALIASES = {"edap": "edap_uj_ms_mm2", "energy": "energy_uj", "latency": "latency_ms", "area": "area_mm2"}
+
+
+class SearchConfigError(ValueError):
+    """A search setting in config is invalid (one sentence naming the key)."""
+
+
+@dataclass(frozen=True)
+class ObjectiveSpec:
+    """One objective: a metric, its direction, and whether it is compared on a log scale."""
+
+    metric: str
+    maximize: bool
+    log_scale: bool
+
+
+def parse_objectives(section: Mapping[str, str]) -> tuple[ObjectiveSpec, ...]:
+    """``{"accuracy": "max", "energy_uj": "min", ...}`` (config's ``search.objectives``) to specs, in the order of
+    :data:`METRICS` whatever the order of the keys."""
+    out = []
+    for key, direction in section.items():
+        name = ALIASES.get(key, key)
+        if name not in METRICS:
+            raise SearchConfigError(f"search.objectives.{key} is not a known metric; use one of {sorted(METRICS)}")
+        if direction not in ("min", "max"):
+            raise SearchConfigError(f"search.objectives.{key} must be 'min' or 'max', not {direction!r}")
+        out.append(ObjectiveSpec(name, direction == "max", METRICS[name][1]))
+    if len(out) < 2:
+        raise SearchConfigError("search.objectives needs at least two objectives for a Pareto front")
+    order = list(METRICS)  # the registry's order, not the config's: the same objectives give the same search
+    return tuple(sorted(out, key=lambda spec: order.index(spec.metric)))
+
+
+DEFAULT_OBJECTIVES = parse_objectives({"accuracy": "max", "energy_uj": "min", "latency_ms": "min", "area_mm2": "min"})
 
 
 @dataclass(frozen=True)

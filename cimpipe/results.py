@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # numpy, moocore and the search load only where fronts are co
     import numpy as np
 
     from cimpipe.pareto import Normalizer
-    from cimpipe.search import ObjectiveSpec
+    from cimpipe.metrics import ObjectiveSpec
 
 
 class ResultsError(ValueError):
@@ -194,7 +194,7 @@ class FrontComparison:
 
 
 def _default_objectives() -> tuple[ObjectiveSpec, ...]:
-    from cimpipe.search import DEFAULT_OBJECTIVES
+    from cimpipe.metrics import DEFAULT_OBJECTIVES
 
     return DEFAULT_OBJECTIVES
 

@@ -14,7 +14,7 @@ designs.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
@@ -34,93 +34,17 @@ from cimpipe.families import (  # noqa: F401 - the families are part of the spac
     spec_from_dict,
 )
 
-ADC_RANGES = ("dynamic", "full")
-
-
-@dataclass(frozen=True)
-class CIMSettings:
-    """What the crossbar does to a layer's arithmetic, as the accuracy side simulates it.
-
-    ``adc_bits`` resolution of the ADC that reads every partial sum; ``cell_bits`` bits stored per cell
-    (weights are bit-sliced over ``ceil(w_bits / cell_bits)`` cells); ``rows_parallel`` rows summed into one
-    partial sum; ``sigma`` relative Gaussian conductance variation; ``on_off_ratio`` Gon/Goff (finite: an
-    "off" cell still conducts); ``seed`` for the variation draw. ``layer_adc_bits``, when not empty, gives
-    every weight-layer slot its own ADC resolution (``hardware_space.per_layer: [adc_bits]``) and
-    :meth:`for_slot` hands each layer its own.
-    """
-
-    adc_bits: int = 8
-    cell_bits: int = 1
-    rows_parallel: int = 128
-    sigma: float = 0.0
-    on_off_ratio: float = math.inf
-    seed: int = 0
-    adc_range: str = "dynamic"
-    layer_adc_bits: tuple[int, ...] = ()
-
-    def __post_init__(self) -> None:
-        if self.adc_range not in ADC_RANGES:
-            raise SpaceError(f"adc_range={self.adc_range!r} is not one of {ADC_RANGES}")
-        for bits in (self.adc_bits, *self.layer_adc_bits):
-            if not 1 <= bits <= 16:
-                raise SpaceError(f"adc_bits={bits} is outside 1..16")
-        if not 1 <= self.cell_bits <= 8:
-            raise SpaceError(f"cell_bits={self.cell_bits} is outside 1..8")
-        if self.rows_parallel < 1:
-            raise SpaceError(f"rows_parallel={self.rows_parallel} must be at least 1")
-        if self.sigma < 0:
-            raise SpaceError(f"sigma={self.sigma} must not be negative")
-        if not self.on_off_ratio > 1:
-            raise SpaceError(f"on_off_ratio={self.on_off_ratio} must exceed 1")
-
-    def for_slot(self, slot: int) -> "CIMSettings":
-        """The settings weight-layer ``slot`` runs with (its own ADC bits when they vary per layer)."""
-        if not self.layer_adc_bits:
-            return self
-        if not 0 <= slot < len(self.layer_adc_bits):
-            raise SpaceError(f"layer slot {slot} has no ADC bits (the settings give {len(self.layer_adc_bits)} layers)")
-        return replace(self, adc_bits=int(self.layer_adc_bits[slot]), layer_adc_bits=())
-
-
-@dataclass(frozen=True)
-class HardwareConfig:
-    """The crossbar accelerator of one design (NeuroSim's knobs).
-
-    ``technology`` a key of config's ``technologies``; ``subarray`` rows = columns of one crossbar;
-    ``rows_parallel`` rows activated at once (partial-parallel read when below ``subarray``); ``col_mux``
-    columns sharing one ADC; ``adc_bits`` and ``adc_type`` ("flash" or "sar"); ``cell_bits`` bits per
-    cell; ``pipeline`` pipelined (True) or layer-by-layer execution. ``adc_bits`` is a tuple (one per
-    weight-layer slot) in a space whose ADC resolution varies per layer.
-    """
-
-    technology: str
-    subarray: int = 128
-    rows_parallel: int = 128
-    col_mux: int = 8
-    adc_bits: int | tuple[int, ...] = 5
-    adc_type: str = "flash"
-    cell_bits: int = 2
-    pipeline: bool = False
-
-    def __post_init__(self) -> None:
-        if isinstance(self.adc_bits, list):  # read back from JSON
-            object.__setattr__(self, "adc_bits", tuple(int(b) for b in self.adc_bits))
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class Design:
-    """A complete co-design point: the sub-network and its hardware."""
-
-    subnet: SubnetConfig
-    hardware: HardwareConfig
+from cimpipe.design import ADC_RANGES, CIMSettings, Design, HardwareConfig  # noqa: F401 - the design's value types
 
 
 # --------------------------------------------------------------------------------------------------
 # Hardware space and the joint gene encoding
 # --------------------------------------------------------------------------------------------------
+
+
+ON_OFF_CAP = 1e6
+"""Largest on/off ratio the accuracy table samples; beyond it a finite-on/off error is negligible (and
+:func:`cimpipe.predictor.features` clips there too)."""
 
 
 @dataclass(frozen=True)
@@ -442,50 +366,3 @@ class SearchSpace:
                 active[:, slot] = vals[:, block[0]] > block[1]
         out["active"] = active
         return out
-
-
-DERIVED_TRENDS = (-1, -1, -1, -1, 0, -1, 0, 0, 1, -1)
-"""How a design's error rate moves as each derived column of :func:`features` grows, all else equal: mean and
-least weight bits, mean and least activation bits, MACs (either way), ADC bits, cell bits and rows in
-parallel (either way: they trade the ADC's range against the read count), sigma, on/off ratio."""
-
-
-def feature_trends(space: SearchSpace) -> np.ndarray:
-    """int [F] for the columns of :func:`features`: -1 where a larger value can only lower the expected error
-    rate (more weight or activation bits, a finer ADC, a higher on/off ratio), +1 where it can only raise it
-    (more device variation), 0 where it may go either way (depths, widths, kernels, expansion, cell bits, rows
-    read in parallel). The predictor's trees are constrained to these trends."""
-    genes = [-1 if g.name.startswith(("wbits_", "abits_")) else 0 for g in space.arch_genes]
-    return np.array(genes + list(DERIVED_TRENDS), dtype=np.int64)
-
-
-def features(space: SearchSpace, arch_values: np.ndarray, cim_values: np.ndarray,
-             layers: dict[str, np.ndarray] | None = None) -> np.ndarray:
-    """The predictor's input: float32 [D, F] from architecture values and CIM settings.
-
-    Each gene value is scaled to [0, 1] over its choices (inactive slots carry the canonical largest choice,
-    so they never look like small layers); the CIM settings enter as log2 / log10 of their physical values.
-    A few derived columns (mean and minimum active bits, relative MAC count) help a small model. ``layers``:
-    the designs' :meth:`SearchSpace.layer_arrays`, where the caller has them already.
-    """
-    arch_values = space.canonical_arch_values(arch_values)
-    lo = np.array([min(float(c) for c in g.choices) for g in space.arch_genes])
-    hi = np.array([max(float(c) for c in g.choices) for g in space.arch_genes])
-    scaled = (arch_values - lo) / np.where(hi > lo, hi - lo, 1.0)
-    parts = split_cim(cim_values, space.spec.n_slots)
-    cell, rows, sigma, onoff = (parts[c][:, 0] for c in CIM_COLUMNS[1:])
-    if layers is None:
-        layers = space.layer_arrays(space.genes_from_arch_values(arch_values))
-    act = layers["active"]
-    macs = (layers["ifm_h"] * layers["ifm_w"] * layers["c_in"] * layers["k"] ** 2 * layers["c_out"] / layers["groups"]
-            * act).sum(1)
-    macs_max = space.largest_macs()
-    wb = np.where(act, layers["weight_bits"], np.nan)
-    ab = np.where(act, layers["input_bits"], np.nan)
-    adc = np.nanmean(np.where(act, parts["adc_bits"], np.nan), 1)  # mean over the active layers
-    derived = np.stack([
-        np.nanmean(wb, 1) / 8, np.nanmin(wb, 1) / 8, np.nanmean(ab, 1) / 8, np.nanmin(ab, 1) / 8,
-        np.log10(np.maximum(macs, 1.0)) / max(np.log10(macs_max), 1.0),
-        adc / 8, cell / 4, np.log2(rows) / 8, sigma * 10, np.log10(np.minimum(onoff, 1e6)) / 6,
-    ], axis=1)
-    return np.concatenate([scaled, derived], axis=1).astype(np.float32)

@@ -7,7 +7,7 @@ rule accuracy_shard:
     params:
         settings=accuracy_params,
         shards=n_shards,
-        code=code("accuracy.py", "progress.py", "space.py", "families.py", "nn"),
+        code=stage_code("accuracy_shard"),
     log:
         "logs/accuracy_shard/{workload}_{shard}.log",
     conda:
@@ -22,7 +22,7 @@ rule accuracy_table:
     output:
         "results/{workload}/accuracy.parquet",
     params:
-        code=code("accuracy.py"),
+        code=stage_code("accuracy_table"),
     log:
         "logs/accuracy_table/{workload}.log",
     conda:

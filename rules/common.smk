@@ -1,10 +1,13 @@
 # Helpers shared by the rules: config validation, wildcard constraints, the per-rule slices of config
 # that reach the rules through params (so Snakemake reruns exactly the stages whose slice changed).
+# Every slice is handed in canonical form (keys sorted at every level): Snakemake compares params by their
+# repr, so the same values in another key order, or through a --configfile overlay, replan nothing.
 
 import sys
 
-from cimpipe.config import (ConfigError, accuracy_section, code_digest, grid_section, search_technologies,
+from cimpipe.config import (ConfigError, accuracy_section, canonical, grid_section, search_technologies,
                             validate_config)
+from cimpipe.imports import script_digest
 
 try:
     validate_config(config)
@@ -36,16 +39,17 @@ def prepared_data(wildcards):
 
 
 def dataset_params(wildcards):
-    return config["datasets"][wildcards.dataset]
+    return canonical(config["datasets"][wildcards.dataset])
 
 
 def train_params(wildcards):
     wl = workload_cfg(wildcards)
-    return {"arch": wl["arch"], "family": wl["family"], "train": wl["train"], "seed": wl["seed"]}
+    return canonical({"arch": wl["arch"], "family": wl["family"], "train": wl["train"], "seed": wl["seed"]})
 
 
 def accuracy_params(wildcards):
-    return {"accuracy": accuracy_section(config, wildcards.workload), "hardware_space": grid_section(config)}
+    return canonical({"accuracy": accuracy_section(config, wildcards.workload),
+                      "hardware_space": grid_section(config)})
 
 
 def n_shards(wildcards):
@@ -62,17 +66,17 @@ def accuracy_shards(wildcards):
 
 def predictor_params(wildcards):
     wl = workload_cfg(wildcards)
-    return {"predictor": wl["predictor"], "accuracy": accuracy_section(config, wildcards.workload),
-            "hardware_space": grid_section(config)}
+    return canonical({"predictor": wl["predictor"], "accuracy": accuracy_section(config, wildcards.workload),
+                      "hardware_space": grid_section(config)})
 
 
 def technology_params(wildcards):
-    return config["technologies"][wildcards.tech]
+    return canonical(config["technologies"][wildcards.tech])
 
 
 def hw_grid_params(wildcards):
     """The knobs a characterization spans: which of them vary per layer does not change it."""
-    return {k: v for k, v in grid_section(config).items() if k != "per_layer"}
+    return canonical({k: v for k, v in grid_section(config).items() if k != "per_layer"})
 
 
 def hwcost_tables(wildcards):
@@ -86,37 +90,38 @@ MERGE_ONLY_SEARCH_KEYS = ("islands", "front_size", "remeasure", "refine")
 def island_params(wildcards):
     wl = workload_cfg(wildcards)
     techs = search_technologies(config)
-    return {
+    return canonical({
         "search": {k: v for k, v in wl["search"].items() if k not in MERGE_ONLY_SEARCH_KEYS},
         "hardware_space": grid_section(config),
         "technologies": {t: config["technologies"][t] for t in techs},
-    }
+    })
 
 
 def n_islands(wildcards):
     return int(workload_cfg(wildcards)["search"].get("islands", 1))
 
 
-def search_islands(wildcards):
-    """Every island's three files, island by island (the merge reads them in this order)."""
-    return expand(
-        "results/{workload}/search/island_{island}/{name}",
-        workload=wildcards.workload,
-        island=range(n_islands(wildcards)),
-        name=("pareto.parquet", "search_history.parquet", "search_summary.json"),
-    )
+def island_files(name):
+    """An input function: file ``name`` of every search island, island by island (the merge reads them in
+    this order)."""
+
+    def files(wildcards):
+        return expand("results/{workload}/search/island_{island}/{name}", workload=wildcards.workload,
+                      island=range(n_islands(wildcards)), name=name)
+
+    return files
 
 
 def search_params(wildcards):
     techs = search_technologies(config)
     wl = workload_cfg(wildcards)
-    return {
+    return canonical({
         "search": wl["search"],
         "predictor": wl["predictor"],
         "accuracy": accuracy_section(config, wildcards.workload),
         "hardware_space": grid_section(config),
         "technologies": {t: config["technologies"][t] for t in techs},
-    }
+    })
 
 
 def report_plot(name):
@@ -139,9 +144,10 @@ def report_page(name):
 
 def report_params(wildcards):
     """The workload's name (the report's title) and training recipe (its bit phases)."""
-    return {"workload": wildcards.workload, "train": workload_cfg(wildcards)["train"]}
+    return canonical({"workload": wildcards.workload, "train": workload_cfg(wildcards)["train"]})
 
 
-def code(*parts):
-    """A digest of the package code a stage runs, so a change to it reruns the stage."""
-    return code_digest(*parts)
+def stage_code(script):
+    """A digest of the package code a rule's script runs: every cimpipe module it reaches through its imports
+    (cimpipe.imports), so a change to a module reruns exactly the stages that import it, directly or not."""
+    return script_digest(f"{workflow.basedir}/workflow/scripts/{script}.py")

@@ -7,7 +7,7 @@ rule fit_predictor:
         metrics="results/{workload}/predictor_metrics.json",
     params:
         settings=predictor_params,
-        code=code("predictor.py", "space.py", "families.py"),
+        code=stage_code("fit_predictor"),
     log:
         "logs/fit_predictor/{workload}.log",
     conda:

@@ -4,7 +4,7 @@ rule hw_cost:
     params:
         technology=technology_params,
         grid=hw_grid_params,
-        code=code("hw"),
+        code=stage_code("hw_cost"),
     log:
         "logs/hw_cost/{tech}.log",
     conda:

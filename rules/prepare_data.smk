@@ -3,7 +3,7 @@ rule prepare_data:
         directory("data/prepared/{dataset}"),
     params:
         dataset=dataset_params,
-        code=code("data"),
+        code=stage_code("prepare_data"),
     log:
         "logs/prepare_data/{dataset}.log",
     conda:

@@ -18,7 +18,7 @@ rule report:
         predictor=report_plot("predictor"),
     params:
         settings=report_params,
-        code=code("report", "results.py", "metrics.py"),
+        code=stage_code("report"),
     log:
         "logs/report/{workload}.log",
     conda:
@@ -36,7 +36,7 @@ rule front:
     output:
         "results/pareto_{workload}.parquet",
     params:
-        code=code("report"),
+        code=stage_code("front"),
     log:
         "logs/front/{workload}.log",
     conda:

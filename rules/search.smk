@@ -9,7 +9,7 @@ rule search_island:
         summary="results/{workload}/search/island_{island}/search_summary.json",
     params:
         settings=island_params,
-        code=code("search.py", "pareto.py", "progress.py", "space.py", "families.py", "hw"),
+        code=stage_code("search_island"),
     log:
         "logs/search_island/{workload}_{island}.log",
     conda:
@@ -25,7 +25,9 @@ rule search:
         data=prepared_data,
         table="results/{workload}/accuracy.parquet",
         hwcost=hwcost_tables,
-        islands=search_islands,
+        island_histories=island_files("search_history.parquet"),
+        island_fronts=island_files("pareto.parquet"),
+        island_summaries=island_files("search_summary.json"),
     output:
         front="results/{workload}/search/pareto.parquet",  # published as results/pareto_{workload}.parquet
         history="results/{workload}/search_history.parquet",
@@ -33,8 +35,7 @@ rule search:
         refine="results/{workload}/search/refine.parquet",
     params:
         settings=search_params,
-        code=code("search.py", "pareto.py", "progress.py", "space.py", "families.py", "hw", "predictor.py",
-                  "accuracy.py", "nn"),
+        code=stage_code("search"),
     log:
         "logs/search/{workload}.log",
     conda:

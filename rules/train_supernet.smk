@@ -6,7 +6,7 @@ rule train_supernet:
         log_table="results/{workload}/train_log.parquet",
     params:
         recipe=train_params,
-        code=code("nn", "train.py", "space.py", "families.py", "progress.py"),
+        code=stage_code("train_supernet"),
     log:
         "logs/train_supernet/{workload}.log",
     conda:

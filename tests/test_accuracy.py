@@ -182,7 +182,7 @@ def test_killed_run_resumes_to_the_same_table(space: SearchSpace, workload: tupl
             raise KeyboardInterrupt("killed")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(accuracy, "measure_rows", dies_after_two_chunks)
+    monkeypatch.setattr(accuracy.table, "measure_rows", dies_after_two_chunks)  # where build_table finds it
     with pytest.raises(KeyboardInterrupt):
         build_table(supernet, data_dir, space, SETTINGS, out)
     assert not out.exists()
@@ -194,7 +194,7 @@ def test_killed_run_resumes_to_the_same_table(space: SearchSpace, workload: tupl
         measured.extend(rows["config_id"].to_list())
         return real(model, spec, data, rows, settings, device)
 
-    monkeypatch.setattr(accuracy, "measure_rows", counting)
+    monkeypatch.setattr(accuracy.table, "measure_rows", counting)
     resumed = build_table(supernet, data_dir, space, SETTINGS, out)
     assert measured == list(range(8, 12))  # only the chunk that was never written
     assert resumed.equals(reference)

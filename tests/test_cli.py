@@ -13,7 +13,7 @@ import yaml
 from cimpipe.cli import main
 from cimpipe.hw.technology import builtin_technologies
 from cimpipe.results import compare_fronts, read_front
-from cimpipe.search import SearchSettings, run_search
+from cimpipe.search import SearchFiles, SearchSettings, run_search
 from test_search import small_objective, small_space
 
 REPO_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
@@ -25,8 +25,8 @@ def results(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("run") / "results"
     space = small_space()
     settings = SearchSettings(budget=300, batch=50, seed=3, population=30)
-    run_search(space, small_objective(space), settings, root / "demo" / "search_history.parquet",
-               root / "pareto_demo.parquet")
+    run_search(space, small_objective(space), settings, SearchFiles.of(
+        root / "demo" / "search_history.parquet", root / "pareto_demo.parquet", root / "demo" / "search_summary.json"))
     return root
 
 

@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cimpipe.hw import Evaluator, HardwareBatch, HardwareGrid, LayerBatch, Technology, builtin_technologies
+from cimpipe.hw import Evaluator, HardwareBatch, HardwareGrid, LayerBatch, builtin_technologies
 from cimpipe.hw.characterize import characterize
 from cimpipe.space import HardwareConfig, LayerShape
 

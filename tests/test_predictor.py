@@ -206,7 +206,7 @@ def test_without_trees_the_predictor_is_the_mlp_ensemble(space: SearchSpace, tmp
 
 def test_the_mlp_weight_mixes_the_trees_and_the_ensemble(space: SearchSpace, tmp_path: Path) -> None:
     """Weight 0 predicts the trees' accuracies, 1 the ensemble's mean, 0.5 their mean; the spread is the same."""
-    from cimpipe.predictor import _predict_trees
+    from cimpipe.predictor import predict_trees
 
     table = _fabricated_table(space, 60)
     means, stds = {}, {}
@@ -217,7 +217,7 @@ def test_the_mlp_weight_mixes_the_trees_and_the_ensemble(space: SearchSpace, tmp
         p = Predictor.load(tmp_path / f"p{w}.pt", space)
         means[w], stds[w] = p.predict_table(table)
     feats = torch.from_numpy(p.features(table, table))
-    trees = _predict_trees(p.state["trees"], feats).numpy()
+    trees = predict_trees(p.state["trees"], feats).numpy()
     np.testing.assert_allclose(means[0.0], trees, atol=1e-9)
     assert 0.0 <= trees.min() and trees.max() <= 1.0  # the log error rate maps back inside 0..1
     np.testing.assert_allclose(means[0.5], (means[0.0] + means[1.0]) / 2, atol=1e-6)
@@ -230,7 +230,7 @@ def test_the_gaussian_process_answers_as_sklearns_and_takes_its_share(space: Sea
     hundredth of a point), and ``gp_weight`` mixes it with the trees; both are scored in the metrics."""
     from sklearn.gaussian_process import GaussianProcessRegressor
 
-    from cimpipe.predictor import _error_target, _predict_gp, _predict_trees
+    from cimpipe.predictor import error_target, predict_gp, predict_trees
 
     table = _fabricated_table(space, 80)
     preds = {}
@@ -242,19 +242,19 @@ def test_the_gaussian_process_answers_as_sklearns_and_takes_its_share(space: Sea
         assert ("gaussian_process" in metrics) == (w > 0) and ("Gaussian process" in metrics["model"]) == (w > 0)
     feats = p.features(table, table)
     gp, trees = p.state["gp"], p.state["trees"]
-    np.testing.assert_allclose(preds[1.0], _predict_gp(gp, torch.from_numpy(feats)).numpy(), atol=1e-9)
-    np.testing.assert_allclose(preds[0.0], _predict_trees(trees, torch.from_numpy(feats)).numpy(), atol=1e-9)
+    np.testing.assert_allclose(preds[1.0], predict_gp(gp, torch.from_numpy(feats)).numpy(), atol=1e-9)
+    np.testing.assert_allclose(preds[0.0], predict_trees(trees, torch.from_numpy(feats)).numpy(), atol=1e-9)
     np.testing.assert_allclose(preds[0.5], (preds[0.0] + preds[1.0]) / 2, atol=1e-6)
     # the same process refitted by sklearn on the same standardized rows, with the fitted kernel held fixed
     x64 = feats.astype(np.float64)
     x_std = np.where(x64.std(0) > 1e-6, x64.std(0), 1.0)
-    y = _error_target(table["accuracy"].to_numpy())
+    y = error_target(table["accuracy"].to_numpy())
     ref = GaussianProcessRegressor(_refitted_kernel(gp, x_std), optimizer=None).fit(
         (x64 - x64.mean(0)) / x_std, (y - y.mean()) / y.std())
     queries = space.random_genes(np.random.default_rng(3), 200)
     q = p.features(space.arch_values(queries), space.cim_values(queries)).astype(np.float64)
     want = 1 + 0.005 - np.exp(ref.predict((q - x64.mean(0)) / x_std) * y.std() + y.mean())
-    got = _predict_gp(gp, torch.from_numpy(q).float()).numpy()
+    got = predict_gp(gp, torch.from_numpy(q).float()).numpy()
     np.testing.assert_allclose(got, np.clip(want, 0, 1), atol=1e-4)
 
 
@@ -271,14 +271,14 @@ def test_the_trees_never_predict_worse_for_a_finer_adc_or_less_variation(fitted:
     """The trees are monotone in each feature with a known trend, so a setting whose every feature moves the
     same way moves the answer one way: a finer ADC never lowers the predicted accuracy, more device variation
     never raises it. (More weight bits may: they also widen the partial sums a coarse ADC must read.)"""
-    from cimpipe.predictor import _predict_trees
+    from cimpipe.predictor import predict_trees
 
     root, _, table = fitted
     p = Predictor.load(root / "predictor.pt", space)
     rows = table.filter(pl.col("adc_bits") == 3).head(30)
 
     def trees(t: pl.DataFrame) -> np.ndarray:
-        return _predict_trees(p.state["trees"], torch.from_numpy(p.features(t, t))).numpy()
+        return predict_trees(p.state["trees"], torch.from_numpy(p.features(t, t))).numpy()
 
     base = trees(rows)
     finer = trees(rows.with_columns(pl.lit(5).alias("adc_bits")))

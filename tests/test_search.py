@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from cimpipe.pareto import hypervolume, non_dominated
-from cimpipe.search import (Constraints, MeasuredDesigns, MeasureRecorder, Objective, SearchConfigError, SearchSettings,
-                            decode_unit, encode_unit, measured_front, merge_islands, parse_objectives, reference_design,
-                            refine, run_island, run_search, search)
+from cimpipe.search import (Constraints, MeasuredDesigns, MeasureRecorder, Objective, SearchConfigError, SearchFiles,
+                            SearchInputs, SearchSettings, decode_unit, encode_unit, measured_front, merge_islands,
+                            parse_objectives, reference_design, refine, run_island, run_search, search)
 from cimpipe.space import Design, DeviceSummary, HardwareConfig, HardwareSpace, SearchSpace, SubnetConfig, VGGSpec
 
 
@@ -22,6 +22,12 @@ def front_losses(front: pl.DataFrame) -> np.ndarray:
     """The front's losses on the default objectives: -accuracy, log10 energy, latency and area."""
     return np.stack([-front["accuracy"].to_numpy(), np.log10(front["energy_uj"].to_numpy()),
                      np.log10(front["latency_ms"].to_numpy()), np.log10(front["area_mm2"].to_numpy())], 1)
+
+
+def files(folder: Path, tag: str = "") -> SearchFiles:
+    """A search's three files in ``folder`` (``tag`` tells several searches there apart)."""
+    return SearchFiles.of(folder / f"search_history{tag}.parquet", folder / f"pareto{tag}.parquet",
+                          folder / f"search_summary{tag}.json")
 
 
 def _get(obj, key):
@@ -147,8 +153,9 @@ def test_run_search_writes_history_front_and_summary(tmp_path):
         remeasured.extend(designs)
         return np.array([0.5 + 0.01 * (i % 7) for i in range(len(designs))])
 
-    front = run_search(space, small_objective(space), SETTINGS, tmp_path / "demo" / "search_history.parquet",
-                       tmp_path / "pareto_demo.parquet", remeasure_fn=remeasure)
+    front = run_search(space, small_objective(space), SETTINGS,
+                       SearchFiles.of(tmp_path / "demo" / "search_history.parquet", tmp_path / "pareto_demo.parquet",
+                                      tmp_path / "demo" / "search_summary.json"), remeasure_fn=remeasure)
     hist = pl.read_parquet(tmp_path / "demo" / "search_history.parquet")
     assert hist.height == 1200
     assert set(g.name for g in space.genes) <= set(hist.columns)
@@ -184,8 +191,7 @@ def test_run_search_writes_history_front_and_summary(tmp_path):
 
 def test_a_large_front_is_thinned_to_its_spread_before_remeasurement(tmp_path):
     space = small_space()
-    whole = run_search(space, small_objective(space), replace(SETTINGS, front_size=None), tmp_path / "h1.parquet",
-                       tmp_path / "f1.parquet")
+    whole = run_search(space, small_objective(space), replace(SETTINGS, front_size=None), files(tmp_path, "1"))
     assert whole.height > 12
     measured = []
 
@@ -193,12 +199,11 @@ def test_a_large_front_is_thinned_to_its_spread_before_remeasurement(tmp_path):
         measured.append(len(designs))
         return np.full(len(designs), 0.5)
 
-    thin = run_search(space, small_objective(space), replace(SETTINGS, front_size=12), tmp_path / "h2.parquet",
-                      tmp_path / "f2.parquet", remeasure_fn=remeasure)
+    thin = run_search(space, small_objective(space), replace(SETTINGS, front_size=12), files(tmp_path, "2"),
+                      remeasure_fn=remeasure)
     assert measured == [12] and 0 < thin.height <= 12
     # the extremes of every cost survive the thinning
-    thin_p = run_search(space, small_objective(space), replace(SETTINGS, front_size=12), tmp_path / "h3.parquet",
-                        tmp_path / "f3.parquet")
+    thin_p = run_search(space, small_objective(space), replace(SETTINGS, front_size=12), files(tmp_path, "3"))
     for cost in ("energy_uj", "latency_ms", "area_mm2"):
         assert thin_p[cost].min() == pytest.approx(whole[cost].min())
     assert thin_p["accuracy"].max() == pytest.approx(whole["accuracy"].max())
@@ -211,10 +216,10 @@ def test_constraint_violators_never_enter_the_front(tmp_path):
     bound = float(np.quantile(area[free.batch.hw_feasible], 0.3))
     cons = Constraints(max_area_mm2=bound, min_accuracy=0.3)
     settings = SearchSettings(budget=1200, batch=100, seed=3, population=50, constraints=cons)
-    front = run_search(space, small_objective(space, cons), settings, tmp_path / "h.parquet", tmp_path / "f.parquet")
+    front = run_search(space, small_objective(space, cons), settings, files(tmp_path))
     assert front.height > 0
     assert (front["area_mm2"] <= bound).all() and (front["accuracy"] >= 0.3).all()
-    hist = pl.read_parquet(tmp_path / "h.parquet")
+    hist = pl.read_parquet(files(tmp_path).history)
     assert not hist.filter(pl.col("feasible"))["area_mm2"].gt(bound).any()
     assert hist.filter(~pl.col("feasible")).height > 0  # the bound did bite
     # hardware the evaluator rejects (256 rows, 3-bit ADC) is logged but never on the front
@@ -272,11 +277,10 @@ def test_search_on_the_real_objective(tmp_path, per_layer):
     grid = HardwareGrid(subarray=hs.subarray, rows_parallel=hs.rows_parallel, col_mux=hs.col_mux,
                         adc_bits=hs.adc_bits, adc_type=hs.adc_type, cell_bits=hs.cell_bits)
     evaluators = {n: Evaluator.for_grid(techs[n], grid) for n in hs.technologies}
-    cons = Constraints(min_accuracy=0.5)
-    objective = Objective(space, Predictor.load(tmp_path / "predictor.pt", space), evaluators,
-                          constraints=cons)
-    settings = SearchSettings(budget=600, batch=100, seed=0, population=40, constraints=cons)
-    front = run_search(space, objective, settings, tmp_path / "search_history.parquet", tmp_path / "pareto.parquet")
+    settings = SearchSettings(budget=600, batch=100, seed=0, population=40, constraints=Constraints(min_accuracy=0.5))
+    inputs = SearchInputs.assemble(space, Predictor.load(tmp_path / "predictor.pt", space), evaluators, settings)
+    objective = inputs.objective
+    front = run_search(space, objective, settings, files(tmp_path))
     assert front.height > 0 and (front["accuracy"] >= 0.5).all()
     assert set(front["technology"].unique()) <= {"rram_22nm", "sram_22nm"}
     losses = front_losses(front)
@@ -299,7 +303,7 @@ def test_islands_merge_into_one_non_dominated_front(tmp_path):
     settings = replace(SETTINGS, islands=2, budget=600, front_size=15)
     for island in (0, 1):
         out = tmp_path / f"island_{island}"
-        run_island(space, objective, settings, island, out / "search_history.parquet", out / "pareto.parquet")
+        run_island(space, objective, settings, island, files(out))
     h0, h1 = (pl.read_parquet(tmp_path / f"island_{i}" / "search_history.parquet") for i in (0, 1))
     assert h0["island"].unique().to_list() == [0] and h1["island"].unique().to_list() == [1]
     assert not h0.drop("island").equals(h1.drop("island"))  # different seeds, different searches
@@ -313,8 +317,8 @@ def test_islands_merge_into_one_non_dominated_front(tmp_path):
         measured.append(len(designs))
         return np.asarray([0.5 + 0.01 * (i % 5) for i in range(len(designs))])
 
-    front = merge_islands(space, objective, settings, [tmp_path / "island_0", tmp_path / "island_1"],
-                          tmp_path / "search_history.parquet", tmp_path / "pareto.parquet", remeasure_fn=remeasure)
+    islands = [files(tmp_path / "island_0"), files(tmp_path / "island_1")]
+    front = merge_islands(space, objective, settings, islands, files(tmp_path), remeasure_fn=remeasure)
     assert measured == [15] and 0 < front.height <= 15  # thinned once, re-measured once
     losses = front_losses(front)
     assert non_dominated(losses).all()
@@ -329,8 +333,7 @@ def test_islands_merge_into_one_non_dominated_front(tmp_path):
     assert summary["islands"][0]["seed"] == settings.seed != summary["islands"][1]["seed"]
 
     # without thinning, no island's predicted front design beats the merged predicted front
-    whole = merge_islands(space, objective, replace(settings, front_size=None),
-                          [tmp_path / "island_0", tmp_path / "island_1"], tmp_path / "h.parquet", tmp_path / "f.parquet")
+    whole = merge_islands(space, objective, replace(settings, front_size=None), islands, files(tmp_path, "whole"))
     def losses_of(frame):
         v = frame.select("accuracy", "energy_uj", "latency_ms", "area_mm2").to_numpy()
         return np.column_stack([-v[:, 0], np.log10(v[:, 1:])])
@@ -344,7 +347,7 @@ def test_islands_merge_into_one_non_dominated_front(tmp_path):
 
 def test_the_search_logs_a_few_lines_when_not_on_a_terminal(tmp_path, capsys):
     space = small_space()
-    run_search(space, small_objective(space), SETTINGS, tmp_path / "h.parquet", tmp_path / "f.parquet")
+    run_search(space, small_objective(space), SETTINGS, files(tmp_path))
     lines = [x for x in capsys.readouterr().out.splitlines() if "evaluations" in x]
     assert 5 <= len(lines) <= 21  # a line per 5 % at most
     assert lines[-1].startswith("search (nsga_de): 1200/1200 evaluations") and lines[-1].endswith("(100 %)")
@@ -380,7 +383,7 @@ def test_refinement_learns_from_the_measured_front_and_keeps_the_best_measured_d
 
     settings = replace(SETTINGS, front_size=30, refine=1)
     recorder = MeasureRecorder(space, measure)
-    run_search(space, objective, settings, tmp_path / "h.parquet", tmp_path / "f.parquet", remeasure_fn=recorder)
+    run_search(space, objective, settings, files(tmp_path), remeasure_fn=recorder)
     genes, measured = recorder.taken()
     first = MeasuredDesigns(0, genes, objective(genes).accuracy, measured)
     assert first.error()["front_bias_pct"] > 5  # the overrated 3-bit designs crowd the first front

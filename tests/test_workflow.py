@@ -10,6 +10,7 @@ misspelled key failing before any job.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -32,9 +33,9 @@ TINY = REPO / "tests" / "data" / "tiny_config.yaml"
 WORKFLOW_FILES = ("Snakefile", "rules", "workflow", "envs", "profiles")
 
 
-def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+def snakemake(workdir: Path, *args: str, timeout: int = 900, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=workdir, capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, env=env)
 
 
 def copy_workflow(dest: Path, config: dict | None = None) -> Path:
@@ -66,9 +67,9 @@ def assert_front_rebuilds(front: pl.DataFrame, config: dict) -> None:
         Technology.from_config(hardware.technology, config["technologies"][hardware.technology])
 
 
-def planned_jobs(workdir: Path) -> Counter:
-    """The jobs a dry run plans, by rule (empty when there is nothing to do)."""
-    out = snakemake(workdir, "-n", "-c2")
+def planned_jobs(workdir: Path, *args: str) -> Counter:
+    """The jobs a dry run plans, by rule (empty when there is nothing to do); ``args`` go to snakemake."""
+    out = snakemake(workdir, "-n", "-c2", *args)
     assert out.returncode == 0, out.stdout + out.stderr
     text = out.stdout + out.stderr
     if "Nothing to be done" in text:
@@ -82,6 +83,23 @@ def planned_jobs(workdir: Path) -> Counter:
         if m.group(1) != "total":
             jobs[m.group(1)] = int(m.group(2))
     return jobs
+
+
+def reordered(value):
+    """``value`` with the keys of every mapping in reverse order (the same config, as another tool saves it)."""
+    if isinstance(value, dict):
+        return {key: reordered(value[key]) for key in reversed(list(value))}
+    return value
+
+
+def with_overlay(workdir: Path, overlay: dict) -> Counter:
+    """Plan with config.yaml untouched and ``overlay`` given as a second config file (``--configfile``)."""
+    path = workdir / "overlay.yaml"
+    path.write_text(yaml.safe_dump(overlay, sort_keys=False))
+    try:
+        return planned_jobs(workdir, "--configfile", "overlay.yaml")
+    finally:
+        path.unlink()
 
 
 def edited(workdir: Path, change) -> Counter:
@@ -190,16 +208,68 @@ def test_nothing_is_planned_after_a_complete_run(run: Path) -> None:
     assert planned_jobs(run) == Counter()
 
 
+def test_the_same_config_in_another_key_order_plans_nothing(run: Path) -> None:
+    def reverse_every_mapping(config: dict) -> None:
+        backwards = reordered(config)
+        config.clear()
+        config.update(backwards)
+
+    assert edited(run, reverse_every_mapping) == Counter()
+
+
+def test_an_overlay_repeating_config_values_plans_nothing(run: Path) -> None:
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    overlay = reordered({"workloads": {"demo": config["workloads"]["demo"]},
+                         "technologies": {"sram_22nm": config["technologies"]["sram_22nm"]},
+                         "hardware_space": config["hardware_space"]})
+    assert with_overlay(run, overlay) == Counter()
+
+
+FEFET = {"node_nm": 22,
+         "device": {"memory": "fefet", "cell": "1t1r", "r_on_ohm": 240000, "on_off_ratio": 100, "max_cell_bits": 2,
+                    "read_voltage_v": 0.5, "read_pulse_ns": 10, "write_voltage_v": 4.0, "cell_area_f2": 24,
+                    "sigma": 0.05}}
+
+
 def test_a_new_technology_runs_its_hw_cost_and_the_search_only(run: Path) -> None:
     def add_fefet(config: dict) -> None:
-        config["technologies"]["fefet_22nm"] = {
-            "node_nm": 22,
-            "device": {"memory": "fefet", "cell": "1t1r", "r_on_ohm": 240000, "on_off_ratio": 100, "max_cell_bits": 2,
-                       "read_voltage_v": 0.5, "read_pulse_ns": 10, "write_voltage_v": 4.0, "cell_area_f2": 24,
-                       "sigma": 0.05},
-        }
+        config["technologies"]["fefet_22nm"] = FEFET
 
     assert edited(run, add_fefet) == Counter({"hw_cost": 1, "search_island": 1, "search": 1, "report": 1, "front": 1, "all": 1})
+
+
+def test_a_technology_added_by_an_overlay_runs_its_hw_cost_and_the_search_only(run: Path) -> None:
+    planned = with_overlay(run, {"technologies": {"fefet_22nm": reordered(FEFET)}})
+    assert planned == Counter({"hw_cost": 1, "search_island": 1, "search": 1, "report": 1, "all": 1})
+
+
+def test_a_changed_module_replans_exactly_the_stages_that_import_it(run: Path, tmp_path: Path) -> None:
+    """The rules' code digests follow the import closure of their scripts: a copy of the package that differs
+    in one module changes the params of the stages that reach that module and of no other."""
+    shutil.copytree(REPO / "cimpipe", tmp_path / "cimpipe", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "workflow" / "schemas", tmp_path / "workflow" / "schemas")  # the config schema it reads
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+
+    def params_changed() -> set[str]:
+        """The rules whose own params differ from the run's record (``--summary``'s status column)."""
+        out = snakemake(run, "--summary", "-c2", env=env)
+        assert out.returncode == 0, out.stdout + out.stderr
+        rows = [line.split("\t") for line in out.stdout.splitlines()[1:] if line.count("\t") == 5]
+        return {rule for _, _, rule, _, status, _ in rows if status == "params changed"}
+
+    assert params_changed() == set()  # the copy digests as the package the run used
+    for module, stages in (("report.py", {"report"}),
+                           ("predictor/model.py", {"fit_predictor", "search_island", "search"}),
+                           ("hw/latency.py", {"hw_cost", "search_island", "search"}),
+                           ("data/loader.py", {"prepare_data", "train_supernet", "accuracy_shard", "accuracy_table",
+                                               "fit_predictor", "search_island", "search"})):
+        path = tmp_path / "cimpipe" / module
+        original = path.read_text()
+        path.write_text(original + "\n# changed\n")
+        try:
+            assert params_changed() == stages, module
+        finally:
+            path.write_text(original)
 
 
 def test_a_technology_outside_the_tables_device_span_remeasures_the_table(run: Path) -> None:

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import polars as pl
+
+from cimpipe.io import atomic_write, write_text
 
 CAPTIONS = {
     "front_energy": "Accuracy (re-measured on the supernet in CIM mode) against energy per inference.",
@@ -59,12 +60,6 @@ def _json(path: Path, what: str) -> dict:
     return value
 
 
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def evaluated_text(history: pl.DataFrame, summary: Mapping[str, Any] | None) -> str:
     """How many designs were evaluated: the islands' searches and each refinement round's search."""
     text = f"{history.height:,} designs evaluated by the search"
@@ -82,7 +77,7 @@ def write_explorer(front: pl.DataFrame, summary: Mapping[str, Any] | None, path:
     """Write the front explorer page to ``path``."""
     from cimpipe.report.explorer import explorer_data, explorer_page
 
-    _write_text(path, explorer_page(explorer_data(front, summary, title), intro))
+    write_text(explorer_page(explorer_data(front, summary, title), intro), path)
     return path
 
 
@@ -92,9 +87,7 @@ def publish_front(source: str | Path, target: str | Path) -> None:
     source, target = Path(source), Path(target)
     if not source.is_file():
         raise ReportError(f"the front file {source} does not exist (run the search first)")
-    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
+    atomic_write(target, lambda tmp: shutil.copyfile(source, tmp))
 
 
 def _predictor_inputs(front: pl.DataFrame, refine_path: Path | None):
@@ -115,12 +108,13 @@ def write_report(front_path: str | Path, history_path: str | Path, out_dir: str 
                  train_log_path: str | Path | None = None,
                  predictor_metrics: Mapping[str, Any] | str | Path | None = None,
                  bit_phases: Sequence[tuple[float, Sequence[int]]] | None = None,
-                 workload: str | None = None) -> list[Path]:
+                 workload: str | None = None, summary_path: str | Path | None = None) -> list[Path]:
     """Write the explorer, the plots and ``index.html`` into ``out_dir``; return the files written.
 
     ``predictor_metrics`` is the dict of ``predictor_metrics.json`` or its path; ``bit_phases`` the training
     recipe's ``(start fraction, bits)`` phases, shaded in the training plot; ``workload`` names the page
-    (default: from the front's file name, ``pareto_{workload}.parquet``).
+    (default: from the front's file name, ``pareto_{workload}.parquet``); ``summary_path`` the search summary
+    (default: ``search_summary.json`` beside the history).
     """
     from cimpipe.report import plots
     from cimpipe.results import front_hypervolume, workload_of
@@ -129,7 +123,7 @@ def write_report(front_path: str | Path, history_path: str | Path, out_dir: str 
     out.mkdir(parents=True, exist_ok=True)
     front = _read(front_path, "Pareto front")
     history = _read(history_path, "search history")
-    summary_path = history_path.parent / "search_summary.json"
+    summary_path = Path(summary_path) if summary_path is not None else history_path.parent / "search_summary.json"
     summary = _json(summary_path, "search summary") if summary_path.is_file() else None
     reference = (summary or {}).get("reference")
     title = f"Pareto front of {workload or workload_of(front_path) or front_path.stem}"
@@ -173,5 +167,5 @@ def _write_index(out: Path, written: list[Path], front: pl.DataFrame, history: p
             f"<p><a href='explorer.html'>Open the front explorer</a> (choose the axes, filter, see every design).</p>"
             f"<p>{html.escape(FRONT_NOTE.format(n=n_obj))}</p>{figures}</body></html>")
     index = out / "index.html"
-    _write_text(index, page)
+    write_text(page, index)
     return index

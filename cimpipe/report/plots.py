@@ -4,7 +4,6 @@ accuracy."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -15,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
+from cimpipe.io import atomic_write  # noqa: E402
 from cimpipe.results import FrontHypervolume, staircase  # noqa: E402
 
 FRONT_PLOTS = {  # file stem: (column, axis label)
@@ -26,14 +26,11 @@ FRONT_PLOTS = {  # file stem: (column, axis label)
 
 
 def save(fig: plt.Figure, path: Path) -> None:
-    """Write a PNG under a temporary name, then rename it (a killed job leaves no half file)."""
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.png")
+    """Write a PNG whole or not at all (:func:`cimpipe.io.atomic_write`)."""
     try:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight")
-        os.replace(tmp, path)
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight"))
     finally:
         plt.close(fig)
-        Path(tmp).unlink(missing_ok=True)
 
 
 def front_plot(front: pl.DataFrame, column: str, label: str, reference: Mapping[str, Any] | None,

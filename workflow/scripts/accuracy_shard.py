@@ -1,4 +1,5 @@
-from cimpipe.stages import accuracy_shard, run_stage
+from cimpipe.stages.accuracy import accuracy_shard
+from cimpipe.stages.run import run_stage
 
 run_stage(
     snakemake.log[0],

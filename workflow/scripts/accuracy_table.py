@@ -1,4 +1,5 @@
-from cimpipe.stages import merge_accuracy, run_stage
+from cimpipe.stages.accuracy import merge_accuracy
+from cimpipe.stages.run import run_stage
 
 run_stage(
     snakemake.log[0],

@@ -1,4 +1,5 @@
-from cimpipe.stages import fit, run_stage
+from cimpipe.stages.predictor import fit
+from cimpipe.stages.run import run_stage
 
 run_stage(
     snakemake.log[0],

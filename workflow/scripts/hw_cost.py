@@ -1,4 +1,5 @@
-from cimpipe.stages import hw_cost, run_stage
+from cimpipe.stages.hw_cost import hw_cost
+from cimpipe.stages.run import run_stage
 
 run_stage(
     snakemake.log[0],

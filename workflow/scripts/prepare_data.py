@@ -1,4 +1,5 @@
-from cimpipe.stages import prepare_data, run_stage
+from cimpipe.stages.prepare import prepare_data
+from cimpipe.stages.run import run_stage
 
 run_stage(
     snakemake.log[0],

@@ -1,6 +1,6 @@
-from pathlib import Path
-
-from cimpipe.stages import run_stage, search
+from cimpipe.search import SearchFiles
+from cimpipe.stages.run import run_stage
+from cimpipe.stages.search import search
 
 run_stage(
     snakemake.log[0],
@@ -12,8 +12,8 @@ run_stage(
     table_path=snakemake.input.table,
     hwcost_paths=list(snakemake.input.hwcost),
     settings=snakemake.params.settings,
-    island_dirs=list(dict.fromkeys(str(Path(p).parent) for p in snakemake.input.islands)),
-    front_path=snakemake.output.front,
-    history_path=snakemake.output.history,
+    islands=[SearchFiles.of(*files) for files in zip(snakemake.input.island_histories, snakemake.input.island_fronts,
+                                                      snakemake.input.island_summaries)],
+    files=SearchFiles.of(snakemake.output.history, snakemake.output.front, snakemake.output.summary),
     refine_path=snakemake.output.refine,
 )

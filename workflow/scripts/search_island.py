@@ -1,4 +1,6 @@
-from cimpipe.stages import run_stage, search_island
+from cimpipe.search import SearchFiles
+from cimpipe.stages.island import search_island
+from cimpipe.stages.run import run_stage
 
 run_stage(
     snakemake.log[0],
@@ -9,6 +11,5 @@ run_stage(
     hwcost_paths=list(snakemake.input.hwcost),
     settings=snakemake.params.settings,
     island=int(snakemake.wildcards.island),
-    front_path=snakemake.output.front,
-    history_path=snakemake.output.history,
+    files=SearchFiles.of(snakemake.output.history, snakemake.output.front, snakemake.output.summary),
 )

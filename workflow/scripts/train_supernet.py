@@ -1,4 +1,5 @@
-from cimpipe.stages import run_stage, train
+from cimpipe.stages.train import train
+from cimpipe.stages.run import run_stage
 
 run_stage(
     snakemake.log[0],
