@@ -1,0 +1,100 @@
+"""Images per second of VGG-8's largest member (CIFAR shapes) in the digital forward pass and in CIM mode.
+
+For W8A8 and W4A4, 1-bit cells (4-bit ADC) and 2-bit cells (5-bit ADC), sigma 0 and 0.05 (128 rows in
+parallel, on/off 100, dynamic ADC range), prints digital images/s, CIM-mode images/s and their ratio, on
+CPU with ``--threads`` threads (default 2) and on CUDA when present.
+
+    python bench/cim_throughput.py [--threads 2] [--images 4] [--digital-images 32] [--configs all]
+
+The supernet is untrained; each bit-width's LSQ steps are initialised by one training-mode pass over the
+(random, normalised) images, so activation codes are spread as after initialisation, not clamped at one
+step. ``--images`` images go through CIM mode (one batch), ``--digital-images`` through the digital pass;
+each timing is the best of ``--repeats`` runs after one warm-up (a first run over 5 s is the timing).
+The figures move with the machine's load: compare runs made under the same conditions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from cimpipe.nn import build_supernet
+from cimpipe.space import CIMSettings, VGGSpec
+
+VGG8 = VGGSpec(in_channels=3, image_size=32, num_classes=10, stages=((128, 128), (256, 256), (512, 512)),
+               fc=(1024,), min_depth=(1, 1, 1))
+# (label, weight/activation bits, cell bits, ADC bits)
+CONFIGS = (
+    ("W8A8 2b-cell 5b-ADC", 8, 2, 5),
+    ("W8A8 1b-cell 4b-ADC", 8, 1, 4),
+    ("W4A4 2b-cell 5b-ADC", 4, 2, 5),
+    ("W4A4 1b-cell 4b-ADC", 4, 1, 4),
+)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _best_seconds(fn, repeats: int, device: torch.device) -> float:
+    """Best of ``repeats`` timed runs after one warm-up; a first run over 5 s counts as the measurement."""
+    t = time.perf_counter()
+    fn()
+    _sync(device)
+    best = time.perf_counter() - t
+    if best > 5.0:
+        return best
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        _sync(device)
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+@torch.no_grad()
+def bench(device: torch.device, args: argparse.Namespace) -> None:
+    torch.manual_seed(0)
+    model = build_supernet(VGG8).to(device)
+    x = torch.randn(max(args.images, args.digital_images), 3, 32, 32, device=device)
+    wanted = [c for c in CONFIGS if args.configs == "all" or c[0].split()[0] in args.configs.split(",")]
+    for label, bits, cell_bits, adc_bits in wanted:
+        subnet = VGG8.largest(bits)
+        model.train()
+        model(x[: args.digital_images], subnet)  # LSQ step initialisation at this bit-width
+        model.eval()
+        xd, xc = x[: args.digital_images], x[: args.images]
+        digital = args.digital_images / _best_seconds(lambda: model(xd, subnet), args.repeats, device)
+        for sigma in (0.0, 0.05):
+            cim = CIMSettings(adc_bits=adc_bits, cell_bits=cell_bits, rows_parallel=128, sigma=sigma,
+                              on_off_ratio=100.0, seed=1)
+            rate = args.images / _best_seconds(lambda: model(xc, subnet, cim), args.repeats, device)
+            print(f"{device.type:4s} {label:20s} sigma {sigma:4.2f}  digital {digital:8.1f} img/s  "
+                  f"CIM {rate:8.2f} img/s  CIM/digital {digital / rate:7.1f}x", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--images", type=int, default=4, help="images per CIM-mode batch")
+    ap.add_argument("--digital-images", type=int, default=32, help="images per digital batch")
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--configs", default="all", help="'all' or a comma list of W8A8,W4A4")
+    ap.add_argument("--cpu-only", action="store_true")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {args.threads} CPU threads, VGG-8 largest, 128 rows in parallel, on/off 100, "
+          f"{args.images} images per CIM batch")
+    devices = [torch.device("cpu")]
+    if torch.cuda.is_available() and not args.cpu_only:
+        devices.append(torch.device("cuda"))
+    for device in devices:
+        bench(device, args)
+
+
+if __name__ == "__main__":
+    main()
