@@ -4,7 +4,7 @@ For W8A8 and W4A4, 1-bit cells (4-bit ADC) and 2-bit cells (5-bit ADC), sigma 0 
 parallel, on/off 100, dynamic ADC range), prints digital images/s, CIM-mode images/s and their ratio, on
 CPU with ``--threads`` threads (default 2) and on CUDA when present.
 
-    python bench/cim_throughput.py [--threads 2] [--images 4] [--digital-images 32] [--configs all]
+    python bench/cim_throughput.py [--threads 2] [--images 4] [--digital-images 32] [--configs all] [--reference]
 
 The supernet is untrained; each bit-width's LSQ steps are initialised by one training-mode pass over the
 (random, normalised) images, so activation codes are spread as after initialisation, not clamped at one
@@ -17,11 +17,14 @@ from process CPU time (images per CPU-second), which a shared machine's other jo
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import time
 
 import torch
 
-from cimpipe.nn import build_supernet
+from cimpipe.nn import build_supernet, layers
+from cimpipe.nn.cim import crossbar_conv2d, crossbar_matmul
 from cimpipe.space import CIMSettings, VGGSpec
 
 VGG8 = VGGSpec(in_channels=3, image_size=32, num_classes=10, stages=((128, 128), (256, 256), (512, 512)),
@@ -56,6 +59,18 @@ def _best_seconds(fn, repeats: int, device: torch.device) -> tuple[float, float]
     return min((_timed(fn, device) for _ in range(repeats)), key=lambda wc: wc[0])
 
 
+@contextlib.contextmanager
+def _reference_engine():
+    """Run the network's crossbar layers on the float32 reference engine for the block's duration."""
+    saved = layers.crossbar_conv2d, layers.crossbar_matmul
+    layers.crossbar_conv2d = functools.partial(crossbar_conv2d, method="reference")
+    layers.crossbar_matmul = functools.partial(crossbar_matmul, method="reference")
+    try:
+        yield
+    finally:
+        layers.crossbar_conv2d, layers.crossbar_matmul = saved
+
+
 @torch.no_grad()
 def bench(device: torch.device, args: argparse.Namespace) -> None:
     torch.manual_seed(0)
@@ -76,8 +91,14 @@ def bench(device: torch.device, args: argparse.Namespace) -> None:
             wall, cpu = _best_seconds(lambda: model(xc, subnet, cim), args.repeats, device)
             rate, rate_cpu = args.images / wall, args.images / cpu
             ratio = digital / rate if device.type == "cuda" else digital_cpu / rate_cpu
-            print(f"{device.type:4s} {label:20s} sigma {sigma:4.2f}  digital {digital:8.1f} img/s  "
-                  f"CIM {rate:8.2f} img/s  CIM/digital {ratio:7.1f}x", flush=True)
+            line = (f"{device.type:4s} {label:20s} sigma {sigma:4.2f}  digital {digital:8.1f} img/s  "
+                    f"CIM {rate:8.2f} img/s  CIM/digital {ratio:7.1f}x")
+            if args.reference:  # the same images through the reference engine, right after: the load is alike
+                with _reference_engine():
+                    wall_r, cpu_r = _best_seconds(lambda: model(xc, subnet, cim), args.repeats, device)
+                speedup = wall_r / wall if device.type == "cuda" else cpu_r / cpu
+                line += f"  reference {args.images / wall_r:6.2f} img/s  fast/reference {speedup:4.1f}x"
+            print(line, flush=True)
 
 
 def main() -> None:
@@ -88,6 +109,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--configs", default="all", help="'all' or a comma list of W8A8,W4A4")
     ap.add_argument("--cpu-only", action="store_true")
+    ap.add_argument("--reference", action="store_true",
+                    help="also time the float32 reference engine on the same batch (speed-up of the fast one)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} CPU threads, VGG-8 largest, 128 rows in parallel, on/off 100, "

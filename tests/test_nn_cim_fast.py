@@ -6,12 +6,10 @@ from __future__ import annotations
 import functools
 import math
 
-import numpy as np
 import pytest
 import torch
 
-import cimpipe.nn.layers as layers
-from cimpipe.nn import build_supernet
+from cimpipe.nn import build_supernet, layers
 from cimpipe.nn.cim import crossbar_conv2d, crossbar_matmul, program_array
 from cimpipe.nn.cim_sums import FastSums, ReferenceSums, driven_bit_planes
 from cimpipe.space import CIMSettings, MobileNetV2Spec, VGGSpec

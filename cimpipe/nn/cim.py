@@ -51,7 +51,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from cimpipe.nn.cim_array import SIGN_ENCODINGS, CrossbarArray, program_array, slices_per_weight
+from cimpipe.nn.cim_array import (
+    SIGN_ENCODINGS,
+    CrossbarArray,
+    program_array,
+    slices_per_weight,
+)
 from cimpipe.nn.cim_sums import FastSums, ReferenceSums, driven_bit_planes
 from cimpipe.space import CIMSettings
 
