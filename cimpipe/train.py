@@ -67,6 +67,7 @@ class TrainRecipe:
     recalibration_images: int = 1000
     device: str = "auto"
     amp: bool = True
+    cpu_amp: bool = False
     cpu_threads: int = 0
 
     def __post_init__(self) -> None:
@@ -158,6 +159,14 @@ def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise TrainError("training key 'device' asks for 'cuda' but no CUDA device is available")
     return torch.device(name)
+
+
+def _use_amp(recipe: TrainRecipe, device: torch.device) -> bool:
+    """bfloat16 autocast: on CUDA with ``amp``; on a CPU with ``cpu_amp`` where it computes bfloat16 natively
+    (AVX-512 BF16 or AMX; elsewhere it is emulated and slower than float32)."""
+    if device.type == "cuda":
+        return recipe.amp
+    return recipe.cpu_amp and torch.ops.mkldnn._is_mkldnn_bf16_supported()
 
 
 def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
@@ -263,7 +272,7 @@ def _train(
     _check_data(spec, data)
     out_path, log_path, checkpoint_dir = Path(out_path), Path(log_path), Path(checkpoint_dir)
     device = resolve_device(recipe.device)
-    use_amp = recipe.amp and device.type == "cuda"
+    use_amp = _use_amp(recipe, device)
     torch.manual_seed(seed)
     model = build_supernet(spec).to(device)
     optimizer = torch.optim.SGD(_param_groups(model, recipe.weight_decay), lr=recipe.lr,

@@ -166,7 +166,7 @@ def test_imagefolder_of_mixed_sizes_needs_image_size(tmp_path: Path) -> None:
 
 
 def test_missing_imagefolder_says_what_to_put_where(tmp_path: Path) -> None:
-    with pytest.raises(DatasetError, match=r"no image folder at .*nowhere: put train/<class>"):
+    with pytest.raises(DatasetError, match=r"no image folder at .*nowhere \(it does not exist\): put train/<class>"):
         prepare_dataset("f", {"kind": "imagefolder", "root": str(tmp_path / "nowhere")}, tmp_path / "prep")
 
 

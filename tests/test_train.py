@@ -107,3 +107,13 @@ def test_bad_checkpoints_and_mismatched_data_fail_with_one_sentence(tmp_path, di
     with pytest.raises(TrainError, match="does not match the supernet spec"):
         train_supernet(wrong, digits, RECIPE, tmp_path / "s.pt", tmp_path / "l.parquet", seed=0,
                        checkpoint_dir=tmp_path / "c", augment=None)
+
+
+def test_bfloat16_autocast_on_a_cpu_is_opt_in_and_needs_native_bfloat16():
+    from cimpipe.train import _use_amp
+
+    cpu = torch.device("cpu")
+    assert not _use_amp(TrainRecipe(), cpu)  # float32 unless the workload asks
+    asked = TrainRecipe.from_config({"cpu_amp": True})
+    assert _use_amp(asked, cpu) == bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    assert not _use_amp(TrainRecipe(amp=True, cpu_amp=False), cpu)  # amp alone is CUDA's switch

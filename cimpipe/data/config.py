@@ -22,7 +22,7 @@ _KIND_KEYS: dict[str, set[str]] = {
     "cifar100": {"root", "download", "archive"},
     "tinyimagenet": {"root", "download", "archive"},
     # test_fraction is used only when the tree has neither val/ nor test/.
-    "imagefolder": {"root", "archive", "test_fraction"},
+    "imagefolder": {"root", "archive", "test_fraction", "exact_shape"},
 }
 
 
@@ -42,6 +42,7 @@ class DatasetEntry:
     max_train: int | None = None
     max_val: int | None = None
     max_test: int | None = None
+    exact_shape: tuple[int, int, int] | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The entry as JSON-ready values (for meta.json)."""
@@ -58,6 +59,7 @@ class DatasetEntry:
             "max_train": self.max_train,
             "max_val": self.max_val,
             "max_test": self.max_test,
+            "exact_shape": None if self.exact_shape is None else list(self.exact_shape),
         }
 
 
@@ -78,6 +80,15 @@ def _path(name: str, key: str, value: Any, base_dir: Path) -> Path:
         raise DatasetError(f"datasets.{name}.{key} must be a path string, got {value!r}")
     path = Path(value).expanduser()
     return path if path.is_absolute() else base_dir / path
+
+
+def _shape(name: str, value: Any) -> tuple[int, int, int]:
+    ok = isinstance(value, (list, tuple)) and len(value) == 3 and all(
+        isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value) and value[2] in (1, 3)
+    if not ok:
+        raise DatasetError(f"datasets.{name}.exact_shape must be [height, width, channels] with 1 or 3 channels, "
+                           f"got {value!r}")
+    return (int(value[0]), int(value[1]), int(value[2]))
 
 
 def parse_entry(name: str, entry: Any, *, base_dir: Path = Path(".")) -> DatasetEntry:
@@ -119,4 +130,6 @@ def parse_entry(name: str, entry: Any, *, base_dir: Path = Path(".")) -> Dataset
             values["archive"] = _path(name, "archive", entry["archive"], base_dir)
     if kind == "imagefolder":
         values["download"] = False
+    if entry.get("exact_shape") is not None:
+        values["exact_shape"] = _shape(name, entry["exact_shape"])
     return DatasetEntry(**values)

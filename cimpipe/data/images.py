@@ -23,8 +23,13 @@ def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
 
 
-def decode_image(path: Path, image_size: int | None) -> tuple[np.ndarray, str]:
-    """One image as uint8 HxWx3 RGB (resized to ``image_size`` squared when given) and the sha256 of its bytes."""
+def decode_image(path: Path, image_size: int | None, exact: tuple[int, int, int] | None = None
+                 ) -> tuple[np.ndarray, str]:
+    """One image as uint8 HxWx3 RGB (resized to ``image_size`` squared when given) and the sha256 of its bytes.
+
+    With ``exact`` (height, width, channels) the file itself must be that size and RGB (3 channels) or
+    grayscale (1), nothing converted or resized; otherwise the error names the file.
+    """
     try:
         data = path.read_bytes()
     except OSError as err:
@@ -32,6 +37,8 @@ def decode_image(path: Path, image_size: int | None) -> tuple[np.ndarray, str]:
     try:
         with Image.open(io.BytesIO(data)) as img:
             img.load()
+            if exact is not None:
+                _check_exact(path, img, exact)
             rgb = img if img.mode == "RGB" else img.convert("RGB")
         if image_size is not None and rgb.size != (image_size, image_size):
             rgb = rgb.resize((image_size, image_size), _RESAMPLE)
@@ -41,14 +48,24 @@ def decode_image(path: Path, image_size: int | None) -> tuple[np.ndarray, str]:
     return array, hashlib.sha256(data).hexdigest()
 
 
-def decode_images(paths: list[Path], image_size: int | None, dataset: str) -> tuple[np.ndarray, str]:
+def _check_exact(path: Path, img: Image.Image, exact: tuple[int, int, int]) -> None:
+    height, width, channels = exact
+    mode = {3: "RGB", 1: "L"}.get(channels)
+    if img.size != (width, height) or img.mode != mode:
+        raise DatasetError(f"{path} is a {img.size[0]}x{img.size[1]} {img.mode} image, not {width}x{height} "
+                           f"{mode or f'{channels}-channel'} as the dataset's exact_shape requires")
+
+
+def decode_images(paths: list[Path], image_size: int | None, dataset: str,
+                  exact: tuple[int, int, int] | None = None) -> tuple[np.ndarray, str]:
     """Decode ``paths`` in order into one uint8 NHWC array; also return a sha256 over the files' digests.
+    ``exact``: the (height, width, channels) every file must have (see :func:`decode_image`).
 
     Without ``image_size`` every image must share the first one's square size; otherwise the error names the file.
     """
     if not paths:
         raise DatasetError(f"dataset {dataset} has no image files to decode")
-    first, first_digest = decode_image(paths[0], image_size)
+    first, first_digest = decode_image(paths[0], image_size, exact)
     height, width, channels = first.shape
     if height != width:
         raise DatasetError(
@@ -60,7 +77,7 @@ def decode_images(paths: list[Path], image_size: int | None, dataset: str) -> tu
 
     def work(start: int) -> None:
         for i in range(start, min(start + _CHUNK, len(paths))):
-            array, digests[i] = decode_image(paths[i], image_size)
+            array, digests[i] = decode_image(paths[i], image_size, exact)
             if array.shape != first.shape:
                 raise DatasetError(
                     f"{paths[i]} is {array.shape[1]}x{array.shape[0]} but {paths[0]} is {width}x{height}: "

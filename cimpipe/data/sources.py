@@ -52,7 +52,7 @@ def _array_split(images: np.ndarray, labels: np.ndarray) -> SplitSource:
 
 def _file_split(paths: list[Path], labels: np.ndarray, entry: DatasetEntry) -> SplitSource:
     def load(positions: np.ndarray) -> tuple[np.ndarray, str | None]:
-        return decode_images([paths[i] for i in positions], entry.image_size, entry.name)
+        return decode_images([paths[i] for i in positions], entry.image_size, entry.name, entry.exact_shape)
 
     return SplitSource(labels, load)
 
@@ -274,7 +274,12 @@ def _folder_root(root: Path) -> Path | None:
 def _class_tree(split_dir: Path, index: dict[str, int]) -> tuple[list[Path], np.ndarray]:
     paths: list[Path] = []
     labels: list[int] = []
-    for class_dir in sorted(p for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    class_dirs = sorted(p for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    missing = sorted(set(index) - {p.name for p in class_dirs})
+    if missing:
+        raise DatasetError(f"{split_dir / missing[0]} is missing: every class of {split_dir.parent / 'train'} "
+                           f"needs its folder in {split_dir}")
+    for class_dir in class_dirs:
         if class_dir.name not in index:
             raise DatasetError(f"{class_dir} is a class that {split_dir.parent / 'train'} does not have")
         files = _image_files(class_dir)
@@ -301,8 +306,10 @@ def read_imagefolder(entry: DatasetEntry) -> RawDataset:
         if folder is None:
             raise DatasetError(f"{entry.archive} does not unpack to a tree with a train/ folder")
     if folder is None:
+        state = ("it does not exist" if not entry.root.is_dir() else
+                 "it is empty" if not any(entry.root.iterdir()) else "it holds no train/ folder")
         raise DatasetError(
-            f"no image folder at {entry.root}: put train/<class>/*.jpg and test/<class>/*.jpg (or val/) there, or "
+            f"no image folder at {entry.root} ({state}): put train/<class>/*.jpg and test/<class>/*.jpg (or val/) there, or "
             f"set datasets.{entry.name}.archive to a .tar.gz or .zip of that tree"
         )
     train_dir = folder / "train"

@@ -33,12 +33,14 @@ batched tensors):
 * The ADC outputs are combined digitally by shift-add over weight slices (``2^(cell_bits * s)``), input
   bits (``+-2^t``) and row groups.
 
-The computation is vectorised: per row group, one matmul of the input bit-planes against the sliced
-conductances gives every (input bit, weight slice, column) partial sum, quantized elementwise in place, then
-one batched matmul does the shift-add, each plane's dynamic-ADC step folded into its coefficient and the
-planes' offsets added once, rather than applied to every partial sum. Rows of the batch are processed in read
-batches (chunks bounding memory for a full-range ADC), small enough that a row group's partial sums stay in a
-core's cache between the matmul, the ADC and the shift-add.
+The computation is vectorised: the input bits of a read batch are laid out row group by row group; per row
+group one GEMM of the input bit-planes against the stored levels gives every (input bit, weight slice, column)
+partial sum (:mod:`cimpipe.nn.cim_sums`: int8 GEMMs in the fast engine, float32 in the reference), quantized
+elementwise in place, then one batched matmul does the shift-add, each plane's dynamic-ADC step folded into
+its coefficient and the planes' offsets added once, rather than applied to every partial sum. An input bit
+that drives no row of a group in the read batch is left out (its partial sums are zero and read zero). Rows
+of the batch are processed in read batches (chunks bounding memory for a full-range ADC), small enough that
+a row group's partial sums stay in a core's cache between the matmul, the ADC and the shift-add.
 """
 
 from __future__ import annotations
@@ -49,26 +51,22 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from cimpipe.nn.cim_array import (
+    SIGN_ENCODINGS,
+    CrossbarArray,
+    program_array,
+    slices_per_weight,
+)
+from cimpipe.nn.cim_sums import FastSums, ReferenceSums, driven_bit_planes
 from cimpipe.space import CIMSettings
 
-SIGN_ENCODINGS = ("differential", "offset")
+METHODS = ("fast", "reference")
+__all__ = ["METHODS", "READ_BATCH", "SIGN_ENCODINGS", "CrossbarArray", "Readout", "crossbar_conv2d", "crossbar_matmul",
+           "program_array", "slices_per_weight"]
+
 _CHUNK_ELEMENTS = 8_000_000  # partial sums of one row group held at once (float32: ~32 MB)
 READ_BATCH = 256
 """Input vectors whose partial sums set one dynamic-range ADC calibration (four 8x8 images of a convolution)."""
-
-
-def slices_per_weight(w_bits: int, cell_bits: int, sign_encoding: str = "differential") -> int:
-    """Cells per weight in one array: ``ceil((w_bits-1)/cell_bits)`` magnitude slices for differential
-    arrays (two arrays, so twice that many cells per weight), ``ceil(w_bits/cell_bits)`` for offset encoding."""
-    if sign_encoding == "differential":
-        return math.ceil((w_bits - 1) / cell_bits)
-    return math.ceil(w_bits / cell_bits)
-
-
-def _variation(shape: tuple[int, ...], sigma: float, seed: int, layer: int, device: torch.device) -> Tensor:
-    gen = torch.Generator(device="cpu")
-    gen.manual_seed((int(seed) * 1_000_003 + int(layer) * 7_919) % (2**63 - 1))
-    return (1.0 + sigma * torch.randn(shape, generator=gen)).clamp_min(0.0).to(device)
 
 
 def crossbar_matmul(
@@ -81,99 +79,97 @@ def crossbar_matmul(
     cim: CIMSettings,
     layer: int = 0,
     sign_encoding: str = "differential",
+    method: str = "fast",
 ) -> Tensor:
     """Integer dot products ``x_codes @ w_codes.T`` as the crossbar computes them.
 
     ``x_codes`` [M, R] activation codes, ``w_codes`` [C, R] signed weight codes (both integer-valued
     float tensors); returns [M, C] in code units (multiply by the two steps for real values). ``layer``
     selects the variation draw; ``sign_encoding`` "differential" or "offset" (see the module notes).
+    ``method`` "fast" (integer GEMMs, see :mod:`cimpipe.nn.cim_sums`) or "reference" (float GEMMs of the
+    conductances): identical at sigma 0, within the variation correction's bfloat16 rounding otherwise.
     """
     if sign_encoding not in SIGN_ENCODINGS:
         raise ValueError(f"sign_encoding must be one of {', '.join(SIGN_ENCODINGS)}, got {sign_encoding!r}")
-    device = x_codes.device
-    x_codes = x_codes.float()
-    w_codes = w_codes.float()
-    m, rows = x_codes.shape
-    c_out = w_codes.shape[0]
-    cb = cim.cell_bits
-    cell_max = 2**cb - 1
-    g_off = 0.0 if math.isinf(cim.on_off_ratio) else cell_max / (cim.on_off_ratio - 1.0)
-    rp = min(cim.rows_parallel, rows)
-    n_groups = math.ceil(rows / rp)
-    padded = n_groups * rp
-
-    # stored codes [R, C'] and how the columns combine: out = plus - minus
-    wt = w_codes.t().round().to(torch.int64)  # [R, C]
-    if sign_encoding == "differential":
-        n_slices = slices_per_weight(w_bits, cb, sign_encoding)
-        stored = torch.cat([wt.clamp_min(0), (-wt).clamp_min(0)], dim=1)  # positive array | negative array
-        n_cols = 2 * c_out
-    else:
-        n_slices = slices_per_weight(w_bits, cb, sign_encoding)
-        offset = 2 ** (w_bits - 1)
-        stored = torch.cat([wt + offset, torch.full((rows, 1), offset, dtype=torch.int64, device=device)], dim=1)
-        n_cols = c_out + 1
-    shifts = torch.arange(n_slices, device=device) * cb
-    levels = (stored.unsqueeze(1) >> shifts.view(1, -1, 1)) & cell_max  # [R, S, C']
-    cond = levels.float() + g_off
-    if cim.sigma > 0:
-        cond = cond * _variation(tuple(cond.shape), cim.sigma, cim.seed, layer, device)
-    cond = F.pad(cond, (0, 0, 0, 0, 0, padded - rows))  # absent rows conduct nothing
-    cond = cond.reshape(n_groups, rp, n_slices * n_cols)
-
-    # ADC step per row group, in level units
-    n_rows = torch.full((n_groups,), float(rp), device=device)
-    n_rows[-1] = rows - (n_groups - 1) * rp
-    full_scale = n_rows * (cell_max + g_off)
-    n_levels = 2**cim.adc_bits
-    step = torch.where(full_scale <= n_levels - 1, torch.ones_like(full_scale), full_scale / (n_levels - 1))
-    # an ADC that resolves every level of integer column sums changes nothing: skip its arithmetic
-    lossless = cim.sigma == 0 and g_off == 0 and bool((step == 1).all())
-    dynamic = cim.adc_range == "dynamic"
-    # a dynamic ADC over integer column sums that can span no more levels than it has reads them exactly
-    lossless_dynamic = ((full_scale <= n_levels - 1) & (cim.sigma == 0) & (g_off == 0)).tolist()
-    if dynamic:  # the step is set per read from the data's range below; keep it out of the coefficients
-        step = torch.ones_like(step)
-
-    # shift-add coefficients [G, T, S], the ADC step of each group folded in
-    t_idx = torch.arange(act_bits, device=device, dtype=torch.int32)
-    bit_weight = 2.0 ** t_idx.float()
-    if act_signed:
-        bit_weight[-1] = -bit_weight[-1]
-    coef = step.view(-1, 1, 1) * bit_weight.view(1, -1, 1) * (2.0 ** shifts.float()).view(1, 1, -1)
-    coef = coef.reshape(n_groups, act_bits * n_slices)
-    inv_step = (1.0 / step).tolist()
-
-    xi = x_codes.round()
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    arr = program_array(w_codes, w_bits=w_bits, cim=cim, layer=layer, sign_encoding=sign_encoding)
+    m = x_codes.shape[0]
+    xi = x_codes.float().round()
     if act_signed:
         xi = torch.remainder(xi, 2**act_bits)  # two's complement
-    xi = F.pad(xi.to(torch.uint8), (0, padded - rows))  # absent rows get no input
-    t_idx = t_idx.to(torch.uint8)
-    out = torch.zeros(m, 1, n_cols, device=device)
-    block = READ_BATCH if dynamic else max(1, _CHUNK_ELEMENTS // (act_bits * n_slices * n_cols))
+    xi = F.pad(xi.to(torch.uint8), (0, arr.padded - arr.rows))  # absent rows get no input
+    readout = Readout(arr, act_bits, act_signed, cim)
+    column_sums = (FastSums if method == "fast" else ReferenceSums)(arr)
+    out = torch.zeros(m, 1, arr.n_cols, device=x_codes.device)
+    block = READ_BATCH if readout.dynamic else max(1, _CHUNK_ELEMENTS // (act_bits * arr.n_slices * arr.n_cols))
     for lo in range(0, m, block):
         xc = xi[lo : lo + block]
         mc = xc.shape[0]
-        bits = ((xc.unsqueeze(1) >> t_idx.view(1, -1, 1)) & 1).float().view(mc * act_bits, padded)  # [Mc*T, R]
+        bits, active = driven_bit_planes(xc, act_bits, arr.n_groups, arr.rp)
         acc = out[lo : lo + mc]
-        for g in range(n_groups):
-            # every (input bit, slice, column) partial sum of this row group
-            sums = bits[:, g * rp : (g + 1) * rp] @ cond[g]  # [Mc*T, S*C']
-            planes = sums.view(mc, act_bits * n_slices, n_cols)
-            if dynamic and not lossless_dynamic[g]:
-                # codes read back as code * step + low per (input bit, slice): the steps fold into the
-                # shift-add coefficients, the lows into one constant
-                step_ts, low_ts = _quantize_dynamic(planes, n_levels)
-                part = torch.matmul((coef[g] * step_ts).view(1, 1, -1), planes)
-                part.add_(coef[g] @ low_ts)  # a 0-d tensor: no host round trip per row group
-            else:
-                if not dynamic and not lossless:
-                    sums.mul_(inv_step[g]).round_().clamp_(0, n_levels - 1)  # ADC codes
-                # shift-add over input bits and slices (a fixed ADC's step folded into the coefficients)
-                part = torch.matmul(coef[g].view(1, 1, -1), planes)
-            acc += part
-    out = out.view(m, n_cols)
-    return out[:, :c_out] - out[:, c_out:]  # negative array, or the reference column
+        for g in range(arr.n_groups):
+            on = active[g]
+            n_on = int(on.sum())
+            if n_on == 0:
+                continue  # no input bit drives a row of this group: every partial sum is zero and reads zero
+            if n_on == act_bits:
+                acc += readout.read(column_sums(bits[g].view(mc * act_bits, arr.rp), g), g, mc)
+                continue
+            # leave out the input bits that drive nothing here (a ReLU activation's high bits are rarely set)
+            idx = on.nonzero().view(-1)
+            b = bits[g].index_select(1, idx.to(bits.device)).view(mc * n_on, arr.rp)
+            acc += readout.read(column_sums(b, g), g, mc, idx)
+    out = out.view(m, arr.n_cols)
+    return out[:, : arr.c_out] - out[:, arr.c_out :]  # negative array, or the reference column
+
+
+class Readout:
+    """The ADC of every (row group, input bit, weight slice) column sum and the shift-add that combines them."""
+
+    def __init__(self, arr: CrossbarArray, act_bits: int, act_signed: bool, cim: CIMSettings) -> None:
+        device = arr.levels.device
+        self.arr, self.act_bits = arr, act_bits
+        n_groups, rp, rows = arr.n_groups, arr.rp, arr.rows
+        n_rows = torch.full((n_groups,), float(rp), device=device)
+        n_rows[-1] = rows - (n_groups - 1) * rp
+        full_scale = n_rows * (arr.cell_max + arr.g_off)
+        self.n_levels = n_levels = 2**cim.adc_bits
+        step = torch.where(full_scale <= n_levels - 1, torch.ones_like(full_scale), full_scale / (n_levels - 1))
+        # an ADC that resolves every level of integer column sums changes nothing: skip its arithmetic
+        self.lossless = cim.sigma == 0 and arr.g_off == 0 and bool((step == 1).all())
+        self.dynamic = cim.adc_range == "dynamic"
+        # a dynamic ADC over integer column sums that can span no more levels than it has reads them exactly
+        self.lossless_dynamic = ((full_scale <= n_levels - 1) & (cim.sigma == 0) & (arr.g_off == 0)).tolist()
+        if self.dynamic:  # the step is set per read from the data's range; keep it out of the coefficients
+            step = torch.ones_like(step)
+        # shift-add coefficients [G, T*S], the ADC step of each group folded in
+        bit_weight = 2.0 ** torch.arange(act_bits, device=device).float()
+        if act_signed:
+            bit_weight[-1] = -bit_weight[-1]
+        slice_weight = 2.0 ** (torch.arange(arr.n_slices, device=device) * cim.cell_bits).float()
+        coef = step.view(-1, 1, 1) * bit_weight.view(1, -1, 1) * slice_weight.view(1, 1, -1)
+        self.coef = coef.reshape(n_groups, act_bits * arr.n_slices)
+        self.inv_step = (1.0 / step).tolist()
+
+    def read(self, sums: Tensor, g: int, mc: int, bits_on: Tensor | None = None) -> Tensor:
+        """[Mc, 1, C']: the shift-added ADC readings of row group ``g``'s partial sums ``sums`` [Mc*T', S*C']
+        (quantized in place) of the input bits ``bits_on`` (None: all ``T``); an input bit left out drove no
+        row, so its planes are zero and read zero."""
+        coef = self.coef[g]
+        if bits_on is not None:
+            coef = coef.view(self.act_bits, -1).index_select(0, bits_on.to(coef.device)).reshape(-1)
+        planes = sums.view(mc, coef.shape[0], self.arr.n_cols)
+        if self.dynamic and not self.lossless_dynamic[g]:
+            # codes read back as code * step + low per (input bit, slice): the steps fold into the
+            # shift-add coefficients, the lows into one constant
+            step_ts, low_ts = _quantize_dynamic(planes, self.n_levels)
+            part = torch.matmul((coef * step_ts).view(1, 1, -1), planes)
+            return part.add_(coef @ low_ts)  # a 0-d tensor: no host round trip per row group
+        if not self.dynamic and not self.lossless:
+            sums.mul_(self.inv_step[g]).round_().clamp_(0, self.n_levels - 1)  # ADC codes
+        # shift-add over input bits and slices (a fixed ADC's step folded into the coefficients)
+        return torch.matmul(coef.view(1, 1, -1), planes)
 
 
 def _quantize_dynamic(planes: Tensor, n_levels: int) -> tuple[Tensor, Tensor]:
@@ -192,11 +188,14 @@ def _quantize_dynamic(planes: Tensor, n_levels: int) -> tuple[Tensor, Tensor]:
     on/off ratio. (Ideal integer sums that an ADC can resolve level by level are read exactly by the caller
     without quantizing.)
     """
-    low = planes.amin(dim=(0, 2))
-    step = (planes.amax(dim=(0, 2)) - low) / (n_levels - 1)
+    low, high = torch.aminmax(planes, dim=2)  # one pass over the planes, then over [M, P]
+    low, high = low.amin(dim=0), high.amax(dim=0)
+    step = (high - low) / (n_levels - 1)
     step = torch.where(step > 0, step, torch.ones_like(step))  # a constant plane: its one code reads it exactly
-    # (s - low) / step lies in [0, n_levels - 1] by construction, so the rounded code needs no clamp
-    planes.sub_(low.view(1, -1, 1)).div_(step.view(1, -1, 1)).round_()
+    # (s - low) / step lies in [0, n_levels - 1] by construction, so the rounded code needs no clamp; it is
+    # formed as s * (1/step) - low/step in one pass (the reciprocal's rounding moves a threshold by an ulp)
+    inv = (1.0 / step).view(1, -1, 1)
+    torch.addcmul(-low.view(1, -1, 1) * inv, planes, inv, out=planes).round_()
     return step, low
 
 
@@ -212,6 +211,7 @@ def crossbar_conv2d(
     layer: int = 0,
     stride: int = 1,
     groups: int = 1,
+    method: str = "fast",
 ) -> Tensor:
     """A convolution of codes (``x_codes`` [N, C, H, W], ``w_codes`` [O, C / groups, k, k]) on the crossbar,
     any stride, dense or grouped (``groups`` = channels for a depthwise layer).
@@ -222,7 +222,7 @@ def crossbar_conv2d(
     simulated in chunks of ``m = rows_parallel / gcd(rows_parallel, rows per group)`` groups, so every chunk
     starts on a row-group boundary and holds whole row groups: the partial sums are those of the full
     block-diagonal array, with the dynamic ADC range taken over the chunk's columns. Each chunk draws its own
-    variation.
+    variation. ``method`` as in :func:`crossbar_matmul`.
     """
     n, _, h, w = x_codes.shape
     o, c_per_group, k, _ = w_codes.shape
@@ -230,7 +230,7 @@ def crossbar_conv2d(
     h_out = (h + 2 * padding - k) // stride + 1
     w_out = (w + 2 * padding - k) // stride + 1
     flat = cols.transpose(1, 2).reshape(-1, cols.shape[1])
-    kw = dict(act_bits=act_bits, act_signed=act_signed, w_bits=w_bits, cim=cim)
+    kw = dict(act_bits=act_bits, act_signed=act_signed, w_bits=w_bits, cim=cim, method=method)
     if groups == 1:
         y = crossbar_matmul(flat, w_codes.reshape(o, -1), layer=layer, **kw)
     else:

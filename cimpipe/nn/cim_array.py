@@ -1,0 +1,90 @@
+"""A layer's weights programmed into crossbar cells: stored levels per row group and their device variation.
+
+The storage scheme (sign encoding, bit slicing, off-state conductance, variation draw) is described in
+:mod:`cimpipe.nn.cim`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from cimpipe.space import CIMSettings
+
+SIGN_ENCODINGS = ("differential", "offset")
+
+
+def slices_per_weight(w_bits: int, cell_bits: int, sign_encoding: str = "differential") -> int:
+    """Cells per weight in one array: ``ceil((w_bits-1)/cell_bits)`` magnitude slices for differential
+    arrays (two arrays, so twice that many cells per weight), ``ceil(w_bits/cell_bits)`` for offset encoding."""
+    if sign_encoding == "differential":
+        return math.ceil((w_bits - 1) / cell_bits)
+    return math.ceil(w_bits / cell_bits)
+
+
+def _variation(shape: tuple[int, ...], sigma: float, seed: int, layer: int, device: torch.device) -> Tensor:
+    gen = torch.Generator(device="cpu")
+    gen.manual_seed((int(seed) * 1_000_003 + int(layer) * 7_919) % (2**63 - 1))
+    return (1.0 + sigma * torch.randn(shape, generator=gen)).clamp_min(0.0).to(device)
+
+
+@dataclass(frozen=True)
+class CrossbarArray:
+    """One layer's weights programmed into crossbar cells, split into row groups of ``rp`` rows.
+
+    ``levels`` int64 [G, rp, S*C'] stored cell levels (slice ``s`` of column ``c`` at ``s*C' + c``);
+    ``deviation`` float32 [G, rp, S*C'] each cell's conductance minus its ideal ``level + g_off`` (device
+    variation; None at sigma 0); absent rows of the last group hold level 0 and conduct nothing.
+    """
+
+    levels: Tensor
+    deviation: Tensor | None
+    g_off: float
+    rows: int
+    rp: int
+    n_slices: int
+    n_cols: int
+    c_out: int
+    cell_max: int
+
+    @property
+    def n_groups(self) -> int:
+        return self.levels.shape[0]
+
+    @property
+    def padded(self) -> int:
+        return self.n_groups * self.rp
+
+
+def program_array(w_codes: Tensor, *, w_bits: int, cim: CIMSettings, layer: int, sign_encoding: str) -> CrossbarArray:
+    """Store signed weight codes ``w_codes`` [C, R] in cells (see the module notes) and draw their variation."""
+    device = w_codes.device
+    rows, c_out = w_codes.shape[1], w_codes.shape[0]
+    cb = cim.cell_bits
+    cell_max = 2**cb - 1
+    g_off = 0.0 if math.isinf(cim.on_off_ratio) else cell_max / (cim.on_off_ratio - 1.0)
+    rp = min(cim.rows_parallel, rows)
+    n_groups = math.ceil(rows / rp)
+    wt = w_codes.float().t().round().to(torch.int64)  # [R, C]
+    n_slices = slices_per_weight(w_bits, cb, sign_encoding)
+    if sign_encoding == "differential":
+        stored = torch.cat([wt.clamp_min(0), (-wt).clamp_min(0)], dim=1)  # positive array | negative array
+    else:
+        offset = 2 ** (w_bits - 1)
+        stored = torch.cat([wt + offset, torch.full((rows, 1), offset, dtype=torch.int64, device=device)], dim=1)
+    n_cols = stored.shape[1]
+    shifts = torch.arange(n_slices, device=device) * cb
+    levels = (stored.unsqueeze(1) >> shifts.view(1, -1, 1)) & cell_max  # [R, S, C']
+    deviation = None
+    if cim.sigma > 0:
+        cond = levels.float() + g_off
+        deviation = cond * _variation(tuple(cond.shape), cim.sigma, cim.seed, layer, device) - cond
+        deviation = F.pad(deviation, (0, 0, 0, 0, 0, n_groups * rp - rows)).reshape(n_groups, rp, n_slices * n_cols)
+    levels = F.pad(levels, (0, 0, 0, 0, 0, n_groups * rp - rows)).reshape(n_groups, rp, n_slices * n_cols)
+    return CrossbarArray(levels, deviation, g_off, rows, rp, n_slices, n_cols, c_out, cell_max)
+
+
