@@ -294,3 +294,34 @@ def map_network(
         subarray_rows=sub_rows,
         kernel_split=kernel_split,
     )
+
+
+def _slot_sums(n: Tensor, tile: Tensor, pe: Tensor, granule: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Along one matrix dimension of ``n`` cells cut into tiles of ``tile`` and PEs of ``pe`` (powers of two,
+    ``granule`` dividing ``pe``): the summed weight of the used PEs (``granule`` units per PE: a subarray
+    count, or one per PE), the empty PE slots of the last tile times the weight of its last PE, and the
+    summed weight of every tile's last PE."""
+    tiles = torch.ceil(n / tile)
+    last = n - (tiles - 1) * tile
+    pes_last = torch.ceil(last / pe)
+    w_last = torch.ceil((last - (pes_last - 1) * pe) / granule)
+    total = (tiles - 1) * (tile / granule) + torch.ceil(last / granule)
+    gap = (tile / pe - pes_last) * w_last
+    return total, gap, (tiles - 1) * (pe / granule) + w_last
+
+
+def conventional_slot_repeat(rows: Tensor, cols: Tensor, tile: Tensor, pe: Tensor, row_granule: Tensor,
+                             col_granule: Tensor, applies: Tensor) -> Tensor:
+    """[D, L] factor on the PE-level energy of a conventional layer without duplication, as NeuroSim charges it.
+
+    Tile.cpp TileCalculatePerformance (conventional mapping, no duplication) visits all numPE x numPE PE
+    slots of a tile and adds the PE energies after the test for a used slot, so an empty slot repeats the
+    last PE it computed (row-major order): a slot right of a PE row's last used PE repeats that PE, and every
+    slot of an empty PE row repeats the tile's last PE. A PE's energy is taken as separable, its row share
+    (``row_granule`` units per PE row: the subarrays its rows span, or one per PE) times its column share;
+    the factor is the charged over the used sum (1 where ``applies`` is False)."""
+    a_total, a_gap, _ = _slot_sums(rows, tile, pe, row_granule)
+    b_total, b_gap, b_last = _slot_sums(cols, tile, pe, col_granule)
+    used = torch.clamp(a_total * b_total, min=1.0)
+    charged = a_total * b_total + a_total * b_gap + (tile / pe) * a_gap * b_last
+    return torch.where(applies, charged / used, torch.ones_like(used))
