@@ -44,7 +44,7 @@ from cimpipe.hw.batch import EVAL_REASONS, ChipMetrics, HardwareBatch, LayerBatc
 from cimpipe.hw.characterize import ADC_BITS_RANGE, FIGURE_COLUMNS, REASONS, reason_codes
 from cimpipe.hw.chip_area import AreaInputs, chip_area_um2
 from cimpipe.hw.floorplan import GLOBAL_BUFFER_CORE_BITS
-from cimpipe.hw.mapping import Mapping, conventional_slot_repeat, map_network
+from cimpipe.hw.mapping import Mapping, conventional_slot_repeat, full_duplication_share, map_network, slot_sums
 from cimpipe.hw.technology import Technology
 
 if TYPE_CHECKING:
@@ -308,9 +308,17 @@ def slot_repeats(r: LayerRecord) -> dict[str, Tensor]:
     m = r.mapping
     tile, pe, sub = m.tile_size_cm[:, None], m.pe_size_cm[:, None], r.subarray[:, None]
     applies = ~m.novel & (m.speedup <= 1) & r.active
-    out = {}
-    for name, row_g, col_g in (("sub", sub, sub), ("rows", sub, pe), ("cols", pe, sub)):
-        out[name] = conventional_slot_repeat(r.rows, r.cols, tile, pe, row_g, col_g, applies)
+    row_sub, row_pe = slot_sums(r.rows, tile, pe, sub), slot_sums(r.rows, tile, pe, pe)
+    col_sub, col_pe = slot_sums(r.cols, tile, pe, sub), slot_sums(r.cols, tile, pe, pe)
+    side = tile / pe
+    su_row, su_col = LT.speedup_split(r.rows, r.cols, r.c_in, m.novel, sub, tile, pe, m.pe_size_nm[:, None],
+                                      m.speedup)
+    full = (~m.novel & r.active & (su_row >= side) & (su_col >= side) & (su_row * su_col > 1)
+            & (torch.ceil(su_row / side) * torch.ceil(su_col / side) <= 1))
+    out = {"sub": conventional_slot_repeat(row_sub, col_sub, side, applies)
+           * full_duplication_share(r.rows, r.cols, tile, pe, sub, full),
+           "rows": conventional_slot_repeat(row_sub, col_pe, side, applies),
+           "cols": conventional_slot_repeat(row_pe, col_sub, side, applies)}
     return out
 
 

@@ -296,11 +296,11 @@ def map_network(
     )
 
 
-def _slot_sums(n: Tensor, tile: Tensor, pe: Tensor, granule: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+def slot_sums(n: Tensor, tile: Tensor, pe: Tensor, granule: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """Along one matrix dimension of ``n`` cells cut into tiles of ``tile`` and PEs of ``pe`` (powers of two,
     ``granule`` dividing ``pe``): the summed weight of the used PEs (``granule`` units per PE: a subarray
     count, or one per PE), the empty PE slots of the last tile times the weight of its last PE, and the
-    summed weight of every tile's last PE."""
+    summed weight of every tile's last PE (the operands of :func:`conventional_slot_repeat`)."""
     tiles = torch.ceil(n / tile)
     last = n - (tiles - 1) * tile
     pes_last = torch.ceil(last / pe)
@@ -310,18 +310,35 @@ def _slot_sums(n: Tensor, tile: Tensor, pe: Tensor, granule: Tensor) -> tuple[Te
     return total, gap, (tiles - 1) * (pe / granule) + w_last
 
 
-def conventional_slot_repeat(rows: Tensor, cols: Tensor, tile: Tensor, pe: Tensor, row_granule: Tensor,
-                             col_granule: Tensor, applies: Tensor) -> Tensor:
+def conventional_slot_repeat(row: tuple[Tensor, Tensor, Tensor], col: tuple[Tensor, Tensor, Tensor],
+                             pes_per_side: Tensor, applies: Tensor) -> Tensor:
     """[D, L] factor on the PE-level energy of a conventional layer without duplication, as NeuroSim charges it.
 
     Tile.cpp TileCalculatePerformance (conventional mapping, no duplication) visits all numPE x numPE PE
     slots of a tile and adds the PE energies after the test for a used slot, so an empty slot repeats the
     last PE it computed (row-major order): a slot right of a PE row's last used PE repeats that PE, and every
     slot of an empty PE row repeats the tile's last PE. A PE's energy is taken as separable, its row share
-    (``row_granule`` units per PE row: the subarrays its rows span, or one per PE) times its column share;
-    the factor is the charged over the used sum (1 where ``applies`` is False)."""
-    a_total, a_gap, _ = _slot_sums(rows, tile, pe, row_granule)
-    b_total, b_gap, b_last = _slot_sums(cols, tile, pe, col_granule)
+    times its column share (``row`` and ``col``: :func:`slot_sums` of the two dimensions, in the units each
+    share counts); the factor is the charged over the used sum (1 where ``applies`` is False)."""
+    a_total, a_gap, _ = row
+    b_total, b_gap, b_last = col
     used = torch.clamp(a_total * b_total, min=1.0)
-    charged = a_total * b_total + a_total * b_gap + (tile / pe) * a_gap * b_last
+    charged = a_total * (b_total + b_gap) + pes_per_side * a_gap * b_last
     return torch.where(applies, charged / used, torch.ones_like(used))
+
+
+def full_duplication_share(rows: Tensor, cols: Tensor, tile: Tensor, pe: Tensor, sub: Tensor,
+                           applies: Tensor) -> Tensor:
+    """[D, L] share of a conventional layer's subarrays that NeuroSim charges when its tiles are fully
+    duplicated over their PEs but each PE's own subarrays are not (speedUpRow and speedUpCol at least numPE,
+    ceil(speedUp / numPE) = 1 along both): Tile.cpp hands one PE the whole tile matrix, and
+    ProcessingUnitCalculatePerformance (no subarray duplication) reads only the subarrays of one PE,
+    numSubArrayRow x numSubArrayCol, so a tile matrix larger than a PE is charged its first PE's block
+    (1 where ``applies`` is False)."""
+    def charged(n: Tensor) -> Tensor:
+        tiles = torch.ceil(n / tile)
+        last = n - (tiles - 1) * tile
+        return (tiles - 1) * torch.ceil(torch.minimum(tile, pe) / sub) + torch.ceil(torch.minimum(last, pe) / sub)
+
+    share = charged(rows) * charged(cols) / torch.clamp(torch.ceil(rows / sub) * torch.ceil(cols / sub), min=1.0)
+    return torch.where(applies, share, torch.ones_like(share))
