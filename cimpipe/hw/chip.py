@@ -44,7 +44,7 @@ from cimpipe.hw.batch import EVAL_REASONS, ChipMetrics, HardwareBatch, LayerBatc
 from cimpipe.hw.characterize import ADC_BITS_RANGE, FIGURE_COLUMNS, REASONS, reason_codes
 from cimpipe.hw.chip_area import AreaInputs, chip_area_um2
 from cimpipe.hw.floorplan import GLOBAL_BUFFER_CORE_BITS
-from cimpipe.hw.mapping import Mapping, conventional_slot_repeat, full_duplication_share, map_network, slot_sums
+from cimpipe.hw.mapping import Mapping, conventional_slot_repeat, cut_dimension, full_duplication_share, map_network
 from cimpipe.hw.technology import Technology
 
 if TYPE_CHECKING:
@@ -308,17 +308,16 @@ def slot_repeats(r: LayerRecord) -> dict[str, Tensor]:
     m = r.mapping
     tile, pe, sub = m.tile_size_cm[:, None], m.pe_size_cm[:, None], r.subarray[:, None]
     applies = ~m.novel & (m.speedup <= 1) & r.active
-    row_sub, row_pe = slot_sums(r.rows, tile, pe, sub), slot_sums(r.rows, tile, pe, pe)
-    col_sub, col_pe = slot_sums(r.cols, tile, pe, sub), slot_sums(r.cols, tile, pe, pe)
+    row, col = cut_dimension(r.rows, tile, pe, sub), cut_dimension(r.cols, tile, pe, sub)
     side = tile / pe
     su_row, su_col = LT.speedup_split(r.rows, r.cols, r.c_in, m.novel, sub, tile, pe, m.pe_size_nm[:, None],
                                       m.speedup)
     full = (~m.novel & r.active & (su_row >= side) & (su_col >= side) & (su_row * su_col > 1)
             & (torch.ceil(su_row / side) * torch.ceil(su_col / side) <= 1))
-    out = {"sub": conventional_slot_repeat(row_sub, col_sub, side, applies)
-           * full_duplication_share(r.rows, r.cols, tile, pe, sub, full),
-           "rows": conventional_slot_repeat(row_sub, col_pe, side, applies),
-           "cols": conventional_slot_repeat(row_pe, col_sub, side, applies)}
+    row_sub, col_sub = (row.total_sub, row.gap_sub, row.last_sub), (col.total_sub, col.gap_sub, col.last_sub)
+    out = {"sub": conventional_slot_repeat(row_sub, col_sub, side, applies) * full_duplication_share(row, col, full),
+           "rows": conventional_slot_repeat(row_sub, (col.total_pe, col.gap_pe, col.last_pe), side, applies),
+           "cols": conventional_slot_repeat((row.total_pe, row.gap_pe, row.last_pe), col_sub, side, applies)}
     return out
 
 
