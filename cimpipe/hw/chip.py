@@ -306,18 +306,29 @@ def slot_repeats(r: LayerRecord) -> dict[str, Tensor]:
     (conversions, word lines, periphery, shift-adds), ``rows`` for work per PE along the rows (adder tree,
     input buffer and bus), ``cols`` for work per PE along the columns (output buffer and bus)."""
     m = r.mapping
+    conventional = ~m.novel & r.active
+    used = conventional.any(dim=0)
+    if not bool(used.any()):  # every factor is 1
+        one = torch.ones_like(r.rows)
+        return {"sub": one, "rows": one, "cols": one}
+    # only the layer slots some design maps conventionally (a factor is 1 elsewhere)
+    sel = None if bool(used.all()) else used.nonzero().squeeze(1)
+    take = (lambda x: x) if sel is None else (lambda x: x.index_select(1, sel))  # noqa: E731
     tile, pe, sub = m.tile_size_cm[:, None], m.pe_size_cm[:, None], r.subarray[:, None]
-    applies = ~m.novel & (m.speedup <= 1) & r.active
-    row, col = cut_dimension(r.rows, tile, pe, sub), cut_dimension(r.cols, tile, pe, sub)
+    rows, cols, conv = take(r.rows), take(r.cols), take(conventional)
+    applies = conv & (take(m.speedup) <= 1)
+    row, col = cut_dimension(rows, tile, pe, sub), cut_dimension(cols, tile, pe, sub)
     side = tile / pe
-    su_row, su_col = LT.speedup_split(r.rows, r.cols, r.c_in, m.novel, sub, tile, pe, m.pe_size_nm[:, None],
-                                      m.speedup)
-    full = (~m.novel & r.active & (su_row >= side) & (su_col >= side) & (su_row * su_col > 1)
+    su_row, su_col = LT.speedup_split(rows, cols, take(r.c_in), take(m.novel), sub, tile, pe, m.pe_size_nm[:, None],
+                                      take(m.speedup))
+    full = (conv & (su_row >= side) & (su_col >= side) & (su_row * su_col > 1)
             & (torch.ceil(su_row / side) * torch.ceil(su_col / side) <= 1))
     row_sub, col_sub = (row.total_sub, row.gap_sub, row.last_sub), (col.total_sub, col.gap_sub, col.last_sub)
     out = {"sub": conventional_slot_repeat(row_sub, col_sub, side, applies) * full_duplication_share(row, col, full),
            "rows": conventional_slot_repeat(row_sub, (col.total_pe, col.gap_pe, col.last_pe), side, applies),
            "cols": conventional_slot_repeat((row.total_pe, row.gap_pe, row.last_pe), col_sub, side, applies)}
+    if sel is not None:
+        out = {k: torch.ones_like(r.rows).index_copy(1, sel, v) for k, v in out.items()}
     return out
 
 
