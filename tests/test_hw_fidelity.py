@@ -22,9 +22,9 @@ STORED = Path(__file__).resolve().parent / "data" / "neurosim"
 BOUNDS = {
     "area_mm2": (0.5, 4.0),
     "latency_ns": (1.0, 8.0),
-    "dynamic_energy_pj": (4.5, 32.0),
+    "dynamic_energy_pj": (3.0, 26.0),
     "leakage_energy_pj": (2.5, 15.0),
-    "tops_per_w": (5.0, 45.0),
+    "tops_per_w": (3.0, 34.0),
 }
 
 

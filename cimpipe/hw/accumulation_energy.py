@@ -57,6 +57,8 @@ class AccumInputs:
     subarray_reads: Tensor
     pipeline: Tensor
     layers: Tensor
+    repeat_sub: Tensor | float = 1.0  # PE-slot repeat of subarray-level work (mapping.conventional_slot_repeat)
+    repeat_pe: Tensor | float = 1.0  # the same for the PE adder trees
 
 
 def _log2c(x: Tensor) -> Tensor:
@@ -90,7 +92,7 @@ def layer_accumulation_pj(tech: Technology, x: AccumInputs) -> Tensor:
     """[D, L] accumulation energy of every layer (subarrays, PE, tile and chip adder trees)."""
     out_bits = subarray_output_bits(x)
     groups_floor = torch.floor(x.mux / x.cps)
-    e_sub = x.subarray_reads * subarray_read_pj(tech, x)
+    e_sub = x.subarray_reads * subarray_read_pj(tech, x) * x.repeat_sub
 
     # PE trees: the weight blocks of the layer and the subarray rows each holds
     pe = torch.where(x.novel, x.pe_nm, x.pe_cm)
@@ -115,4 +117,4 @@ def layer_accumulation_pj(tech: Technology, x: AccumInputs) -> Tensor:
     max_add = torch.maximum(torch.ceil(x.pe_cm / x.sub), torch.ceil(x.pe_nm / x.sub)) * torch.maximum(
         torch.ceil(x.tile_cm / x.pe_cm), torch.ceil(torch.sqrt(x.num_pe_nm))) * stages
     e_chip = (x.cols / x.cps) * x.n_vec * DE.adder_tree_pj(tech, x.tile_rows, out_bits + _log2c(max_add))
-    return e_sub + e_pe + e_tile + e_chip
+    return e_sub + e_pe * x.repeat_pe + e_tile + e_chip

@@ -44,7 +44,7 @@ from cimpipe.hw.batch import EVAL_REASONS, ChipMetrics, HardwareBatch, LayerBatc
 from cimpipe.hw.characterize import ADC_BITS_RANGE, FIGURE_COLUMNS, REASONS, reason_codes
 from cimpipe.hw.chip_area import AreaInputs, chip_area_um2
 from cimpipe.hw.floorplan import GLOBAL_BUFFER_CORE_BITS
-from cimpipe.hw.mapping import Mapping, map_network
+from cimpipe.hw.mapping import Mapping, conventional_slot_repeat, cut_dimension, full_duplication_share, map_network
 from cimpipe.hw.technology import Technology
 
 if TYPE_CHECKING:
@@ -300,6 +300,38 @@ def latency(tech: Technology, hw: HardwareBatch, r: LayerRecord, plan: Floorplan
     return layer_ns, chip_ns, breakdown
 
 
+def slot_repeats(r: LayerRecord) -> dict[str, Tensor]:
+    """[D, L] factors of NeuroSim's repeated PE slots (:func:`~cimpipe.hw.mapping.conventional_slot_repeat`)
+    on the PE-level energies of conventional layers without duplication: ``sub`` for work per subarray
+    (conversions, word lines, periphery, shift-adds), ``rows`` for work per PE along the rows (adder tree,
+    input buffer and bus), ``cols`` for work per PE along the columns (output buffer and bus)."""
+    m = r.mapping
+    conventional = ~m.novel & r.active
+    used = conventional.any(dim=0)
+    if not bool(used.any()):  # every factor is 1
+        one = torch.ones_like(r.rows)
+        return {"sub": one, "rows": one, "cols": one}
+    # only the layer slots some design maps conventionally (a factor is 1 elsewhere)
+    sel = None if bool(used.all()) else used.nonzero().squeeze(1)
+    take = (lambda x: x) if sel is None else (lambda x: x.index_select(1, sel))  # noqa: E731
+    tile, pe, sub = m.tile_size_cm[:, None], m.pe_size_cm[:, None], r.subarray[:, None]
+    rows, cols, conv = take(r.rows), take(r.cols), take(conventional)
+    applies = conv & (take(m.speedup) <= 1)
+    row, col = cut_dimension(rows, tile, pe, sub), cut_dimension(cols, tile, pe, sub)
+    side = tile / pe
+    su_row, su_col = LT.speedup_split(rows, cols, take(r.c_in), take(m.novel), sub, tile, pe, m.pe_size_nm[:, None],
+                                      take(m.speedup))
+    full = (conv & (su_row >= side) & (su_col >= side) & (su_row * su_col > 1)
+            & (torch.ceil(su_row / side) * torch.ceil(su_col / side) <= 1))
+    row_sub, col_sub = (row.total_sub, row.gap_sub, row.last_sub), (col.total_sub, col.gap_sub, col.last_sub)
+    out = {"sub": conventional_slot_repeat(row_sub, col_sub, side, applies) * full_duplication_share(row, col, full),
+           "rows": conventional_slot_repeat(row_sub, (col.total_pe, col.gap_pe, col.last_pe), side, applies),
+           "cols": conventional_slot_repeat((row.total_pe, row.gap_pe, row.last_pe), col_sub, side, applies)}
+    if sel is not None:
+        out = {k: torch.ones_like(r.rows).index_copy(1, sel, v) for k, v in out.items()}
+    return out
+
+
 def dynamic_energy(tech: Technology, hw: HardwareBatch, r: LayerRecord,
                    plan: Floorplan) -> tuple[dict[str, Tensor], Tensor]:
     """[D, L] dynamic energy (pJ) of every layer by NeuroSim's buckets (ADC, accumulation, buffer,
@@ -321,13 +353,15 @@ def dynamic_energy(tech: Technology, hw: HardwareBatch, r: LayerRecord,
     # word lines and switch matrices are charged per active row of the rows a subarray holds (ProcessingUnit.cpp
     # GetInputVector: activityRowRead = active rows / numRowSubArray)
     dens_rows = dens_l * torch.clamp(rows / torch.clamp(r.sub_rows, min=1.0) / n_sub[:, None], max=1.0)
-    e_adc = (conversions * e_conv + subarray_reads * dens_rows * r.col(fig["wordline_pj"])) * actf
+    # a conventional layer without duplication is charged NeuroSim's repeated PE slots (Tile.cpp)
+    repeats = slot_repeats(r)
+    e_adc = (conversions * e_conv + subarray_reads * dens_rows * r.col(fig["wordline_pj"])) * actf * repeats["sub"]
     acc_in = ACC.AccumInputs(
         sub=n_sub[:, None], mux=mux[:, None], levels=torch.pow(2.0, r.adc_bits), num_add=num_add, cps=r.cps,
         cell_bits=r.cell_bits[:, None], input_bits=ib, n_vec=r.n_vec, rows=rows, cols=cols, c_in=r.c_in, kk=r.kk,
         novel=m.novel, tile_cm=t_cm[:, None], pe_cm=p_cm[:, None], pe_nm=p_nm[:, None], num_pe_nm=ppe[:, None],
         tile_rows=m.tile_rows, subarray_reads=subarray_reads, pipeline=pipe[:, None],
-        layers=actf.sum(dim=1, keepdim=True))
+        layers=actf.sum(dim=1, keepdim=True), repeat_sub=repeats["sub"], repeat_pe=repeats["rows"])
     e_acc = ACC.layer_accumulation_pj(tech, acc_in) * actf
     grid_rows, grid_cols = grid_shape(m.total_tiles)
     htree = torch.zeros_like(pipe) if hw.global_htree is None else hw.global_htree
@@ -337,10 +371,10 @@ def dynamic_energy(tech: Technology, hw: HardwareBatch, r: LayerRecord,
         sub=n_sub[:, None], tile_side_um=geom["tile_cm"], pe_cm_h_um=geom["pe_cm_h"], pe_cm_w_um=geom["pe_cm_w"],
         pe_nm_h_um=geom["pe_nm_h"], pe_nm_w_um=geom["pe_nm_w"], sub_h_um=geom["sub_h"], sub_w_um=geom["sub_w"],
         grid_rows=grid_rows[:, None], grid_cols=grid_cols[:, None], htree=htree[:, None],
-        out_bits=ACC.subarray_output_bits(acc_in))
+        out_bits=ACC.subarray_output_bits(acc_in), repeat_in=repeats["rows"], repeat_out=repeats["cols"])
     e_buf, e_ic = TE.layer_transfer_pj(tech, tr_in)
-    e_other = (subarray_reads * PER.subarray_read_pj(tech, n_sub[:, None], mux[:, None], dens_rows,
-                                                     r.rows_parallel[:, None])
+    e_other = (subarray_reads * repeats["sub"] * PER.subarray_read_pj(tech, n_sub[:, None], mux[:, None], dens_rows,
+                                                                      r.rows_parallel[:, None])
                + PER.activation_pj(tech, r.n_vec * r.c_out, ib)) * actf
     return ({"adc": e_adc, "accumulation": e_acc, "buffer": e_buf * actf, "interconnect": e_ic * actf,
              "other": e_other}, tr_in.out_bits)

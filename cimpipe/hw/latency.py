@@ -91,18 +91,24 @@ class ChipShape:
 
 
 def duplication(w: LayerWork, s: ChipShape, speedup: Tensor) -> tuple[Tensor, Tensor]:
+    """(speedUpRow, speedUpCol) of each layer (see :func:`speedup_split`)."""
+    return speedup_split(w.rows, w.cols, w.c_in, w.novel, s.subarray[:, None], s.tile_cm[:, None], s.pe_cm[:, None],
+                         s.pe_nm[:, None], speedup)
+
+
+def speedup_split(rows: Tensor, cols: Tensor, c_in: Tensor, novel: Tensor, n: Tensor, t: Tensor, p: Tensor,
+                  pe_nm: Tensor, speedup: Tensor) -> tuple[Tensor, Tensor]:
     """(speedUpRow, speedUpCol) of each layer (Chip.cpp ChipFloorPlan): PE and subarray duplication along
-    rows / columns; the pipeline's tile replication (``speedup / dup``) goes with the rows."""
-    n = s.subarray[:, None]
-    t, p = s.tile_cm[:, None], s.pe_cm[:, None]
+    rows / columns; the pipeline's tile replication (``speedup / dup``) goes with the rows. ``n``, ``t``,
+    ``p``, ``pe_nm``: the subarray, conventional tile and PE, and novel PE edges ([D, 1])."""
     npe = t / p
-    small = (w.rows <= t) | (w.cols <= t)
-    pdr = torch.where(small & ~w.novel, torch.clamp(torch.floor(npe / torch.ceil(w.rows / p)), min=1.0), 1.0)
-    pdc = torch.where(small & ~w.novel, torch.clamp(torch.floor(npe / torch.ceil(w.cols / p)), min=1.0), 1.0)
-    edge = torch.where(w.novel, s.pe_nm[:, None], p)
-    r_layer = torch.where(w.novel, w.c_in, w.rows)
+    small = (rows <= t) | (cols <= t)
+    pdr = torch.where(small & ~novel, torch.clamp(torch.floor(npe / torch.ceil(rows / p)), min=1.0), 1.0)
+    pdc = torch.where(small & ~novel, torch.clamp(torch.floor(npe / torch.ceil(cols / p)), min=1.0), 1.0)
+    edge = torch.where(novel, pe_nm, p)
+    r_layer = torch.where(novel, c_in, rows)
     sdr = torch.clamp(torch.floor(edge / n / torch.ceil(r_layer / n)), min=1.0)
-    sdc = torch.clamp(torch.floor(edge / n / torch.ceil(w.cols / n)), min=1.0)
+    sdc = torch.clamp(torch.floor(edge / n / torch.ceil(cols / n)), min=1.0)
     dup = pdr * pdc * sdr * sdc
     rep = torch.clamp(torch.round(speedup / dup), min=1.0)
     return pdr * sdr * rep, pdc * sdc

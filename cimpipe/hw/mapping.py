@@ -294,3 +294,62 @@ def map_network(
         subarray_rows=sub_rows,
         kernel_split=kernel_split,
     )
+
+
+@dataclass(frozen=True)
+class DimensionCut:
+    """One dimension of a conventional layer's matrix cut into tiles, PEs and subarrays ([D, L]): per unit
+    counted (``*_sub``: subarrays, ``*_pe``: PEs) the summed weight of the used PEs (``total``), the empty PE
+    slots of the last tile times the weight of its last PE (``gap``), the summed weight of every tile's last
+    PE (``last``); and ``first_pe_sub``, the subarrays of each tile's first PE block."""
+
+    total_sub: Tensor
+    gap_sub: Tensor
+    last_sub: Tensor
+    total_pe: Tensor
+    gap_pe: Tensor
+    last_pe: Tensor
+    first_pe_sub: Tensor
+
+
+def cut_dimension(n: Tensor, tile: Tensor, pe: Tensor, sub: Tensor) -> DimensionCut:
+    """:class:`DimensionCut` of ``n`` cells on tiles of ``tile``, PEs of ``pe`` and subarrays of ``sub``
+    (powers of two, ``sub`` dividing ``pe`` dividing ``tile``)."""
+    tiles = torch.ceil(n / tile)
+    last = n - (tiles - 1) * tile
+    pes_last = torch.ceil(last / pe)
+    side = tile / pe
+    w_last = torch.ceil((last - (pes_last - 1) * pe) / sub)
+    return DimensionCut(
+        total_sub=(tiles - 1) * (tile / sub) + torch.ceil(last / sub), gap_sub=(side - pes_last) * w_last,
+        last_sub=(tiles - 1) * (pe / sub) + w_last, total_pe=(tiles - 1) * side + pes_last, gap_pe=side - pes_last,
+        last_pe=tiles,
+        first_pe_sub=(tiles - 1) * torch.ceil(torch.minimum(tile, pe) / sub) + torch.ceil(torch.minimum(last, pe) / sub))
+
+
+def conventional_slot_repeat(row: tuple[Tensor, Tensor, Tensor], col: tuple[Tensor, Tensor, Tensor],
+                             pes_per_side: Tensor, applies: Tensor) -> Tensor:
+    """[D, L] factor on the PE-level energy of a conventional layer without duplication, as NeuroSim charges it.
+
+    Tile.cpp TileCalculatePerformance (conventional mapping, no duplication) visits all numPE x numPE PE
+    slots of a tile and adds the PE energies after the test for a used slot, so an empty slot repeats the
+    last PE it computed (row-major order): a slot right of a PE row's last used PE repeats that PE, and every
+    slot of an empty PE row repeats the tile's last PE. A PE's energy is taken as separable, its row share
+    times its column share (``row`` and ``col``: (total, gap, last) of :class:`DimensionCut` in the units
+    each share counts); the factor is the charged over the used sum (1 where ``applies`` is False)."""
+    a_total, a_gap, _ = row
+    b_total, b_gap, b_last = col
+    used = torch.clamp(a_total * b_total, min=1.0)
+    charged = a_total * (b_total + b_gap) + pes_per_side * a_gap * b_last
+    return torch.where(applies, charged / used, torch.ones_like(used))
+
+
+def full_duplication_share(row: DimensionCut, col: DimensionCut, applies: Tensor) -> Tensor:
+    """[D, L] share of a conventional layer's subarrays that NeuroSim charges when its tiles are fully
+    duplicated over their PEs but each PE's own subarrays are not (speedUpRow and speedUpCol at least numPE,
+    ceil(speedUp / numPE) = 1 along both): Tile.cpp hands one PE the whole tile matrix, and
+    ProcessingUnitCalculatePerformance (no subarray duplication) reads only the subarrays of one PE,
+    numSubArrayRow x numSubArrayCol, so a tile matrix larger than a PE is charged its first PE's block
+    (1 where ``applies`` is False)."""
+    share = row.first_pe_sub * col.first_pe_sub / torch.clamp(row.total_sub * col.total_sub, min=1.0)
+    return torch.where(applies, share, torch.ones_like(share))

@@ -113,6 +113,8 @@ class TransferInputs:
     grid_cols: Tensor
     htree: Tensor
     out_bits: Tensor
+    repeat_in: Tensor | float = 1.0  # PE-slot repeat of the PE input side (mapping.conventional_slot_repeat)
+    repeat_out: Tensor | float = 1.0  # the same for the PE output side
 
 
 def layer_transfer_pj(tech: Technology, x: TransferInputs, input_toggle: float = INPUT_TOGGLE,
@@ -149,9 +151,9 @@ def layer_transfer_pj(tech: Technology, x: TransferInputs, input_toggle: float =
     flop_pj = float(DE.dff_pj(tech, 1.0, 1.0)) / DE.GAMMA  # one flip-flop clocked with new data, no activity
     # PE flip-flop buffers and buses; a novel tile's K x K PEs each hold all of its columns
     pe_rows = torch.where(nm, torch.ceil(x.c_in / pe) * x.k * x.k, torch.ceil(x.rows / pe))
-    pe_in = bits_in * torch.ceil(x.cols / pe)
+    pe_in = bits_in * torch.ceil(x.cols / pe) * x.repeat_in
     subs = torch.clamp(pe / x.sub, min=1.0)
-    pe_out = words * pe_rows
+    pe_out = words * pe_rows * x.repeat_out
     e_buf = (flop_pj * DE.GAMMA) * (load_out + load_in + t_out + t_in) + flop_pj * (pe_in + pe_out * x.out_bits)
     # PE buses (Bus.cpp): a horizontal input bus and a vertical output bus across the PE's subarrays,
     # (P/N - 1) subarray pitches long; the output carries the PE adder tree's (stages + bits) per word
