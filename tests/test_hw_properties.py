@@ -145,3 +145,35 @@ def test_inactive_layers_do_not_count():
     alone = run(short, HardwareConfig("rram_22nm"))
     assert float(m.area_mm2[0]) == pytest.approx(float(alone.area_mm2[0]))
     assert float(m.operations[1]) > float(m.operations[0])
+
+
+def test_the_figures_do_not_depend_on_the_thread_count():
+    """Large batches run their chunks on several threads; every figure equals the one-thread evaluation."""
+    import torch
+    from dataclasses import fields
+
+    from cimpipe.hw import Evaluator, HardwareBatch, HardwareGrid, LayerBatch, builtin_technologies
+    from cimpipe.space import HardwareConfig, LayerShape
+
+    grid = HardwareGrid()
+    ev = Evaluator.for_grid(builtin_technologies()["rram_22nm"], grid)
+    net = [LayerShape(16, 16, 3, 3, 32, False), LayerShape(16, 16, 32, 3, 64, True), LayerShape(1, 1, 3136, 1, 10, False)]
+    configs = [HardwareConfig("rram_22nm", subarray=s, rows_parallel=r, col_mux=8, adc_bits=a, adc_type=t, cell_bits=1,
+                              pipeline=p)
+               for s in (64, 128) for r in (16, 64) for a in (4, 5) for t in ("flash", "sar") for p in (False, True)]
+    layers = LayerBatch.from_shapes([net] * len(configs), 8, 8)
+    hw = HardwareBatch.from_configs(configs)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = ev.evaluate(layers, hw, per_layer=True, chunk=5)
+        torch.set_num_threads(2)
+        two = ev.evaluate(layers, hw, per_layer=True, chunk=5)
+    finally:
+        torch.set_num_threads(before)
+    for f in fields(one):
+        a, b = getattr(one, f.name), getattr(two, f.name)
+        if isinstance(a, torch.Tensor):
+            assert torch.equal(a, b), f.name
+        elif isinstance(a, dict):
+            assert all(torch.equal(a[k], b[k]) for k in a), f.name
