@@ -28,6 +28,8 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
+from cimpipe.hw.gates import split_units
+
 MIN_NMOS = 2.0  # constant.h MIN_NMOS_SIZE (F)
 CELL_HEIGHT_F = 28.0  # constant.h MAX_TRANSISTOR_HEIGHT
 FINFET_HEIGHT_F = 34.0  # constant.h MAX_TRANSISTOR_HEIGHT_FINFET
@@ -158,25 +160,7 @@ def _drain_geometry(d: Devices, wn: float, wp: float, height: float, tune: tuple
     per = _max_units(d, height, special)
     ratio = wp / (wp + wn)
     gaa = d.kind == "gaa" or tune is not None
-    if ratio == 0:
-        max_u = (0, 2 * per)
-    elif ratio == 1:
-        max_u = (2 * per, 0)
-    elif gaa:
-        max_u = (1, 1)
-    else:
-        total = 2 * per
-        if ratio > 0.5:
-            n = int(total * (1 - ratio))
-            p = total - n
-        else:
-            p = int(total * ratio)
-            n = total - p
-        if p == 0:
-            p, n = 1, 2 * per - 1
-        if n == 0:
-            n, p = 1, 2 * per - 1
-        max_u = (p, n)
+    max_u = split_units(per, ratio, gaa)
     gap = (cpp - poly) * f
     heights = (d.fin_width * tune[1], d.fin_width * tune[0]) if tune else (d.fin_width, d.fin_width)
     out = []

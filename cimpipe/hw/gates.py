@@ -190,12 +190,20 @@ def _fin_limits(nd: Node, ratio: float, height_um: float, default: bool) -> tupl
     else:
         per = math.floor(((height_um - (nd.pn_gap_f + nd.outer_f) * nd.f_um) + nd.fin_pitch_um) / 2.0
                          / (nd.fin_width_um + nd.fin_pitch_um))
+    return split_units(per, ratio, nd.gaa)
+
+
+def split_units(per: int, ratio: float, gaa: bool) -> tuple[int, int]:
+    """(PMOS, NMOS) fins (or sheet stacks) a device may take before it folds, when a cell holds ``2 * per``
+    and PMOS takes ``ratio`` of the width (formula.cpp CalculateGateArea / CalculateGateCapacitance): all to
+    one kind when the other is absent, one stack each at nanosheet nodes, else split by the ratio with at
+    least one for each kind."""
     total = 2 * per
     if ratio == 0:
         return 0, total
     if ratio == 1:
         return total, 0
-    if nd.gaa:  # one sheet stack per device when both kinds share the cell
+    if gaa:  # one sheet stack per device when both kinds share the cell
         return 1, 1
     if ratio > 0.5:
         n = int(total * (1 - ratio))
