@@ -109,6 +109,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--adc", choices=("flash", "sar"), default="flash", help="ADC type")
     p.add_argument("--cell-bits", type=_positive_int, default=None, help="bits per cell (default: the device's maximum)")
     p.add_argument("--col-mux", type=_positive_int, default=8, help="columns sharing one ADC")
+    p.add_argument("--sign-encoding", choices=("offset", "differential"), default="offset",
+                   help="signed weights with an offset (NeuroSim's scheme, the default) or in differential arrays")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--pipeline", dest="pipeline", action="store_true", default=False,
                       help="layers run as a pipeline (latency: the slowest layer's time, one image per that "
@@ -173,7 +175,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         rows_parallel=args.parallel_rows if args.parallel_rows is not None else args.subarray,
         col_mux=args.col_mux, adc_bits=args.adc_bits, adc_type=args.adc,
         cell_bits=args.cell_bits if args.cell_bits is not None else tech.device.max_cell_bits,
-        pipeline=args.pipeline,
+        pipeline=args.pipeline, sign_encoding=args.sign_encoding,
     )
     if args.input_bit_density is not None and args.input_bit_density > 1:
         raise CliError(f"--input-bit-density {args.input_bit_density} must lie in [0, 1]")
@@ -636,13 +638,13 @@ def _run_neurosim_check(args: argparse.Namespace) -> int:
         tech = techs[hw.technology]
         layers = spec.layer_shapes(subnet)
         wb, ib = spec.layer_bits(subnet)
-        settings = ns.settings_for(hw, tech, max(wb), max(ib))
-        traces = None
-        if args.traces == "recorded":
-            from cimpipe.hw.traces import workload_traces
-
-            traces = workload_traces(wdir, data_dir, subnet, layers, max(wb), max(ib))
         try:
+            settings = ns.settings_for(hw, tech, max(wb), max(ib))
+            traces = None
+            if args.traces == "recorded":
+                from cimpipe.hw.traces import workload_traces
+
+                traces = workload_traces(wdir, data_dir, subnet, layers, max(wb), max(ib))
             run = _simulate(args, layers, settings, traces)
         except ns.NeuroSimError as e:  # NeuroSim refuses some designs (a subarray too large for the network)
             results.append({"row": i, "error": str(e)})
@@ -652,7 +654,8 @@ def _run_neurosim_check(args: argparse.Namespace) -> int:
         model = fidelity.metrics_row(layers, [max(wb)] * len(layers), [max(ib)] * len(layers),
                                      HardwareConfig(**{**design["hardware"], "adc_bits": settings.adc_bits}), tech,
                                      mapping=settings.mapping, bus=settings.bus,
-                                     input_density=run.stats.input_bit_density)
+                                     input_density=run.stats.input_bit_density,
+                                     weight_level_mean=run.stats.weight_level_mean)
         rows = fidelity.side_by_side(model, fidelity.neurosim_row(run))
         results.append({"row": i, "input_bit_density": run.stats.input_bit_density,
                         **{k: {"model": mv, "neurosim": ref} for k, mv, ref, _ in rows}})

@@ -304,8 +304,9 @@ def search_space(config: dict, spec: Family) -> SearchSpace:
 
 
 def grid_section(config: dict) -> dict:
-    """The hardware knobs that a technology's characterization spans (not which technologies)."""
-    return {k: v for k, v in config["hardware_space"].items() if k != "technologies"}
+    """The hardware knobs that a technology's characterization spans (not which technologies, nor the chip-level
+    choices that the evaluation applies on top of the characterized subarrays)."""
+    return {k: v for k, v in config["hardware_space"].items() if k in HardwareSpace.CHARACTERIZED}
 
 
 def canonical(value: Any) -> Any:

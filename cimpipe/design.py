@@ -15,6 +15,25 @@ from cimpipe.families import SpaceError, SubnetConfig
 
 
 ADC_RANGES = ("dynamic", "full")
+SIGN_ENCODINGS = ("offset", "differential")
+"""How a crossbar stores signed weights (:mod:`cimpipe.nn.cim` describes both): "offset", NeuroSim's scheme,
+one array of ``ceil(w_bits / cell_bits)`` cells per weight; "differential", a positive and a negative array of
+``ceil((w_bits - 1) / cell_bits)`` cells each. The first is the default of every value type."""
+
+
+def slices_per_weight(w_bits: int, cell_bits: int, sign_encoding: str) -> int:
+    """Cells per weight in one array: ``ceil((w_bits-1)/cell_bits)`` magnitude slices for differential
+    arrays (two arrays), ``ceil(w_bits/cell_bits)`` for offset encoding (one array)."""
+    if sign_encoding == "differential":
+        return max(1, math.ceil((w_bits - 1) / cell_bits))
+    return math.ceil(w_bits / cell_bits)
+
+
+def columns_per_weight(w_bits: int, cell_bits: int, sign_encoding: str) -> int:
+    """Crossbar columns (cells per row) one weight occupies: its slices in each array it has. The crossbar
+    simulation stores this many and the hardware model prices this many (NeuroSim's ``numColPerSynapse``,
+    doubled for differential arrays as NeuroSim's BNN parallel mode doubles it for a +-1 weight)."""
+    return slices_per_weight(w_bits, cell_bits, sign_encoding) * (2 if sign_encoding == "differential" else 1)
 
 
 @dataclass(frozen=True)
@@ -26,7 +45,8 @@ class CIMSettings:
     partial sum; ``sigma`` relative Gaussian conductance variation; ``on_off_ratio`` Gon/Goff (finite: an
     "off" cell still conducts); ``seed`` for the variation draw. ``layer_adc_bits``, when not empty, gives
     every weight-layer slot its own ADC resolution (``hardware_space.per_layer: [adc_bits]``) and
-    :meth:`for_slot` hands each layer its own.
+    :meth:`for_slot` hands each layer its own. ``sign_encoding`` one of :data:`SIGN_ENCODINGS`: a design's
+    settings carry its hardware's (:class:`HardwareConfig`), so both sides simulate and price one chip.
     """
 
     adc_bits: int = 8
@@ -37,10 +57,13 @@ class CIMSettings:
     seed: int = 0
     adc_range: str = "dynamic"
     layer_adc_bits: tuple[int, ...] = ()
+    sign_encoding: str = SIGN_ENCODINGS[0]
 
     def __post_init__(self) -> None:
         if self.adc_range not in ADC_RANGES:
             raise SpaceError(f"adc_range={self.adc_range!r} is not one of {ADC_RANGES}")
+        if self.sign_encoding not in SIGN_ENCODINGS:
+            raise SpaceError(f"sign_encoding={self.sign_encoding!r} is not one of {SIGN_ENCODINGS}")
         for bits in (self.adc_bits, *self.layer_adc_bits):
             if not 1 <= bits <= 16:
                 raise SpaceError(f"adc_bits={bits} is outside 1..16")
@@ -69,7 +92,8 @@ class HardwareConfig:
     ``technology`` a key of config's ``technologies``; ``subarray`` rows = columns of one crossbar;
     ``rows_parallel`` rows activated at once (partial-parallel read when below ``subarray``); ``col_mux``
     columns sharing one ADC; ``adc_bits`` and ``adc_type`` ("flash" or "sar"); ``cell_bits`` bits per
-    cell; ``pipeline`` pipelined (True) or layer-by-layer execution. ``adc_bits`` is a tuple (one per
+    cell; ``pipeline`` pipelined (True) or layer-by-layer execution; ``sign_encoding`` how signed weights are
+    stored (:data:`SIGN_ENCODINGS`). ``adc_bits`` is a tuple (one per
     weight-layer slot) in a space whose ADC resolution varies per layer.
     """
 
@@ -81,8 +105,11 @@ class HardwareConfig:
     adc_type: str = "flash"
     cell_bits: int = 2
     pipeline: bool = False
+    sign_encoding: str = SIGN_ENCODINGS[0]
 
     def __post_init__(self) -> None:
+        if self.sign_encoding not in SIGN_ENCODINGS:
+            raise SpaceError(f"sign_encoding={self.sign_encoding!r} is not one of {SIGN_ENCODINGS}")
         if isinstance(self.adc_bits, list):  # read back from JSON
             object.__setattr__(self, "adc_bits", tuple(int(b) for b in self.adc_bits))
 

@@ -78,6 +78,7 @@ def design_echo(network: str, n_layers: int, technology: str, tech: Any, hw: Any
         "weight_bits": weight_bits, "input_bits": input_bits, "subarray": hw.subarray,
         "rows_parallel": hw.rows_parallel, "col_mux": hw.col_mux,
         "adc_bits": list(hw.adc_bits) if isinstance(hw.adc_bits, tuple) else hw.adc_bits, "adc_type": hw.adc_type,
-        "cell_bits": hw.cell_bits, "pipeline": hw.pipeline, "mapping": mapping, "bus": bus,
+        "cell_bits": hw.cell_bits, "pipeline": hw.pipeline, "sign_encoding": hw.sign_encoding, "mapping": mapping,
+        "bus": bus,
         "input_bit_density": 0.5 if input_density is None else input_density,
     }

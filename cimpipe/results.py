@@ -101,7 +101,7 @@ def _span(values: Sequence[int]) -> str:
 
 
 def summarize_design(design_json: str) -> DesignSummary:
-    """``{"subnet": ..., "hardware": ...}`` of a front row to e.g. ``128 r64 m8 sar6 c2 P`` and
+    """``{"subnet": ..., "hardware": ...}`` of a front row to e.g. ``128 r64 m8 sar6 c2 P`` (``c2d``: differential arrays) and
     ``d2,1 w4-8 a2-6`` (stage depths, then the range of weight and input bits over the layer slots; the
     slots a design does not use are stored at the largest choice and count in the upper end)."""
     try:
@@ -109,7 +109,8 @@ def summarize_design(design_json: str) -> DesignSummary:
         hw, net = d["hardware"], d["subnet"]
         hardware = (f"{hw['subarray']} r{hw['rows_parallel']} m{hw['col_mux']} "
                     f"{hw['adc_type']}{_span(hw['adc_bits']) if isinstance(hw['adc_bits'], list) else hw['adc_bits']} "
-                    f"c{hw['cell_bits']} {'P' if hw['pipeline'] else 'L'}")
+                    f"c{hw['cell_bits']}{'d' if hw.get('sign_encoding') == 'differential' else ''} "
+                    f"{'P' if hw['pipeline'] else 'L'}")
         bits = (f"d{','.join(str(x) for x in net['depths'])} w{_span(net['weight_bits'])} "
                 f"a{_span(net['act_bits'])}")
     except (TypeError, KeyError, ValueError):

@@ -34,7 +34,13 @@ from cimpipe.families import (  # noqa: F401 - the families are part of the spac
     spec_from_dict,
 )
 
-from cimpipe.design import ADC_RANGES, CIMSettings, Design, HardwareConfig  # noqa: F401 - the design's value types
+from cimpipe.design import (  # noqa: F401 - the design's value types
+    ADC_RANGES,
+    SIGN_ENCODINGS,
+    CIMSettings,
+    Design,
+    HardwareConfig,
+)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -68,15 +74,22 @@ class HardwareSpace:
     adc_type: tuple[str, ...] = ("flash", "sar")
     cell_bits: tuple[int, ...] = (1, 2, 4)
     pipeline: tuple[bool, ...] = (False, True)
+    sign_encoding: tuple[str, ...] = SIGN_ENCODINGS
     per_layer: tuple[str, ...] = ()
 
-    KNOBS = ("subarray", "rows_parallel", "col_mux", "adc_bits", "adc_type", "cell_bits", "pipeline")
+    KNOBS = ("subarray", "rows_parallel", "col_mux", "adc_bits", "adc_type", "cell_bits", "pipeline", "sign_encoding")
+    CHARACTERIZED = ("subarray", "rows_parallel", "col_mux", "adc_bits", "adc_type", "cell_bits")
+    """The knobs a technology's subarray characterization (``hw_cost``) spans; the others are chip-level."""
     PER_LAYER_KNOBS = ("adc_bits",)
     """Knobs a design may choose per weight layer: each layer's subarrays carry their own ADCs. The subarray
     size, cell bits and device are the chip's, and the partial-parallel read and column multiplexing are
     left chip-wide (one read and output-bus schedule), as NeuroSim models them."""
 
     def __post_init__(self) -> None:
+        odd = [e for e in self.sign_encoding if e not in SIGN_ENCODINGS]
+        if odd:
+            raise SpaceError(f"hardware_space.sign_encoding names {odd[0]!r}, which is not one of "
+                             f"{', '.join(SIGN_ENCODINGS)}")
         bad = [k for k in self.per_layer if k not in self.PER_LAYER_KNOBS]
         if bad:
             raise SpaceError(f"hardware_space.per_layer names {bad[0]!r}, which cannot vary per layer "
@@ -115,9 +128,10 @@ class Gene:
         return self.name.rpartition("_")[0] if self.slot is not None else self.name
 
 
-CIM_COLUMNS = ("adc_bits", "cell_bits", "rows_parallel", "sigma", "on_off_ratio")
+CIM_COLUMNS = ("adc_bits", "cell_bits", "rows_parallel", "sigma", "on_off_ratio", "sign_encoding")
 """Columns of the accuracy table (beside the architecture genes) that set the CIM simulation; with per-layer
-ADC bits, ``adc_bits`` becomes ``adc_bits_0 .. adc_bits_{n_slots - 1}`` (see :meth:`SearchSpace.cim_columns`)."""
+ADC bits, ``adc_bits`` becomes ``adc_bits_0 .. adc_bits_{n_slots - 1}`` (see :meth:`SearchSpace.cim_columns`).
+``sign_encoding`` holds the index into :data:`~cimpipe.design.SIGN_ENCODINGS` (0 offset, 1 differential)."""
 
 
 def nearest_choice(values: np.ndarray, choices: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
@@ -308,6 +322,7 @@ class SearchSpace:
             adc_type=self.hardware.adc_type[int(hw["adc_type"][0])],
             cell_bits=int(hw["cell_bits"][0]),
             pipeline=bool(hw["pipeline"][0]),
+            sign_encoding=self.hardware.sign_encoding[int(hw["sign_encoding"][0])],
         )
 
     def decode(self, genes_row: np.ndarray) -> Design:
@@ -333,11 +348,17 @@ class SearchSpace:
         onoff = np.array([self.devices[n].on_off_ratio for n in self.hardware.technologies])
         return {"sigma": sig[t], "on_off_ratio": onoff[t]}
 
+    def encoding_codes(self, encoding_index: np.ndarray) -> np.ndarray:
+        """Indices into this space's ``sign_encoding`` choices as indices into
+        :data:`~cimpipe.design.SIGN_ENCODINGS` (the code tables and the hardware model read)."""
+        codes = np.array([SIGN_ENCODINGS.index(e) for e in self.hardware.sign_encoding], dtype=np.float64)
+        return codes[np.asarray(encoding_index).astype(np.int64)]
+
     def cim_values(self, genes: np.ndarray) -> np.ndarray:
         """float64 [D, len(cim_columns)]: the CIM settings the accuracy side sees for each design."""
         hw = self.hardware_arrays(genes)
         dev = self.device_arrays(genes)
-        cols = {**hw, **dev}
+        cols = {**hw, **dev, "sign_encoding": self.encoding_codes(hw["sign_encoding"])}
         adc = cols["adc_bits"].reshape(len(cols["cell_bits"]), -1)
         return np.concatenate([adc, np.stack([cols[c] for c in CIM_COLUMNS[1:]], axis=1)], axis=1)
 

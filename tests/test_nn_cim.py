@@ -120,7 +120,7 @@ def _plane_by_plane(x: torch.Tensor, w: torch.Tensor, *, act_bits: int, w_bits: 
         xs, ms = x[:, lo: lo + cim.rows_parallel].to(torch.int64), mags[:, lo: lo + cim.rows_parallel]
         for t in range(act_bits):
             bit = ((xs >> t) & 1).float()
-            for k in range(slices_per_weight(w_bits, cb)):
+            for k in range(slices_per_weight(w_bits, cb, "differential")):
                 sums = bit @ ((ms >> (k * cb)) & (2**cb - 1)).float().t()  # exact integers
                 low, high = sums.min(), sums.max()
                 if high > low:  # float32 as the simulation, so a code on a rounding tie goes the same way
@@ -135,7 +135,8 @@ def test_the_dynamic_adc_ranges_each_input_bit_and_weight_slice_on_its_own():
     each partial-sum tensor: a sparse plane (an input's top bit) keeps a step fine enough for its own values."""
     x, w = codes(9, m=80, rows=96, cols=10, a_bits=4, w_bits=5)
     x[:, :] = torch.where(x >= 8, x - 8 * (torch.rand(x.shape, generator=torch.Generator().manual_seed(1)) < 0.9), x)
-    cim = CIMSettings(adc_bits=3, cell_bits=2, rows_parallel=32, sigma=0.0, on_off_ratio=math.inf)
+    cim = CIMSettings(adc_bits=3, cell_bits=2, rows_parallel=32, sigma=0.0, on_off_ratio=math.inf,
+                      sign_encoding="differential")
     got = crossbar_matmul(x, w, act_bits=4, act_signed=False, w_bits=5, cim=cim).double()
     torch.testing.assert_close(got, _plane_by_plane(x, w, act_bits=4, w_bits=5, cim=cim), rtol=1e-5, atol=1e-3)
     assert float((got - x.double() @ w.double().t()).abs().mean()) > 1.0  # 3 bits over 32 rows do lose

@@ -128,7 +128,8 @@ def test_layer_outputs_with_variation_differ_from_the_reference_far_less_than_th
     x = _inputs(7, (256, 576), 8, signed=False)
     w = _weights(8, (48, 576), 8)
     kw = dict(x_codes=x, w_codes=w, act_bits=8, act_signed=False, w_bits=8)
-    base = dict(adc_bits=adc_bits, cell_bits=2, rows_parallel=128, on_off_ratio=100.0, adc_range=adc_range)
+    base = dict(adc_bits=adc_bits, cell_bits=2, rows_parallel=128, on_off_ratio=100.0, adc_range=adc_range,
+                sign_encoding="differential")
     fast, ref = _both(crossbar_matmul, cim=CIMSettings(sigma=0.05, seed=1, **base), **kw)
     ideal = crossbar_matmul(cim=CIMSettings(**base), method="reference", **kw)
     diff = (fast - ref).abs()

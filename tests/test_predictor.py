@@ -130,7 +130,7 @@ def test_configuration_outside_the_space_is_refused(fitted: tuple[Path, dict, pl
         p.predict(rows, rows.with_columns(pl.lit(top_adc + 1).alias("adc_bits")))
     with pytest.raises(PredictorError, match="column sigma holds 0.2, outside the range the accuracy table covers"):
         p.predict(rows, rows.with_columns(pl.lit(0.2).alias("sigma")))
-    with pytest.raises(PredictorError, match="must have 5 columns"):
+    with pytest.raises(PredictorError, match="must have 6 columns"):
         p.predict(rows.select(p.arch_columns).to_numpy(), np.zeros((4, 3)))
     for bad in (float("nan"), float("inf")):
         with pytest.raises(PredictorError, match="column wbits_1 holds (nan|inf), which is not one of its choices"):
@@ -174,24 +174,36 @@ def test_table_without_accuracy_is_refused(space: SearchSpace, tmp_path: Path) -
         fit_predictor(table, space, SETTINGS, tmp_path / "p.pt", tmp_path / "m.json")
 
 
-def test_crossbar_features_grow_with_adc_shortfall_and_variation(space: SearchSpace) -> None:
+@pytest.mark.parametrize("encoding", [0, 1])
+def test_crossbar_features_grow_with_adc_shortfall_and_variation(space: SearchSpace, encoding: int) -> None:
     """The crossbar noise the predictor sees: least for a fine ADC on ideal devices, more for a coarser ADC on
     wider row groups and for more variation on a lower on/off ratio; variation adds noise even under a fine
-    ADC (the dynamic ADC's references do not round it back onto the cells' levels)."""
+    ADC (the dynamic ADC's references do not round it back onto the cells' levels). Either sign encoding."""
     from cimpipe.predictor import crossbar_features
 
     genes = space.random_genes(np.random.default_rng(3), 1)
     arch = np.repeat(space.arch_values(genes), 5, axis=0)
-    cim = np.array([[8, 1, 16, 0.0, 1e6],       # ideal
-                    [3, 2, 128, 0.0, 1e6],      # coarse ADC on wide groups
-                    [3, 2, 128, 0.05, 100.0],   # ... with variation
-                    [3, 2, 128, 0.05, 10.0],    # ... on a low on/off ratio
-                    [8, 1, 16, 0.005, 1e6]])    # fine ADC, small variation
+    cim = np.array([[8, 1, 16, 0.0, 1e6, encoding],       # ideal
+                    [3, 2, 128, 0.0, 1e6, encoding],      # coarse ADC on wide groups
+                    [3, 2, 128, 0.05, 100.0, encoding],   # ... with variation
+                    [3, 2, 128, 0.05, 10.0, encoding],    # ... on a low on/off ratio
+                    [8, 1, 16, 0.005, 1e6, encoding]])    # fine ADC, small variation
     f = crossbar_features(space, arch, cim)
     total_nsr = f[:, 4]
     assert f[0, 0] == 0 and f[1, 0] > 0
     assert total_nsr[3] > total_nsr[2] > total_nsr[1] > total_nsr[0]
     assert total_nsr[4] > total_nsr[0] == total_nsr.min()
+
+
+def test_offset_encoding_looks_noisier_under_variation_than_differential_arrays(space: SearchSpace) -> None:
+    """Every offset-encoded cell carries a mid-range conductance whose variation reaches the sum; differential
+    arrays hold zero in most cells of one array. The predictor's noise feature says so."""
+    from cimpipe.predictor import crossbar_features
+
+    arch = space.arch_values(space.random_genes(np.random.default_rng(4), 1)).repeat(2, axis=0)
+    cim = np.array([[8, 2, 64, 0.05, 100.0, 0], [8, 2, 64, 0.05, 100.0, 1]])
+    total_nsr = crossbar_features(space, arch, cim)[:, 4]
+    assert total_nsr[0] > total_nsr[1]
 
 
 def test_without_trees_the_predictor_is_the_mlp_ensemble(space: SearchSpace, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 
 from cimpipe.accuracy.settings import AccuracyError, AccuracySettings
-from cimpipe.space import ON_OFF_CAP, CIMSettings, Family, SearchSpace, SubnetConfig
+from cimpipe.space import ON_OFF_CAP, SIGN_ENCODINGS, CIMSettings, Family, SearchSpace, SubnetConfig
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,7 @@ class CIMRanges:
     adc_bits: tuple[int, ...]
     cell_bits: tuple[int, ...]
     rows_parallel: tuple[int, ...]
+    sign_encoding: tuple[int, ...]  # codes into SIGN_ENCODINGS, ascending (0 offset, 1 differential)
     sigma_max: float
     on_off_min: float
     on_off_max: float
@@ -36,6 +37,7 @@ class CIMRanges:
             adc_bits=tuple(sorted(hw.adc_bits)),
             cell_bits=tuple(sorted(hw.cell_bits)),
             rows_parallel=rows,
+            sign_encoding=tuple(sorted(SIGN_ENCODINGS.index(e) for e in hw.sign_encoding)),
             sigma_max=float(settings.sigma_max),
             on_off_min=float(min(settings.on_off_min, on_off_max)),
             on_off_max=float(on_off_max),
@@ -61,10 +63,12 @@ def sample_configurations(space: SearchSpace, n: int, seed: int,
     """``n`` configurations to measure: fixed anchors at the extremes first, then stratified random rows.
 
     The anchors pair the largest and smallest members at the highest and lowest bit-widths with ideal-ish
-    hardware (most ADC bits, fewest cell bits, fewest rows in parallel, no variation, highest on/off) and
+    hardware (most ADC bits, fewest cell bits, fewest rows in parallel, no variation, highest on/off,
+    differential arrays where the space has them) and
     with the harshest hardware (the opposite of each). The random rows cycle through every (bit level, ADC
     bits) pair: a bit level restricts each layer's bits to three neighbouring choices, or to all of them for
-    the last level, so networks quantized uniformly low or high are as common as mixed ones. Sigma and the
+    the last level, so networks quantized uniformly low or high are as common as mixed ones. The sign
+    encoding, cell bits and rows in parallel are drawn uniformly from the space's choices. Sigma and the
     on/off ratio are Latin-hypercube stratified over ``[0, max sigma]`` and log-uniform over the
     settings' on/off range. With ADC bits per layer, the anchors give every layer the same ADC and each
     random row moves each layer's ADC one step up or down from its stratum (or keeps it), at random.
@@ -88,9 +92,9 @@ def _anchor_rows(spec: Family, r: CIMRanges) -> list[Row]:
     """The fixed extremes: the largest and smallest members at the highest and lowest bit-widths, on ideal-ish
     and on the harshest hardware."""
     ideal = dict(adc_bits=r.adc_bits[-1], cell_bits=r.cell_bits[0], rows_parallel=r.rows_parallel[0],
-                 sigma=0.0, on_off_ratio=r.on_off_max)
+                 sigma=0.0, on_off_ratio=r.on_off_max, sign_encoding=r.sign_encoding[-1])
     harsh = dict(adc_bits=r.adc_bits[0], cell_bits=r.cell_bits[-1], rows_parallel=r.rows_parallel[-1],
-                 sigma=r.sigma_max, on_off_ratio=r.on_off_min)
+                 sigma=r.sigma_max, on_off_ratio=r.on_off_min, sign_encoding=r.sign_encoding[0])
     big, small = spec.canonical(spec.largest()), spec.canonical(spec.smallest())
     big_low = spec.canonical(spec.largest(min(spec.bit_choices)))
     small_high = spec.canonical(spec.smallest(max(spec.bit_choices)))
@@ -120,12 +124,14 @@ def _random_rows(spec: Family, r: CIMRanges, m: int, rng: np.random.Generator) -
                      r.on_off_min, r.on_off_max)  # exp(log(x)) may land an ulp outside
     cells = rng.choice(np.asarray(r.cell_bits), size=m)
     rows_p = rng.choice(np.asarray(r.rows_parallel), size=m)
+    encodings = rng.choice(np.asarray(r.sign_encoding), size=m)
     randoms: list[Row] = []
     for j in range(m):
         level, adc = grid[int(strata[j])]
         cfg = spec.sample(rng, bits=levels[level])
         randoms.append((cfg, dict(adc_bits=adc, cell_bits=int(cells[j]), rows_parallel=int(rows_p[j]),
-                                  sigma=float(sigma[j]), on_off_ratio=float(on_off[j]))))
+                                  sigma=float(sigma[j]), on_off_ratio=float(on_off[j]),
+                                  sign_encoding=int(encodings[j]))))
     return randoms
 
 
@@ -181,7 +187,7 @@ def cim_from_row(row: dict[str, Any], seed: int) -> CIMSettings:
         return CIMSettings(adc_bits=max(per_layer) if per_layer else int(row["adc_bits"]),
                            cell_bits=int(row["cell_bits"]), rows_parallel=int(row["rows_parallel"]),
                            sigma=float(row["sigma"]), on_off_ratio=float(row["on_off_ratio"]), seed=seed,
-                           layer_adc_bits=tuple(per_layer))
+                           layer_adc_bits=tuple(per_layer), sign_encoding=SIGN_ENCODINGS[int(row["sign_encoding"])])
     except KeyError as e:
         raise AccuracyError(f"the configuration table lacks the column {e.args[0]!r}") from None
 

@@ -104,6 +104,7 @@ class HardwareBatch:
     global_htree: Tensor | None = None  # [D] bool, NeuroSim's globalBusType (H-tree); None: X-Y bus (V1.4 default)
     input_density: Tensor | None = None  # [D] fraction of input bits that are 1; None: the model's default
     weight_level_mean: Tensor | None = None  # [D] mean stored level in [0, 1] (G_off..G_on); None: the default
+    differential: Tensor | None = None  # [D] bool, signed weights in two arrays (SIGN_ENCODINGS); None: offset
 
     @classmethod
     def from_configs(cls, configs: Sequence[HardwareConfig]) -> "HardwareBatch":
@@ -130,6 +131,7 @@ class HardwareBatch:
             subarray=col("subarray"), rows_parallel=col("rows_parallel"), col_mux=col("col_mux"),
             adc_bits=adc_bits, adc_is_sar=torch.tensor([c.adc_type == "sar" for c in configs]),
             cell_bits=col("cell_bits"), pipeline=torch.tensor([bool(c.pipeline) for c in configs]),
+            differential=torch.tensor([c.sign_encoding == "differential" for c in configs]),
         )
 
 

@@ -84,7 +84,7 @@ class LayerRecord:
     c_in: Tensor
     c_out: Tensor
     groups: Tensor
-    cps: Tensor  # cells per synapse
+    cps: Tensor  # cells per synapse: columns one weight occupies (design.columns_per_weight)
     rows: Tensor  # weight-matrix rows, C_in*K*K
     cols: Tensor  # weight-matrix columns, C_out*cps
     n_vec: Tensor  # input vectors (output positions), zero for inactive layers
@@ -123,6 +123,17 @@ class Floorplan:
     geometry: dict[str, Tensor]
     buffer_words: Tensor
     bus_bits: Tensor
+
+
+def columns_per_weight(w_bits: Tensor, cell_bits: Tensor, differential: Tensor | None) -> Tensor:
+    """[D, L] columns one weight occupies, :func:`cimpipe.design.columns_per_weight` batched: NeuroSim's
+    ``ceil(w_bits / cell_bits)`` (offset encoding), or ``2 * ceil((w_bits - 1) / cell_bits)`` for
+    differential arrays (``differential`` [D] bool; None: offset for every design)."""
+    offset = torch.ceil(w_bits / cell_bits)
+    if differential is None:
+        return offset
+    two = 2.0 * torch.clamp(torch.ceil((w_bits - 1.0) / cell_bits), min=1.0)
+    return torch.where(differential.to(torch.bool)[:, None], two, offset)
 
 
 def lookup(ev: "Evaluator", hw: HardwareBatch) -> tuple[HardwareBatch, Tensor, dict[str, Tensor]]:
@@ -185,7 +196,7 @@ def layer_record(tech: Technology, lb: LayerBatch, hw: HardwareBatch, fig: dict[
     wb = torch.clamp(lb.weight_bits, 1.0, float(C.MAX_OPERAND_BITS))
     ib = torch.clamp(lb.input_bits, 1.0, float(C.MAX_OPERAND_BITS))
     c_in, c_out = torch.clamp(lb.c_in, min=1.0), torch.clamp(lb.c_out, min=1.0)
-    cps = torch.ceil(wb / cb[:, None])
+    cps = columns_per_weight(wb, cb[:, None], hw.differential)
     rows = c_in * kk
     cols = c_out * cps
     groups = torch.ones_like(c_in) if lb.groups is None else torch.clamp(lb.groups, min=1.0)
@@ -227,7 +238,7 @@ def floorplan(tech: Technology, lb: LayerBatch, hw: HardwareBatch, r: LayerRecor
     x = AreaInputs(
         sub=r.subarray[:, None], rows_parallel=r.rows_parallel[:, None], col_mux=mux[:, None], adc_bits=r.adc_bits,
         adc_is_sar=hw.adc_is_sar.to(torch.bool)[:, None], cell_bits=hw.cell_bits[:, None],
-        weight_bits=widest(lb.weight_bits), input_bits=widest(lb.input_bits),
+        cells_per_synapse=widest(r.cps), input_bits=widest(lb.input_bits),
         tile_size_cm=t_cm[:, None], pe_size_cm=m.pe_size_cm[:, None], pe_size_nm=p_nm[:, None],
         num_pe_nm=m.num_pe_nm[:, None], tiles=m.tiles, novel=m.novel.to(torch.bool), active=act,
         tile_rows=m.tile_rows, subarray_rows=m.subarray_rows, total_tiles=m.total_tiles[:, None],

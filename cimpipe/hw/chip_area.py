@@ -38,7 +38,7 @@ class AreaInputs:
     adc_bits: Tensor
     adc_is_sar: Tensor
     cell_bits: Tensor
-    weight_bits: Tensor
+    cells_per_synapse: Tensor
     input_bits: Tensor
     tile_size_cm: Tensor
     pe_size_cm: Tensor
@@ -201,7 +201,7 @@ def chip_area_um2(tech: Technology, x: AreaInputs, geometry: dict | None = None
     node = tech.node
     rep = repeater_size_um(nd.nm, node.wire_res_ohm_per_um)
     sa = FP.subarray_area(tech, x.sub, x.rows_parallel, x.col_mux, x.adc_bits, x.adc_is_sar, x.cell_bits,
-                          x.weight_bits, x.input_bits)
+                          x.cells_per_synapse, x.input_bits)
     # NeuroSim has one ADC precision per chip: with per-layer ADCs the shared trees and buffers take the
     # widest active layer's subarray output
     sub_out_layer = (x.adc_bits + torch.ceil(torch.log2(sa["num_add"]) - 1e-9) + x.input_bits

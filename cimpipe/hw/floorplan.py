@@ -217,9 +217,10 @@ def mux_decoder_um(nd: G.Node, mux: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def subarray_area(tech: Technology, sub: Tensor, rp: Tensor, mux: Tensor, adc_bits: Tensor, is_sar: Tensor,
-                  cell_bits: Tensor, w_bits: Tensor, in_bits: Tensor) -> dict[str, Tensor]:
+                  cell_bits: Tensor, cells_per_synapse: Tensor, in_bits: Tensor) -> dict[str, Tensor]:
     """Bounding box and component areas of one sub x sub subarray (SubArray.cpp CalculateArea,
-    conventionalParallel). Returns height_um, width_um, area_um2 (bounding box) and the buckets
+    conventionalParallel); ``cells_per_synapse`` the columns one weight occupies (numColPerSynapse). Returns
+    height_um, width_um, area_um2 (bounding box) and the buckets
     array/adc/accumulation/other (um^2)."""
     nd = G.node(tech.node_nm)
     f = nd.f_um
@@ -230,7 +231,6 @@ def subarray_area(tech: Technology, sub: Tensor, rp: Tensor, mux: Tensor, adc_bi
     h_arr, w_arr = sub * cell_h * f, sub * cell_w * f
     n_adc = sub / mux
     levels = torch.pow(2.0, adc_bits)
-    cells_per_synapse = _ceil(w_bits / cell_bits)
     num_add = _ceil(sub / rp)
     adder_bits = adc_bits + _ceil(torch.log2(num_add))
     zero = torch.zeros_like(h_arr * w_arr * n_adc * adc_bits * cells_per_synapse * in_bits)

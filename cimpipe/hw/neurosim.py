@@ -641,8 +641,11 @@ def settings_for(hw: "HardwareConfig", tech: "Technology", weight_bits: int, inp
 
     PCM and STT-MRAM run as NeuroSim's resistive 1T1R cell (``memcelltype`` 2) with their own Ron and on/off
     ratio, as NeuroSim's manual prescribes for its recommended devices. NeuroSim takes one ADC resolution and
-    one operand width for the whole chip: a design with per-layer values runs at their maximum.
+    one operand width for the whole chip: a design with per-layer values runs at their maximum. NeuroSim stores
+    signed weights with an offset only: a design with differential arrays is refused.
     """
+    if hw.sign_encoding != "offset":
+        raise NeuroSimError(f"NeuroSim V1.4 models offset-encoded weights only, not {hw.sign_encoding} arrays")
     adc = max(hw.adc_bits) if isinstance(hw.adc_bits, tuple) else int(hw.adc_bits)
     dev = tech.device
     return NeuroSimSettings(

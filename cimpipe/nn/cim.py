@@ -6,14 +6,17 @@ batched tensors):
 * The layer's unrolled weight matrix (im2col for a convolution: ``rows = c_in * k * k``) is split into
   groups of ``rows_parallel`` rows; each group is one partial-parallel read.
 * Sign (``sign_encoding``), weights being symmetric signed codes ``|q| <= 2^(w_bits-1) - 1``:
-  - "differential" (the default, used by the supernet): a positive and a negative array; ``max(q, 0)``
-    goes to the first, ``max(-q, 0)`` to the second, each magnitude bit-sliced over
-    ``ceil((w_bits - 1) / cell_bits)`` cells of ``cell_bits`` bits; the two arrays' shift-added ADC
-    readings are subtracted. Both arrays see the same inputs, so the current of "off" cells cancels.
-  - "offset" (NeuroSim's wrapper): ``u = q + 2^(w_bits-1)`` stored in ``ceil(w_bits / cell_bits)`` cells,
-    and per row group one reference column storing ``2^(w_bits-1)`` whose reading is subtracted (removing
-    the offset and the off-cell current). Every cell then carries a mid-range conductance, so variation
-    and a coarse ADC hurt far more than with differential arrays.
+  - "offset" (NeuroSim's scheme, the default): ``u = q + 2^(w_bits-1)`` stored in ``ceil(w_bits / cell_bits)``
+    cells of one array. The offset's share of a dot product, ``2^(w_bits-1) * sum(x)``, and the off-state
+    current's, ``g_off * sum_s 2^(cell_bits*s) * sum(x)``, are known from the input codes alone and are
+    subtracted digitally after the shift-add (a popcount of the input bits a row group receives), so the
+    array holds exactly the ``C_out * ceil(w_bits / cell_bits)`` columns that NeuroSim's Chip.cpp maps and the
+    hardware model prices, with no reference column. Every cell carries a mid-range conductance, so variation
+    hurts more than with differential arrays.
+  - "differential": a positive and a negative array; ``max(q, 0)`` goes to the first, ``max(-q, 0)`` to the
+    second, each magnitude bit-sliced over ``ceil((w_bits - 1) / cell_bits)`` cells of ``cell_bits`` bits;
+    the two arrays' shift-added ADC readings are subtracted. Both arrays see the same inputs, so the current
+    of "off" cells cancels. Twice the arrays, priced as such by the hardware model.
 * Conductance of a cell at level ``l`` in ``0 .. 2^cell_bits - 1``, in units of one level step:
   ``G = l + g_off`` with ``g_off = (2^cell_bits - 1) / (on_off_ratio - 1)`` so that ``G_on / G_off`` is the
   on/off ratio; a zero-level cell conducts ``G_on / on_off_ratio``. Device variation multiplies every
@@ -78,19 +81,19 @@ def crossbar_matmul(
     w_bits: int,
     cim: CIMSettings,
     layer: int = 0,
-    sign_encoding: str = "differential",
+    sign_encoding: str | None = None,
     method: str = "fast",
 ) -> Tensor:
     """Integer dot products ``x_codes @ w_codes.T`` as the crossbar computes them.
 
     ``x_codes`` [M, R] activation codes, ``w_codes`` [C, R] signed weight codes (both integer-valued
     float tensors); returns [M, C] in code units (multiply by the two steps for real values). ``layer``
-    selects the variation draw; ``sign_encoding`` "differential" or "offset" (see the module notes).
+    selects the variation draw; ``sign_encoding`` "offset" or "differential" (see the module notes; None:
+    ``cim.sign_encoding``).
     ``method`` "fast" (integer GEMMs, see :mod:`cimpipe.nn.cim_sums`) or "reference" (float GEMMs of the
     conductances): identical at sigma 0, within the variation correction's bfloat16 rounding otherwise.
     """
-    if sign_encoding not in SIGN_ENCODINGS:
-        raise ValueError(f"sign_encoding must be one of {', '.join(SIGN_ENCODINGS)}, got {sign_encoding!r}")
+    sign_encoding = cim.sign_encoding if sign_encoding is None else sign_encoding
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     arr = program_array(w_codes, w_bits=w_bits, cim=cim, layer=layer, sign_encoding=sign_encoding)
@@ -121,7 +124,11 @@ def crossbar_matmul(
             b = bits[g].index_select(1, idx.to(bits.device)).view(mc * n_on, arr.rp)
             acc += readout.read(column_sums(b, g), g, mc, idx)
     out = out.view(m, arr.n_cols)
-    return out[:, : arr.c_out] - out[:, arr.c_out :]  # negative array, or the reference column
+    if sign_encoding == "differential":
+        return out[:, : arr.c_out] - out[:, arr.c_out :]  # minus the negative array
+    # offset encoding: remove the stored offset and the off-state current of every cell the inputs drove
+    slice_gain = sum(2.0 ** (cim.cell_bits * s) for s in range(arr.n_slices))
+    return out - (2.0 ** (w_bits - 1) + arr.g_off * slice_gain) * x_codes.float().round().sum(dim=1, keepdim=True)
 
 
 class Readout:

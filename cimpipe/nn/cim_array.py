@@ -13,17 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from cimpipe.space import CIMSettings
+from cimpipe.design import SIGN_ENCODINGS, CIMSettings, slices_per_weight
 
-SIGN_ENCODINGS = ("differential", "offset")
-
-
-def slices_per_weight(w_bits: int, cell_bits: int, sign_encoding: str = "differential") -> int:
-    """Cells per weight in one array: ``ceil((w_bits-1)/cell_bits)`` magnitude slices for differential
-    arrays (two arrays, so twice that many cells per weight), ``ceil(w_bits/cell_bits)`` for offset encoding."""
-    if sign_encoding == "differential":
-        return math.ceil((w_bits - 1) / cell_bits)
-    return math.ceil(w_bits / cell_bits)
+__all__ = ["SIGN_ENCODINGS", "CrossbarArray", "program_array", "slices_per_weight"]
 
 
 def _variation(shape: tuple[int, ...], sigma: float, seed: int, layer: int, device: torch.device) -> Tensor:
@@ -62,6 +54,8 @@ class CrossbarArray:
 
 def program_array(w_codes: Tensor, *, w_bits: int, cim: CIMSettings, layer: int, sign_encoding: str) -> CrossbarArray:
     """Store signed weight codes ``w_codes`` [C, R] in cells (see the module notes) and draw their variation."""
+    if sign_encoding not in SIGN_ENCODINGS:
+        raise ValueError(f"sign_encoding must be one of {', '.join(SIGN_ENCODINGS)}, got {sign_encoding!r}")
     device = w_codes.device
     rows, c_out = w_codes.shape[1], w_codes.shape[0]
     cb = cim.cell_bits
@@ -73,9 +67,8 @@ def program_array(w_codes: Tensor, *, w_bits: int, cim: CIMSettings, layer: int,
     n_slices = slices_per_weight(w_bits, cb, sign_encoding)
     if sign_encoding == "differential":
         stored = torch.cat([wt.clamp_min(0), (-wt).clamp_min(0)], dim=1)  # positive array | negative array
-    else:
-        offset = 2 ** (w_bits - 1)
-        stored = torch.cat([wt + offset, torch.full((rows, 1), offset, dtype=torch.int64, device=device)], dim=1)
+    else:  # the offset and the off-state current are removed digitally (see the module notes of cimpipe.nn.cim)
+        stored = wt + 2 ** (w_bits - 1)
     n_cols = stored.shape[1]
     shifts = torch.arange(n_slices, device=device) * cb
     levels = (stored.unsqueeze(1) >> shifts.view(1, -1, 1)) & cell_max  # [R, S, C']

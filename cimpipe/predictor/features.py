@@ -8,10 +8,11 @@ import numpy as np
 from cimpipe.space import CIM_COLUMNS, ON_OFF_CAP, SearchSpace, split_cim
 
 
-DERIVED_TRENDS = (-1, -1, -1, -1, 0, -1, 0, 0, 1, -1)
+DERIVED_TRENDS = (-1, -1, -1, -1, 0, -1, 0, 0, 1, -1, 0)
 """How a design's error rate moves as each derived column of :func:`features` grows, all else equal: mean and
 least weight bits, mean and least activation bits, MACs (either way), ADC bits, cell bits and rows in
-parallel (either way: they trade the ADC's range against the read count), sigma, on/off ratio."""
+parallel (either way: they trade the ADC's range against the read count), sigma, on/off ratio, sign encoding
+(0 offset, 1 differential: either way, as the crossbar's noise features carry its effect)."""
 
 
 def feature_trends(space: SearchSpace) -> np.ndarray:
@@ -37,7 +38,7 @@ def features(space: SearchSpace, arch_values: np.ndarray, cim_values: np.ndarray
     hi = np.array([max(float(c) for c in g.choices) for g in space.arch_genes])
     scaled = (arch_values - lo) / np.where(hi > lo, hi - lo, 1.0)
     parts = split_cim(cim_values, space.spec.n_slots)
-    cell, rows, sigma, onoff = (parts[c][:, 0] for c in CIM_COLUMNS[1:])
+    cell, rows, sigma, onoff, encoding = (parts[c][:, 0] for c in CIM_COLUMNS[1:])
     if layers is None:
         layers = space.layer_arrays(space.genes_from_arch_values(arch_values))
     act = layers["active"]
@@ -50,7 +51,7 @@ def features(space: SearchSpace, arch_values: np.ndarray, cim_values: np.ndarray
     derived = np.stack([
         np.nanmean(wb, 1) / 8, np.nanmin(wb, 1) / 8, np.nanmean(ab, 1) / 8, np.nanmin(ab, 1) / 8,
         np.log10(np.maximum(macs, 1.0)) / max(np.log10(macs_max), 1.0),
-        adc / 8, cell / 4, np.log2(rows) / 8, sigma * 10, np.log10(np.minimum(onoff, ON_OFF_CAP)) / 6,
+        adc / 8, cell / 4, np.log2(rows) / 8, sigma * 10, np.log10(np.minimum(onoff, ON_OFF_CAP)) / 6, encoding,
     ], axis=1)
     return np.concatenate([scaled, derived], axis=1).astype(np.float32)
 
@@ -64,8 +65,9 @@ def crossbar_features(space: SearchSpace, arch: np.ndarray, cim: np.ndarray,
     """float32 [D, 7 + 2 * n_slots]: how far each design's ADC falls short of its partial sums' range, and the
     noise the crossbar adds to each layer relative to its signal.
 
-    Per active weight layer, with the differential arrays of :mod:`cimpipe.nn.cim` (``m = w_bits - 1``
-    magnitude bits in ``S = ceil(m / cell_bits)`` cells per array, input bits fed serially):
+    Per active weight layer, with the arrays of :mod:`cimpipe.nn.cim` (``m = w_bits - 1`` magnitude bits;
+    differential: ``S = ceil(m / cell_bits)`` cells in each of two arrays; offset: ``S = ceil(w_bits /
+    cell_bits)`` cells of one array, each holding a mid-range level on average; input bits fed serially):
 
     * ADC range: one read of ``r = min(rows_parallel, c_in * k * k)`` cells sums to at most
       ``F = r * (2**min(cell_bits, m) - 1 + g_off)`` level steps, ``g_off = (2**cell_bits - 1) / (on_off - 1)``
@@ -74,12 +76,14 @@ def crossbar_features(space: SearchSpace, arch: np.ndarray, cim: np.ndarray,
     * ADC noise: an ADC step ``q = F / (2**adc_bits - 1)`` (the dynamic ADC's references span the sums' range,
       not the cells' levels) rounds each partial sum by ``q**2 / 12`` in variance (uniform quantization
       noise); the shift-add weighs slice ``s`` by ``2**(cell_bits * s)`` and input bit ``t`` by ``2**t``,
-      over ``ceil(fan_in / r)`` row groups and two arrays. Relative to the variance of the exact dot product (uniform codes:
+      over ``ceil(fan_in / r)`` row groups and the arrays (two or one). Relative to the variance of the exact dot product (uniform codes:
       ``fan_in * E[x^2] * E[w^2]``, ``E[w^2] = (2**m - 1)**2 / 3``) that is
       ``NSR_adc = 2 * groups * q**2 / 12 * sum_s 4**(cell_bits * s) * 3 / (2**m - 1)**2 / fan_in``.
     * Variation: every cell's conductance is scaled by ``1 + sigma * N(0, 1)``, an on cell's error is
       ``sigma`` of its weight share and each of the ``2 S`` cells adds ``sigma * g_off`` of its slice's weight
-      even when off, so ``NSR_var = sigma**2 * (1 + 2 g_off**2 * sum_s 4**(cell_bits * s) * 3 / (2**m - 1)**2)``.
+      even when off, so ``NSR_var = sigma**2 * (1 + 2 g_off**2 * sum_s 4**(cell_bits * s) * 3 / (2**m - 1)**2)``
+      for differential arrays; with offset encoding every cell's whole conductance varies, ``NSR_var = sigma**2 *
+      E[(l + g_off)**2] * sum_s 4**(cell_bits * s) * 3 / (2**m - 1)**2`` (levels ``l`` uniform).
 
     Columns: the shortfall's maximum, mean, MAC-weighted mean and share of layers short (over 4 bits);
     ``log10`` of the summed and the largest layer NSR (over 6, floored at :data:`NSR_FLOOR`); the shortfall per
@@ -94,17 +98,22 @@ def crossbar_features(space: SearchSpace, arch: np.ndarray, cim: np.ndarray,
     fan_in = np.maximum(layers["c_in"] / layers["groups"] * layers["k"] ** 2, 1.0)
     adc, cell, rows = parts["adc_bits"], parts["cell_bits"], parts["rows_parallel"]  # adc: [D, 1] or per layer
     sigma, on_off = parts["sigma"], np.minimum(parts["on_off_ratio"], 1e6)
-    mag = np.maximum(layers["weight_bits"] - 1, 1.0)
+    diff = parts["sign_encoding"] >= 0.5  # [D, 1]: differential arrays
+    mag = np.maximum(layers["weight_bits"] - 1, 1.0)  # magnitude bits of a signed weight
+    stored = np.where(diff, mag, layers["weight_bits"])  # bits one array stores per weight
     r = np.maximum(np.minimum(rows, fan_in), 1.0)
     g_off = (2.0 ** cell - 1) / (on_off - 1)
-    full = r * (2.0 ** np.minimum(cell, mag) - 1 + g_off)
+    full = r * (2.0 ** np.minimum(cell, stored) - 1 + g_off)
     short = np.where(active, np.maximum(np.log2(full) - adc, 0.0), 0.0)
     step = full / (2.0 ** adc - 1)
-    slices = np.ceil(mag / cell)
+    slices = np.ceil(stored / cell)
     slice_gain = (4.0 ** (cell * slices) - 1) / (4.0 ** cell - 1) * 3 / (2.0 ** mag - 1) ** 2
     groups = np.ceil(fan_in / r)
-    nsr_adc = 2 * groups * step ** 2 / 12 * slice_gain / fan_in
-    nsr_var = sigma ** 2 * (1 + 2 * g_off ** 2 * slice_gain)
+    arrays = np.where(diff, 2.0, 1.0)
+    nsr_adc = arrays * groups * step ** 2 / 12 * slice_gain / fan_in
+    level_max = 2.0 ** cell - 1
+    mid_square = level_max * (2 * level_max + 1) / 6 + g_off * level_max + g_off ** 2  # E[(l + g_off)^2], uniform l
+    nsr_var = sigma ** 2 * np.where(diff, 1 + 2 * g_off ** 2 * slice_gain, mid_square * slice_gain)
     nsr = np.where(active, nsr_adc + nsr_var, 0.0)
     n_active = active.sum(1)
     macs = layers["ifm_h"] * layers["ifm_w"] * fan_in * layers["c_out"] * active

@@ -16,7 +16,16 @@ from cimpipe.predictor.gp import predict_gp
 from cimpipe.predictor.mlp import Stacked
 from cimpipe.predictor.settings import FORMAT, PredictorError
 from cimpipe.predictor.trees import predict_trees
-from cimpipe.space import DeviceSummary, HardwareSpace, SearchSpace, cim_columns, nearest_choice, spec_from_dict
+from cimpipe.space import (
+    CIM_COLUMNS,
+    SIGN_ENCODINGS,
+    DeviceSummary,
+    HardwareSpace,
+    SearchSpace,
+    cim_columns,
+    nearest_choice,
+    spec_from_dict,
+)
 
 
 def blend(members: torch.Tensor, trees: torch.Tensor | None, gp: torch.Tensor | None, mlp_weight: float,
@@ -51,15 +60,18 @@ def table_cim_ranges(table: pl.DataFrame) -> dict[str, Any]:
     adc = [c for c in table.columns if c == "adc_bits" or c.startswith("adc_bits_")]
     adc_span = [min(span(c)[0] for c in adc), max(span(c)[1] for c in adc)]
     return {"adc_bits": adc_span, "cell_bits": span("cell_bits"), "rows_parallel": span("rows_parallel"),
-            "sigma": [0.0, float(table["sigma"].max())], "on_off_ratio": [float(table["on_off_ratio"].min()), math.inf]}
+            "sigma": [0.0, float(table["sigma"].max())], "on_off_ratio": [float(table["on_off_ratio"].min()), math.inf],
+            "sign_encoding": span("sign_encoding")}
 
 
 def space_from_spec(spec_dict: dict[str, Any], cim: dict[str, Any], per_layer_adc: bool) -> SearchSpace:
     """A search space with the stored architecture and a hardware part spanning the table's CIM range
     (only the architecture genes enter the features)."""
     spec = spec_from_dict(spec_dict)
+    lo, hi = (int(c) for c in cim["sign_encoding"])
     hw = HardwareSpace(technologies=("table",), adc_bits=tuple(cim["adc_bits"]), cell_bits=tuple(cim["cell_bits"]),
-                       rows_parallel=tuple(cim["rows_parallel"]), per_layer=("adc_bits",) if per_layer_adc else ())
+                       rows_parallel=tuple(cim["rows_parallel"]), sign_encoding=SIGN_ENCODINGS[lo: hi + 1],
+                       per_layer=("adc_bits",) if per_layer_adc else ())
     return SearchSpace(spec, hw, {"table": DeviceSummary(cim["sigma"][1], cim["on_off_ratio"][0], max(cim["cell_bits"]))})
 
 
@@ -95,6 +107,10 @@ class Predictor:
         self.state = state
         self.genes: list[tuple[str, list]] = [(n, list(c)) for n, c in state["arch_genes"]]
         self.cim_ranges: dict[str, Any] = state["cim_ranges"]
+        missing = [c for c in CIM_COLUMNS[1:] if c not in self.cim_ranges]
+        if missing:
+            raise PredictorError(f"the predictor was fitted on a table without the CIM column {missing[0]!r}; refit it "
+                                 f"(rerun the workload's predictor stage)")
         self.per_layer_adc = bool(state.get("per_layer_adc", False))
         self.space = space if space is not None else space_from_spec(state["spec"], self.cim_ranges,
                                                                       self.per_layer_adc)

@@ -27,8 +27,8 @@ AXES = ("accuracy", "energy_uj", "latency_ms", "area_mm2", "edap_uj_ms_mm2", "to
 """Metrics the x and y axes and the parallel coordinates may show (the ones the front has)."""
 
 HARDWARE_GENES = ("technology", "subarray", "rows_parallel", "col_mux", "adc_bits", "adc_type", "cell_bits",
-                  "pipeline")
-CATEGORICAL = ("technology", "adc_type", "pipeline", "round")
+                  "pipeline", "sign_encoding")
+CATEGORICAL = ("technology", "adc_type", "pipeline", "sign_encoding", "round")
 TABLE = ("accuracy", "accuracy_predicted", "energy_uj", "latency_ms", "area_mm2", "edap_uj_ms_mm2", "tops_per_w",
          "edap_gain_at_reference_accuracy", "technology", "hardware", "bits", "round")
 
@@ -51,7 +51,8 @@ def reference_settings(design: Mapping[str, Any]) -> str:
     bits = (f"{max(wb)}-bit weights, {max(ab)}-bit activations" if wb and ab else "")
     return (f"{hw['technology']}, {hw['subarray']}x{hw['subarray']} subarray, {hw['rows_parallel']} rows read in "
             f"parallel, {hw['col_mux']} columns per ADC, {hw['adc_bits']}-bit {hw['adc_type']} ADC, "
-            f"{hw['cell_bits']} bits per cell, {'pipelined' if hw['pipeline'] else 'layer by layer'}; "
+            f"{hw['cell_bits']} bits per cell, {hw.get('sign_encoding', 'offset')} sign encoding, "
+            f"{'pipelined' if hw['pipeline'] else 'layer by layer'}; "
             f"the largest sub-network (depths {net.get('depths')}), {bits}")
 
 

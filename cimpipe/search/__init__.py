@@ -47,8 +47,8 @@ Constraints
 
 search_history.parquet (one row per evaluated design)
     ``island`` i32 (0 for a single search), ``generation`` i32 (within the island); one column per gene
-    named like it (numbers as float64, ``technology`` and ``adc_type`` as strings, ``pipeline`` as bool; hardware
-    columns hold the value the design runs with, after the space's repairs; ``adc_bits_{i}`` per weight-layer
+    named like it (numbers as float64, ``technology``, ``adc_type`` and ``sign_encoding`` as strings, ``pipeline``
+    as bool; hardware columns hold the value the design runs with, after the space's repairs; ``adc_bits_{i}`` per weight-layer
     slot where the ADC bits vary per layer); ``technology``; metrics ``accuracy`` (= predicted mean), ``accuracy_std``,
     ``energy_uj``, ``latency_ms``, ``area_mm2``, ``edap_uj_ms_mm2``, ``tops``, ``tops_per_w``,
     ``tops_per_mm2``, ``utilization``, ``tiles``, ``leakage_energy_uj`` (float64); ``hw_feasible``,

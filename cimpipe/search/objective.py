@@ -11,7 +11,7 @@ import torch
 from cimpipe.hw.evaluate import HardwareBatch, LayerBatch
 from cimpipe.pareto import non_dominated, to_losses
 from cimpipe.search.settings import DEFAULT_OBJECTIVES, Constraints, ObjectiveSpec, SearchConfigError
-from cimpipe.space import SearchSpace
+from cimpipe.space import SIGN_ENCODINGS, SearchSpace
 
 
 class AccuracyPredictor(Protocol):
@@ -74,17 +74,18 @@ class ObjectiveBatch:
         )
 
 
-def _hw_batches(layers: dict[str, np.ndarray], hw: dict[str, np.ndarray], adc_types: Sequence[str]
+def _hw_batches(layers: dict[str, np.ndarray], hw: dict[str, np.ndarray], space: SearchSpace
                 ) -> tuple[LayerBatch, HardwareBatch]:
     """The evaluator's tensors from the space's [D, L] layer arrays and [D] hardware arrays."""
     lt = {k: torch.as_tensor(np.asarray(v, dtype=np.float64)) for k, v in layers.items()}
     lt["active"] = lt["active"].bool()
     lt["pool"] = lt["pool"] > 0.5
-    sar = np.asarray([t == "sar" for t in adc_types])[hw["adc_type"].astype(np.int64)]
+    sar = np.asarray([t == "sar" for t in space.hardware.adc_type])[hw["adc_type"].astype(np.int64)]
+    differential = space.encoding_codes(hw["sign_encoding"]) == SIGN_ENCODINGS.index("differential")
     f64 = lambda name: torch.as_tensor(np.asarray(hw[name], dtype=np.float64))  # noqa: E731
     hb = HardwareBatch(subarray=f64("subarray"), rows_parallel=f64("rows_parallel"), col_mux=f64("col_mux"),
                        adc_bits=f64("adc_bits"), adc_is_sar=torch.as_tensor(sar), cell_bits=f64("cell_bits"),
-                       pipeline=f64("pipeline") > 0.5)
+                       pipeline=f64("pipeline") > 0.5, differential=torch.as_tensor(differential))
     return LayerBatch(**lt), hb
 
 
@@ -127,7 +128,7 @@ class Objective:
             if not mask.any():
                 continue
             lb, hb = _hw_batches({k: v[mask] for k, v in layers.items()}, {k: v[mask] for k, v in hw.items()},
-                                 self.space.hardware.adc_type)
+                                 self.space)
             res = self.evaluators[t_name].evaluate(lb, hb)
             for k in raw:
                 raw[k][mask] = _field(res, k)

@@ -28,13 +28,14 @@ def _nearest(choices: Sequence, want: Any) -> Any:
 def reference_design(space: SearchSpace) -> Design:
     """NeuroSim's default design in this space: the largest sub-network at 8/8 bits on a 128x128 subarray,
     128 rows in parallel, 8-column mux, 5-bit flash ADC, 2 bits per cell (if the device allows), layer-by-layer,
-    RRAM 22 nm if the space has it, else its first technology. Missing choices snap to the nearest one."""
+    offset-encoded signed weights, RRAM 22 nm if the space has it, else its first technology. Missing choices snap to the nearest one."""
     h = space.hardware
     tech = "rram_22nm" if "rram_22nm" in h.technologies else h.technologies[0]
     cell = _nearest(h.cell_bits, min(2, space.devices[tech].max_cell_bits))
     hw = HardwareConfig(technology=tech, subarray=_nearest(h.subarray, 128), rows_parallel=_nearest(h.rows_parallel, 128),
                         col_mux=_nearest(h.col_mux, 8), adc_bits=_nearest(h.adc_bits, 5), adc_type=_nearest(h.adc_type, "flash"),
-                        cell_bits=cell, pipeline=_nearest(h.pipeline, False))
+                        cell_bits=cell, pipeline=_nearest(h.pipeline, False),
+                        sign_encoding=_nearest(h.sign_encoding, "offset"))
     bits = _nearest(space.spec.bit_choices, 8)
     return Design(space.spec.largest(bits=bits), hw)
 
