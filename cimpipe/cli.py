@@ -654,8 +654,8 @@ def _run_neurosim_check(args: argparse.Namespace) -> int:
         model = fidelity.metrics_row(layers, [max(wb)] * len(layers), [max(ib)] * len(layers),
                                      HardwareConfig(**{**design["hardware"], "adc_bits": settings.adc_bits}), tech,
                                      mapping=settings.mapping, bus=settings.bus,
-                                     input_density=run.stats.input_bit_density,
-                                     weight_level_mean=run.stats.weight_level_mean)
+                                     input_density=run.stats.layer_input_bit_density or run.stats.input_bit_density,
+                                     weight_level_mean=run.stats.layer_weight_level_mean or run.stats.weight_level_mean)
         rows = fidelity.side_by_side(model, fidelity.neurosim_row(run))
         results.append({"row": i, "input_bit_density": run.stats.input_bit_density,
                         **{k: {"model": mv, "neurosim": ref} for k, mv, ref, _ in rows}})

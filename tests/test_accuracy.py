@@ -155,7 +155,10 @@ def test_build_table_measures_every_row(space: SearchSpace, workload: tuple[Path
     on_disk = pl.read_parquet(out)
     assert on_disk.equals(table)
     expected = sample_configurations(space, SETTINGS.rows, SETTINGS.seed)
-    assert table.drop(*accuracy.RESULT_COLUMNS).equals(expected)
+    assert table.drop(*accuracy.result_columns(space.spec.n_slots)).equals(expected)
+    density = table.select(accuracy.density_columns(space.spec.n_slots)).to_numpy()
+    measured = ~np.isnan(density.astype(float))
+    assert measured[:, 0].all() and ((density[measured] >= 0) & (density[measured] <= 1)).all()
     assert table["accuracy"].is_between(0, 1).all() and table["loss"].is_finite().all()
     assert table["n_images"].to_list() == [24] * SETTINGS.rows
     # the ideal largest network is measured, not copied: harsh settings give other numbers somewhere

@@ -75,8 +75,19 @@ def test_synthetic_traces_follow_neurosims_trace_format(tmp_path):
     levels = ns.weight_levels(w, 4)  # NeuroSim's offset mapping to 16 levels
     assert levels.min() >= 0 and levels.max() <= 15 and np.allclose(levels / 8.0 - 1.0, w, atol=1e-5)
     assert set(np.unique(x)) <= {0.0, 1.0} and abs(x.mean() - 0.3) < 0.03
-    stats = ns.trace_stats(traces, 4)
+    stats = ns.trace_stats(traces, 4, 2)
     assert abs(stats.input_bit_density - 0.3) < 0.02 and abs(stats.weight_level_mean - 0.5) < 0.05
+    assert len(stats.layer_input_bit_density) == 2 and len(stats.layer_weight_level_mean) == 2
+
+
+def test_the_stored_level_is_the_cells_mean_not_the_weights():
+    """Weights near zero stored with an offset (level 2^(w-1), binary 10..0) leave every cell but the top one at
+    level 0: NeuroSim's column currents follow the cells, so the statistic does too."""
+    zero = np.zeros((64, 8))  # weight 0 -> level 128 of 8 bits -> cells (2 bits each) 0, 0, 0, 2
+    trace = ns.LayerTrace(weights=zero, input_bits=np.ones((64, 8), dtype=np.uint8))
+    stats = ns.trace_stats([trace], 8, 2)
+    assert stats.weight_level_mean == pytest.approx((2 / 3) / 4)
+    assert ns.trace_stats([trace], 8, 1).weight_level_mean == pytest.approx(1 / 8)
 
 
 def test_a_layer_without_input_vectors_is_refused():
@@ -201,5 +212,5 @@ def test_traces_recorded_from_a_supernet_hold_its_integer_codes():
         assert ((levels - 128) % 16 == 0).all()  # 4-bit weight codes written at 8 bits
         assert set(np.unique(t.input_bits)) <= {0, 1}
         assert not t.input_bits.reshape(rows, -1, 6)[:, :, 4:].any()  # 4-bit inputs fill the top 4 of 6 bits
-    density = ns.trace_stats(traces, 8).input_bit_density
+    density = ns.trace_stats(traces, 8, 2).input_bit_density
     assert 0.0 < density < 0.6

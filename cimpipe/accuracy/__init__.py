@@ -27,11 +27,14 @@ cell_bits           Int64    bits     weight bits stored per memory cell
 rows_parallel       Int64    rows     crossbar rows summed into one partial sum
 sigma               Float64  -        relative Gaussian conductance variation (std / mean)
 on_off_ratio        Float64  -        Gon / Goff of the memory device
+sign_encoding       Int64    -        0 offset, 1 differential arrays (:data:`cimpipe.design.SIGN_ENCODINGS`)
 accuracy            Float64  0..1     top-1 accuracy on the validation split, mean over the draws
 loss                Float64  nats     mean cross-entropy on the validation split, mean over the draws
 n_images            Int64    images   validation images the row was measured on
 draws               Int64    -        conductance-variation draws averaged (1 without variation)
 accuracy_std        Float64  0..1     standard deviation of the draws' accuracies (0 for one draw)
+input_density_{i}   Float64  0..1     fraction of the input bits of weight-layer slot ``i`` that are 1 (first
+                                     256 validation images; null where the row does not use the slot)
 ==================  =======  =======  =============================================================
 
 Architecture columns hold gene *values* (not indices), canonicalized with :meth:`Family.canonical`:
@@ -46,11 +49,12 @@ from cimpipe.space import ON_OFF_CAP
 from cimpipe.accuracy.settings import AccuracyError, AccuracySettings
 from cimpipe.accuracy.sampling import (CIMRanges, arch_columns, cim_from_row, row_seed, sample_configurations,
                                        subnet_from_row)
-from cimpipe.accuracy.measure import RESULT_COLUMNS, calibration_indices, enough_draws, measure_rows
+from cimpipe.accuracy.measure import (RESULT_COLUMNS, calibration_indices, density_columns, enough_draws, measure_rows,
+                                      result_columns)
 from cimpipe.accuracy.table import build_table, merge_tables, shard_rows
 
 __all__ = [
     "ON_OFF_CAP", "RESULT_COLUMNS", "AccuracyError", "AccuracySettings", "CIMRanges", "arch_columns", "build_table",
-    "calibration_indices", "cim_from_row", "enough_draws", "measure_rows", "merge_tables", "row_seed",
-    "sample_configurations", "shard_rows", "subnet_from_row",
+    "calibration_indices", "cim_from_row", "density_columns", "enough_draws", "measure_rows", "merge_tables", "row_seed",
+    "result_columns", "sample_configurations", "shard_rows", "subnet_from_row",
 ]

@@ -13,6 +13,18 @@ from cimpipe.accuracy.settings import AccuracyError, AccuracySettings
 from cimpipe.space import Family
 
 RESULT_COLUMNS = ("accuracy", "loss", "n_images", "draws", "accuracy_std")
+STATISTICS_IMAGES = 256
+"""Validation images a row's input bit densities are read on (one digital pass)."""
+
+
+def density_columns(n_slots: int) -> tuple[str, ...]:
+    """The table's per-layer input bit density columns, ``input_density_{slot}``."""
+    return tuple(f"input_density_{i}" for i in range(n_slots))
+
+
+def result_columns(n_slots: int) -> tuple[str, ...]:
+    """Every column a measurement adds to the configurations: :data:`RESULT_COLUMNS` and the densities."""
+    return RESULT_COLUMNS + density_columns(n_slots)
 
 
 def calibration_indices(n_train: int, settings: AccuracySettings) -> np.ndarray:
@@ -23,7 +35,7 @@ def calibration_indices(n_train: int, settings: AccuracySettings) -> np.ndarray:
 
 def measure_rows(model: Any, spec: Family, data: Any, configs_df: pl.DataFrame, settings: AccuracySettings,
                  device: str | Any = "cpu") -> pl.DataFrame:
-    """``configs_df`` with the :data:`RESULT_COLUMNS` measured on the validation split.
+    """``configs_df`` with the :func:`result_columns` measured on the validation split.
 
     Each row: the supernet's weights as loaded (BatchNorm statistics restored, so a row never depends on
     the rows measured before it), BatchNorm recalibrated on :func:`calibration_indices` of the training
@@ -32,11 +44,14 @@ def measure_rows(model: Any, spec: Family, data: Any, configs_df: pl.DataFrame, 
     accuracy and loss are the draws' means. One draw's accuracy spreads by points where a coarse ADC meets
     variation (on the demo, 1.2 points standard deviation between draws below 90 % accuracy, 0.5 above:
     ``python bench/accuracy_noise.py``), as much as the predictor fitted on the table may err, so the table
-    stores the expectation over dies.
+    stores the expectation over dies. Each row's per-layer input bit densities (what the array energy follows,
+    :mod:`cimpipe.nn.statistics`) are read on the first :data:`STATISTICS_IMAGES` validation images in one
+    digital pass (NaN for the slots the row does not use).
     """
     import torch
 
     from cimpipe.nn.evaluate import evaluate_calibrated, normalize_images, recalibrate_bn
+    from cimpipe.nn.statistics import input_densities
 
     if len(data.val_y) == 0:
         raise AccuracyError("the prepared dataset has an empty validation split, so accuracies cannot be measured")
@@ -46,8 +61,9 @@ def measure_rows(model: Any, spec: Family, data: Any, configs_df: pl.DataFrame, 
     model = model.to(device)
     calib_batches = [normalize_images(calib[i: i + settings.batch_size], data.mean, data.std, device)
                      for i in range(0, len(calib), settings.batch_size)]
+    stats_batch = normalize_images(val_x[:STATISTICS_IMAGES], data.mean, data.std, device)
     pristine = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    acc, loss, draws, spread = [], [], [], []
+    acc, loss, draws, spread, density = [], [], [], [], []
     for row in configs_df.iter_rows(named=True):
         subnet = subnet_from_row(spec, row)
         config_id = int(row["config_id"])
@@ -69,13 +85,17 @@ def measure_rows(model: Any, spec: Family, data: Any, configs_df: pl.DataFrame, 
         loss.append(float(np.mean(row_loss)))
         draws.append(len(row_acc))
         spread.append(float(np.std(row_acc, ddof=1)) if len(row_acc) > 1 else 0.0)
+        density.append(input_densities(model, subnet, stats_batch, spec.n_slots))
     model.load_state_dict(pristine)
+    density_table = np.stack(density) if density else np.zeros((0, spec.n_slots))
     return configs_df.with_columns(
         pl.Series("accuracy", acc, dtype=pl.Float64),
         pl.Series("loss", loss, dtype=pl.Float64),
         pl.lit(n_eval, dtype=pl.Int64).alias("n_images"),
         pl.Series("draws", draws, dtype=pl.Int64),
         pl.Series("accuracy_std", spread, dtype=pl.Float64),
+        *(pl.Series(name, density_table[:, i], dtype=pl.Float64, nan_to_null=True)
+          for i, name in enumerate(density_columns(spec.n_slots))),
     )
 
 

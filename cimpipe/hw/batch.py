@@ -102,8 +102,8 @@ class HardwareBatch:
     pipeline: Tensor
     novel_mapping: Tensor | None = None  # [D] bool, NeuroSim's novelMapping; None: on for every design
     global_htree: Tensor | None = None  # [D] bool, NeuroSim's globalBusType (H-tree); None: X-Y bus (V1.4 default)
-    input_density: Tensor | None = None  # [D] fraction of input bits that are 1; None: the model's default
-    weight_level_mean: Tensor | None = None  # [D] mean stored level in [0, 1] (G_off..G_on); None: the default
+    input_density: Tensor | None = None  # [D] or [D, L] fraction of input bits that are 1; None: the default
+    weight_level_mean: Tensor | None = None  # [D] or [D, L] mean stored level in [0, 1] (G_off..G_on); None: default
     differential: Tensor | None = None  # [D] bool, signed weights in two arrays (SIGN_ENCODINGS); None: offset
 
     @classmethod

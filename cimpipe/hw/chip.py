@@ -352,11 +352,11 @@ def dynamic_energy(tech: Technology, hw: HardwareBatch, r: LayerRecord,
     n_sub, mux, ib, rows, cols = r.subarray, r.col_mux, r.input_bits, r.rows, r.cols
     t_cm, p_cm, p_nm, ppe = m.tile_size_cm, m.pe_size_cm, m.pe_size_nm, torch.clamp(m.num_pe_nm, min=1.0)
     fig, num_add = r.fig, r.col(r.fig["num_add"])
-    dens_l = EN.input_density(hw.input_density, hw.subarray)[:, None]
-    level = EN.weight_level_mean(hw.weight_level_mean, hw.subarray)
+    dens_l = r.col(EN.input_density(hw.input_density, hw.subarray))  # [D, 1], or [D, L] per layer
+    level = r.col(EN.weight_level_mean(hw.weight_level_mean, hw.subarray))
     # ADC bucket (cimpipe/hw/adc_energy.py): every column of a layer's weight matrix is converted numAdd times
     # per input bit-vector in each subarray row it spans; the column conductance follows the data
-    g_read = AE.read_conductance_s(tech, dens_l, rows / torch.clamp(r.sub_rows, min=1.0), num_add, level[:, None])
+    g_read = AE.read_conductance_s(tech, dens_l, rows / torch.clamp(r.sub_rows, min=1.0), num_add, level)
     e_conv = AE.conversion_pj(tech, hw.adc_is_sar.to(torch.bool)[:, None], r.adc_bits, r.col(fig["adc_fixed_pj"]),
                               r.col(fig["adc_ref_w"]), r.col(fig["adc_sense_s"]), g_read)
     conversions = r.bit_vectors * r.sub_rows * cols * num_add

@@ -19,7 +19,8 @@ DEFAULT_INPUT_DENSITY = 0.5
 
 
 def input_density(density: Tensor | None, like: Tensor) -> Tensor:
-    """[D] input bit density in [0, 1]: the given one (clamped) or :data:`DEFAULT_INPUT_DENSITY`."""
+    """[D] (or [D, L], one per layer) input bit density in [0, 1]: the given one (clamped) or
+    :data:`DEFAULT_INPUT_DENSITY`."""
     if density is None:
         return torch.full_like(like, DEFAULT_INPUT_DENSITY)
     return torch.clamp(density.to(like.dtype), 0.0, 1.0)
@@ -30,7 +31,8 @@ DEFAULT_WEIGHT_LEVEL_MEAN = 0.5
 
 
 def weight_level_mean(level: Tensor | None, like: Tensor) -> Tensor:
-    """[D] mean stored cell level in [0, 1]: the given one (clamped) or :data:`DEFAULT_WEIGHT_LEVEL_MEAN`.
+    """[D] (or [D, L], one per layer) mean stored cell level in [0, 1]: the given one (clamped) or
+    :data:`DEFAULT_WEIGHT_LEVEL_MEAN`.
 
     NeuroSim's column currents sum the conductances of the cells on the active rows (ProcessingUnit.cpp,
     GetColumnResistance), so resistive memories' ADC energy follows the stored levels too.

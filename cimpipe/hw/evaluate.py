@@ -199,15 +199,16 @@ def evaluate_design(
     per_layer: bool = False,
     mapping: str = "novel",
     bus: str = "xy",
-    input_density: float | None = None,
-    weight_level_mean: float | None = None,
+    input_density: float | Sequence[float] | None = None,
+    weight_level_mean: float | Sequence[float] | None = None,
 ) -> ChipMetrics:
     """Evaluate one network on one hardware configuration (a batch of one); a tuple ``hw.adc_bits`` gives
     each layer of ``shapes`` its own ADC resolution; ``mapping`` "novel" (NeuroSim's default: 3x3 layers split
     by kernel position) or "conventional" (every layer as its unrolled matrix); ``bus`` NeuroSim's global bus,
     "xy" (V1.4 default X-Y bus) or "htree"; ``input_density`` the fraction of input bits that are 1 (None:
     the model's default, see :data:`cimpipe.hw.energy.DEFAULT_INPUT_DENSITY`); ``weight_level_mean`` the mean
-    stored level of the cells in [0, 1] (None: :data:`cimpipe.hw.energy.DEFAULT_WEIGHT_LEVEL_MEAN`)."""
+    stored level of the cells in [0, 1] (None: :data:`cimpipe.hw.energy.DEFAULT_WEIGHT_LEVEL_MEAN`); either
+    one value for the network or one per layer of ``shapes``."""
     if mapping not in ("novel", "conventional"):
         raise DesignError(f"mapping {mapping!r} must be 'novel' or 'conventional'")
     if bus not in ("xy", "htree"):
@@ -218,7 +219,18 @@ def evaluate_design(
     layers = LayerBatch.from_shapes([list(shapes)], wb, ib)
     batch = replace(HardwareBatch.from_configs([hw]), novel_mapping=torch.tensor([mapping == "novel"]),
                     global_htree=torch.tensor([bus == "htree"]),
-                    input_density=None if input_density is None else torch.tensor([float(input_density)], dtype=F64),
-                    weight_level_mean=None if weight_level_mean is None
-                    else torch.tensor([float(weight_level_mean)], dtype=F64))
+                    input_density=_statistic(input_density, len(shapes), "input_density"),
+                    weight_level_mean=_statistic(weight_level_mean, len(shapes), "weight_level_mean"))
     return ev.evaluate(layers, batch, per_layer=per_layer)
+
+
+def _statistic(value: float | Sequence[float] | None, n_layers: int, name: str) -> Tensor | None:
+    """A data statistic of one design as the batch holds it: [1] for the network, [1, L] per layer."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return torch.tensor([float(value)], dtype=F64)
+    values = [float(v) for v in value]
+    if len(values) != n_layers:
+        raise DesignError(f"{name} gives {len(values)} values for {n_layers} layers")
+    return torch.tensor([values], dtype=F64)

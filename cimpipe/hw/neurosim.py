@@ -306,10 +306,13 @@ class LayerTrace:
 
 @dataclass(frozen=True)
 class TraceStats:
-    """What NeuroSim's energy reads from a trace: the mean input bit and the mean stored weight level (0..1)."""
+    """What NeuroSim's energy reads from a trace: the mean input bit and the mean stored weight level (0..1),
+    over the network and per layer."""
 
     input_bit_density: float
     weight_level_mean: float
+    layer_input_bit_density: tuple[float, ...] = ()
+    layer_weight_level_mean: tuple[float, ...] = ()
 
 
 def weight_levels(weights: np.ndarray, bits: int) -> np.ndarray:
@@ -347,13 +350,26 @@ def synthetic_traces(layers: Sequence[LayerShape], settings: NeuroSimSettings, i
     return out
 
 
-def trace_stats(traces: Sequence[LayerTrace], weight_bits: int) -> TraceStats:
+def cell_levels(levels: np.ndarray, weight_bits: int, cell_bits: int) -> np.ndarray:
+    """The level of every cell a weight's level is sliced over (NeuroSim's ``numColPerSynapse`` cells of
+    ``cell_bits`` bits, least significant first), as a fraction of the cell's top level: [..., cells]."""
+    shifts = np.arange(0, weight_bits, cell_bits)
+    top = 2 ** cell_bits - 1
+    return ((levels[..., None] >> shifts) & top) / top
+
+
+def trace_stats(traces: Sequence[LayerTrace], weight_bits: int, cell_bits: int) -> TraceStats:
+    """The mean input bit and the mean stored cell level (each cell's level over its top level; the column
+    currents NeuroSim sums follow the cells, not the weights: weights near zero stored with an offset leave
+    most low cells at level 0), over the network and per layer."""
     n_in = sum(t.input_bits.size for t in traces)
     density = sum(float(t.input_bits.sum()) for t in traces) / max(n_in, 1)
-    n_w = sum(t.weights.size for t in traces)
-    top = 2 ** weight_bits - 1
-    level = sum(float(weight_levels(t.weights, weight_bits).sum()) for t in traces) / max(n_w, 1) / top
-    return TraceStats(input_bit_density=density, weight_level_mean=level)
+    layer_level = [cell_levels(weight_levels(t.weights, weight_bits), weight_bits, cell_bits) for t in traces]
+    n_cells = sum(c.size for c in layer_level)
+    level = sum(float(c.sum()) for c in layer_level) / max(n_cells, 1)
+    return TraceStats(input_bit_density=density, weight_level_mean=level,
+                      layer_input_bit_density=tuple(float(t.input_bits.mean()) for t in traces),
+                      layer_weight_level_mean=tuple(float(c.mean()) for c in layer_level))
 
 
 def _write_bits(path: Path, bits: np.ndarray) -> None:
@@ -577,7 +593,8 @@ class OracleRun:
     @classmethod
     def from_dict(cls, d: dict) -> "OracleRun":
         return cls(network=[tuple(int(v) for v in r) for r in d["network"]],
-                   settings=NeuroSimSettings.from_dict(d["settings"]), stats=TraceStats(**d["stats"]),
+                   settings=NeuroSimSettings.from_dict(d["settings"]),
+                   stats=TraceStats(**{k: tuple(v) if isinstance(v, list) else v for k, v in d["stats"].items()}),
                    report=NeuroSimReport.from_dict(d["report"]), label=d.get("label", ""))
 
     @property
@@ -600,7 +617,7 @@ def simulate(checkout: str | os.PathLike, layers: Sequence[LayerShape], settings
     binary = build(checkout, settings, cache)
     if traces is None:
         traces = synthetic_traces(layers, settings, input_density, weight_std, seed)
-    stats = trace_stats(traces, int(settings.weight_bits))
+    stats = trace_stats(traces, int(settings.weight_bits), int(settings.effective_cell_bits))
     with tempfile.TemporaryDirectory(prefix="cimpipe-neurosim-") as tmp:
         folder = Path(tmp)
         write_inputs(folder, layers, traces)

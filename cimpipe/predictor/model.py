@@ -16,6 +16,7 @@ from cimpipe.predictor.gp import predict_gp
 from cimpipe.predictor.mlp import Stacked
 from cimpipe.predictor.settings import FORMAT, PredictorError
 from cimpipe.predictor.trees import predict_trees
+from cimpipe.statistics import DataStatistics
 from cimpipe.space import (
     CIM_COLUMNS,
     SIGN_ENCODINGS,
@@ -132,6 +133,16 @@ class Predictor:
     @property
     def metrics(self) -> dict[str, Any]:
         return dict(self.state.get("metrics", {}))
+
+    @property
+    def data_statistics(self) -> DataStatistics | None:
+        """The per-layer data statistics the hardware cost follows (None: the hardware model's defaults)."""
+        d = self.state.get("data_statistics")
+        return None if d is None else DataStatistics.from_dict(d)
+
+    def attach_statistics(self, stats: DataStatistics) -> None:
+        """Keep ``stats`` in the predictor's file (the search reads them with the predictor)."""
+        self.state["data_statistics"] = stats.to_dict()
 
     def check_space(self, space: SearchSpace) -> None:
         """Refuse a space whose architecture genes differ from the ones the predictor was fitted on, or that

@@ -12,6 +12,7 @@ from cimpipe.hw.evaluate import HardwareBatch, LayerBatch
 from cimpipe.pareto import non_dominated, to_losses
 from cimpipe.search.settings import DEFAULT_OBJECTIVES, Constraints, ObjectiveSpec, SearchConfigError
 from cimpipe.space import SIGN_ENCODINGS, SearchSpace
+from cimpipe.statistics import DataStatistics
 
 
 class AccuracyPredictor(Protocol):
@@ -74,9 +75,15 @@ class ObjectiveBatch:
         )
 
 
-def _hw_batches(layers: dict[str, np.ndarray], hw: dict[str, np.ndarray], space: SearchSpace
-                ) -> tuple[LayerBatch, HardwareBatch]:
-    """The evaluator's tensors from the space's [D, L] layer arrays and [D] hardware arrays."""
+def _hw_batches(layers: dict[str, np.ndarray], hw: dict[str, np.ndarray], space: SearchSpace,
+                statistics: DataStatistics | None = None) -> tuple[LayerBatch, HardwareBatch]:
+    """The evaluator's tensors from the space's [D, L] layer arrays and [D] hardware arrays; with ``statistics``,
+    every layer's input bit density and stored cell level (the model's defaults otherwise)."""
+    density = level = None
+    if statistics is not None:
+        encoding = space.encoding_codes(hw["sign_encoding"])
+        dens, lev = statistics.for_designs(layers["weight_bits"], layers["input_bits"], hw["cell_bits"], encoding)
+        density, level = torch.as_tensor(dens), torch.as_tensor(lev)
     lt = {k: torch.as_tensor(np.asarray(v, dtype=np.float64)) for k, v in layers.items()}
     lt["active"] = lt["active"].bool()
     lt["pool"] = lt["pool"] > 0.5
@@ -85,7 +92,8 @@ def _hw_batches(layers: dict[str, np.ndarray], hw: dict[str, np.ndarray], space:
     f64 = lambda name: torch.as_tensor(np.asarray(hw[name], dtype=np.float64))  # noqa: E731
     hb = HardwareBatch(subarray=f64("subarray"), rows_parallel=f64("rows_parallel"), col_mux=f64("col_mux"),
                        adc_bits=f64("adc_bits"), adc_is_sar=torch.as_tensor(sar), cell_bits=f64("cell_bits"),
-                       pipeline=f64("pipeline") > 0.5, differential=torch.as_tensor(differential))
+                       pipeline=f64("pipeline") > 0.5, differential=torch.as_tensor(differential),
+                       input_density=density, weight_level_mean=level)
     return LayerBatch(**lt), hb
 
 
@@ -110,6 +118,8 @@ class Objective:
             raise SearchConfigError(f"no hardware cost table for technology {missing[0]!r} (run hw_cost for it)")
         self.space, self.predictor, self.evaluators = space, predictor, dict(evaluators)
         self.objectives, self.constraints = tuple(objectives), constraints
+        # the data statistics the hardware cost follows, where the predictor carries them
+        self.statistics: DataStatistics | None = getattr(predictor, "data_statistics", None)
 
     def __call__(self, genes: np.ndarray) -> ObjectiveBatch:
         genes = np.asarray(genes, dtype=np.int64)
@@ -128,7 +138,7 @@ class Objective:
             if not mask.any():
                 continue
             lb, hb = _hw_batches({k: v[mask] for k, v in layers.items()}, {k: v[mask] for k, v in hw.items()},
-                                 self.space)
+                                 self.space, self.statistics)
             res = self.evaluators[t_name].evaluate(lb, hb)
             for k in raw:
                 raw[k][mask] = _field(res, k)
