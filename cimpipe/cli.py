@@ -600,21 +600,23 @@ def _run_neurosim_run(args: argparse.Namespace) -> int:
 
 
 def _run_neurosim_check(args: argparse.Namespace) -> int:
+    import numpy as np
+    import yaml
+
     from cimpipe.families import SubnetConfig, spec_from_dict
     from cimpipe.hw import fidelity
     from cimpipe.hw import neurosim as ns
     from cimpipe.predictor import Predictor
     from cimpipe.results import read_front, workload_dir
-    from cimpipe.space import HardwareConfig
-
-    import yaml
+    from cimpipe.space import SIGN_ENCODINGS, HardwareConfig
 
     ns.find_source(args.neurosim)
     front = read_front(args.front)
     wdir = workload_dir(args.front)
     if wdir is None or not (wdir / "predictor.pt").is_file():
         raise CliError(f"the workload folder beside {args.front} has no predictor.pt to rebuild its networks from")
-    spec = spec_from_dict(Predictor.load(wdir / "predictor.pt").state["spec"])
+    predictor = Predictor.load(wdir / "predictor.pt")
+    spec, statistics = spec_from_dict(predictor.state["spec"]), predictor.data_statistics
     techs = _technologies(args.config)
     data_dir = None
     if args.traces == "recorded":
@@ -659,6 +661,18 @@ def _run_neurosim_check(args: argparse.Namespace) -> int:
         rows = fidelity.side_by_side(model, fidelity.neurosim_row(run))
         results.append({"row": i, "input_bit_density": run.stats.input_bit_density,
                         **{k: {"model": mv, "neurosim": ref} for k, mv, ref, _ in rows}})
+        if statistics is not None:  # the model as the search prices the design: the table's per-layer statistics
+            slots = np.asarray(spec.active_slots(subnet))
+            n = len(slots)
+            dens, lev = statistics.for_designs(np.full((1, spec.n_slots), max(wb)), np.full((1, spec.n_slots), max(ib)),
+                                               np.array([hw.cell_bits]), np.array([SIGN_ENCODINGS.index(hw.sign_encoding)]))
+            searched = fidelity.metrics_row(layers, [max(wb)] * n, [max(ib)] * n,
+                                            HardwareConfig(**{**design["hardware"], "adc_bits": settings.adc_bits}),
+                                            tech, mapping=settings.mapping, bus=settings.bus,
+                                            input_density=dens[0, slots].tolist(),
+                                            weight_level_mean=lev[0, slots].tolist())
+            results[-1]["search_statistics"] = {"dynamic_energy_pj": searched.get("dynamic_energy_pj"),
+                                                "input_bit_density": dens[0, slots].tolist()}
         if not args.json:
             _print_side_by_side(f"front row {i}: {hw.technology}, {len(layers)} layers, W{max(wb)}/A{max(ib)}, "
                                 f"ADC {settings.adc_bits} b, {args.traces} traces (input bit density "

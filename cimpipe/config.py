@@ -304,9 +304,14 @@ def search_space(config: dict, spec: Family) -> SearchSpace:
 
 
 def grid_section(config: dict) -> dict:
-    """The hardware knobs that a technology's characterization spans (not which technologies, nor the chip-level
-    choices that the evaluation applies on top of the characterized subarrays)."""
-    return {k: v for k, v in config["hardware_space"].items() if k in HardwareSpace.CHARACTERIZED}
+    """The hardware knobs every search spans (not which technologies)."""
+    return {k: v for k, v in config["hardware_space"].items() if k != "technologies"}
+
+
+def characterized_section(config: dict) -> dict:
+    """The hardware knobs a technology's characterization spans: not the chip-level choices (pipelining, the
+    sign encoding, which knobs vary per layer) that the evaluation applies to the characterized subarrays."""
+    return {k: v for k, v in grid_section(config).items() if k in HardwareSpace.CHARACTERIZED}
 
 
 def canonical(value: Any) -> Any:

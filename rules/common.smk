@@ -5,8 +5,8 @@
 
 import sys
 
-from cimpipe.config import (ConfigError, accuracy_section, canonical, grid_section, search_technologies,
-                            validate_config)
+from cimpipe.config import (ConfigError, accuracy_section, canonical, characterized_section, grid_section,
+                            search_technologies, validate_config)
 from cimpipe.imports import script_digest
 
 try:
@@ -75,8 +75,9 @@ def technology_params(wildcards):
 
 
 def hw_grid_params(wildcards):
-    """The knobs a characterization spans: which of them vary per layer does not change it."""
-    return canonical({k: v for k, v in grid_section(config).items() if k != "per_layer"})
+    """The knobs a characterization spans: which of them vary per layer, pipelining and the sign encoding do not
+    change it."""
+    return canonical(characterized_section(config))
 
 
 def hwcost_tables(wildcards):
