@@ -135,7 +135,7 @@ def test_every_stage_leaves_its_table(run: Path) -> None:
     table = pl.read_parquet(results / "demo/accuracy.parquet")
     assert table.height == 16 and table["config_id"].to_list() == list(range(16))
     for column in ("depth_0", "wbits_0", "abits_5", "adc_bits", "cell_bits", "rows_parallel", "sigma",
-                   "on_off_ratio", "accuracy", "loss", "n_images"):
+                   "on_off_ratio", "sign_encoding", "accuracy", "loss", "n_images", "input_density_0"):
         assert column in table.columns
     assert table["accuracy"].is_between(0, 1).all()
 
@@ -286,6 +286,16 @@ def test_a_technology_outside_the_tables_device_span_remeasures_the_table(run: P
     assert edited(run, add_noisy) == Counter({"hw_cost": 1, "accuracy_shard": 2, "accuracy_table": 1,
                                               "fit_predictor": 1, "search_island": 1, "search": 1, "report": 1, "front": 1,
                                               "all": 1})
+
+
+def test_a_narrower_sign_encoding_choice_keeps_the_hardware_tables(run: Path) -> None:
+    """The sign encoding is applied to the characterized subarrays, so hw_cost stays; the table's span of
+    encodings and the search change."""
+    def offset_only(config: dict) -> None:
+        config["hardware_space"]["sign_encoding"] = ["offset"]
+
+    planned = edited(run, offset_only)
+    assert "hw_cost" not in planned and planned["search"] == 1
 
 
 def test_a_new_search_budget_reruns_the_search_only(run: Path) -> None:
