@@ -133,18 +133,18 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 
 
 def _technologies(config: str | None) -> dict:
-    import yaml
-
+    """The technologies of ``config`` (default ./config.yaml), resolved against the packaged set; the packaged
+    set where no config file is found."""
+    from cimpipe.config import read_config_file
     from cimpipe.hw.technology import builtin_technologies, load_technologies
 
     path = Path(config) if config else Path("config.yaml")
     if config and not path.is_file():
         raise CliError(f"config file {path} does not exist")
     if path.is_file():
-        try:
-            cfg = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError:
-            raise CliError(f"config file {path} is not valid YAML") from None
+        cfg = read_config_file(path) or {}
+        if not isinstance(cfg, dict):
+            raise CliError(f"config file {path} must hold a mapping of sections")
         if "technologies" in cfg:
             return load_technologies(cfg["technologies"])
         if config:

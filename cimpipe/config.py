@@ -8,14 +8,17 @@ type becomes one :class:`ConfigError` sentence that names the key, before any jo
 from __future__ import annotations
 
 import difflib
+import functools
 import json
+import os
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import yaml
 
 from cimpipe.space import (ON_OFF_CAP, DeviceSummary, Family, HardwareSpace, MobileNetV2Spec, ResNetSpec, SearchSpace,
                            SpaceError, VGGSpec)
+from cimpipe.technologies import MAX_CELL_BITS, MAX_CELL_BITS_WHY, EntryError, check_form, resolve_entry, user_key
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SCHEMA = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -103,15 +106,35 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
     schema = load_schema() if schema is None else schema
     if not isinstance(config, dict):
         raise ConfigError("config.yaml must hold a mapping of sections (workloads, datasets, technologies, ...)")
+    techs = config.get("technologies")
+    for name, entry in techs.items() if isinstance(techs, dict) else ():
+        try:  # before the schema, which would ask the misplaced fields for every device field
+            check_form(str(name), entry)
+        except EntryError as err:
+            raise ConfigError(str(err)) from None
     validator = jsonschema.Draft202012Validator(schema)
     errors = list(validator.iter_errors(config))
     if errors:
         best = jsonschema.exceptions.best_match(errors)
         raise ConfigError(_describe(best, schema))
     _fill_defaults(config, schema, schema)
+    written = config["technologies"]
+    config["technologies"] = _resolved_technologies(written)
     _check_references(config)
-    _check_technologies(config)
+    _check_technologies(config, written)
     return config
+
+
+def _resolved_technologies(section: dict) -> dict:
+    """The ``technologies`` section with every entry resolved to its full form (packaged names and overrides
+    replaced by the devices they mean: cimpipe.technologies), the form every rule's params carry."""
+    resolved = {}
+    for name, entry in section.items():
+        try:
+            resolved[name] = resolve_entry(name, entry)
+        except EntryError as err:
+            raise ConfigError(str(err)) from None
+    return resolved
 
 
 def _check_references(config: dict) -> None:
@@ -145,23 +168,29 @@ def known_nodes() -> list[int]:
         return sorted(int(k) for k in yaml.safe_load(fh))
 
 
-def _check_technologies(config: dict) -> None:
-    """What the jsonschema cannot say about a technology and the hardware model or the search would refuse
-    inside a job: a node outside the node table, a cell that does not fit its memory, an SRAM cell storing more
-    than one bit, a device beyond a workload's pinned accuracy-table bounds."""
+def _check_technologies(config: dict, written: dict | None = None) -> None:
+    """What the jsonschema cannot say about a (resolved) technology and the hardware model or the search would
+    refuse inside a job: a node outside the node table, a cell that does not fit its memory, a cell storing
+    more bits than its memory can (:data:`cimpipe.technologies.MAX_CELL_BITS`), a device beyond a workload's
+    pinned accuracy-table bounds. ``written`` is the section as written, so that a message names the key the
+    value came from (``override.device.X`` for an overridden field)."""
     nodes = known_nodes()
+    written = written if written is not None else config.get("technologies", {})
     for name, tech in config.get("technologies", {}).items():
-        where = f"technologies.{name}"
+        key = functools.partial(user_key, name, written.get(name))
         if tech["node_nm"] not in nodes:
-            raise ConfigError(f"config key {where}.node_nm is {tech['node_nm']}, not a node of the hardware model "
+            raise ConfigError(f"config key {key('node_nm')} is {tech['node_nm']}, not a node of the hardware model "
                               f"({', '.join(map(str, nodes))} nm)")
         dev = tech["device"]
         if (dev["memory"] == "sram") != dev["cell"].startswith("sram"):
-            raise ConfigError(f"config key {where}.device.cell is {dev['cell']!r}, which does not fit memory "
+            raise ConfigError(f"config key {key('device.cell')} is {dev['cell']!r}, which does not fit memory "
                               f"{dev['memory']!r} (sram takes sram6t or sram8t, the others 1t1r)")
-        if dev["memory"] == "sram" and dev["max_cell_bits"] != 1:
-            raise ConfigError(f"config key {where}.device.max_cell_bits must be 1 for an SRAM cell, not "
-                              f"{dev['max_cell_bits']}")
+        most = MAX_CELL_BITS[dev["memory"]]
+        if dev["max_cell_bits"] > most:
+            why = MAX_CELL_BITS_WHY.get(dev["memory"], "the hardware model's bound")
+            cell = "an SRAM cell" if dev["memory"] == "sram" else f"a {dev['memory']} cell"
+            raise ConfigError(f"config key {key('device.max_cell_bits')} must be at most {most} for {cell}, not "
+                              f"{dev['max_cell_bits']} ({why})")
     techs = config.get("technologies", {})
     searched = config.get("hardware_space", {}).get("technologies") or list(techs)
     for wl_name, wl in config.get("workloads", {}).items():
@@ -169,26 +198,82 @@ def _check_technologies(config: dict) -> None:
         for name in searched:
             dev = techs[name]["device"]
             if "sigma_max" in pinned and dev["sigma"] > pinned["sigma_max"] * (1 + 1e-9):
-                raise ConfigError(f"config key technologies.{name}.device.sigma is {dev['sigma']:g}, beyond the "
-                                  f"{pinned['sigma_max']:g} of workloads.{wl_name}.accuracy.sigma_max (raise it)")
+                raise ConfigError(f"config key {user_key(name, written.get(name), 'device.sigma')} is "
+                                  f"{dev['sigma']:g}, beyond the {pinned['sigma_max']:g} of "
+                                  f"workloads.{wl_name}.accuracy.sigma_max (raise it)")
             if "on_off_min" in pinned and min(dev["on_off_ratio"], 1e6) < pinned["on_off_min"] * (1 - 1e-9):
-                raise ConfigError(f"config key technologies.{name}.device.on_off_ratio is {dev['on_off_ratio']:g}, "
-                                  f"below the {pinned['on_off_min']:g} of workloads.{wl_name}.accuracy.on_off_min "
-                                  "(lower it)")
+                raise ConfigError(f"config key {user_key(name, written.get(name), 'device.on_off_ratio')} is "
+                                  f"{dev['on_off_ratio']:g}, below the {pinned['on_off_min']:g} of "
+                                  f"workloads.{wl_name}.accuracy.on_off_min (lower it)")
 
 
 def load_config(path: Path | str, schema_path: Path | str | None = None) -> dict:
-    """Read and validate a config file (one-sentence errors for a missing or unparsable file)."""
+    """Read and validate a config file (one-sentence errors for a missing or unparsable file, or a key given
+    twice)."""
+    config = read_config_file(path)
+    schema = load_schema(schema_path) if schema_path else load_schema()
+    return validate_config(config, schema)
+
+
+def read_config_file(path: Path | str) -> Any:
+    """A config file's content; a key given twice in one mapping is refused (YAML would keep the last one and
+    drop the first without a word)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
     try:
-        with open(path) as fh:
-            config = yaml.safe_load(fh)
+        text = path.read_text()
+        _refuse_repeated_keys(yaml.compose(text, Loader=yaml.SafeLoader), path)
+        return yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise ConfigError(f"config file {path} is not valid YAML: {str(e).splitlines()[0]}") from None
-    schema = load_schema(schema_path) if schema_path else load_schema()
-    return validate_config(config, schema)
+
+
+def _refuse_repeated_keys(node: Any, path: Path, where: tuple = ()) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if key is not None and key != "<<":
+                line = key_node.start_mark.line + 1
+                if key in seen:
+                    raise ConfigError(f"config key {_where((*where, key))} is given twice in {path} (lines "
+                                      f"{seen[key]} and {line}); keep one")
+                seen[key] = line
+            _refuse_repeated_keys(value_node, path, (*where, key))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _refuse_repeated_keys(item, path, (*where, i))
+
+
+def check_config_files(paths: Sequence[Path | str]) -> None:
+    """Refuse what merging several config files (Snakemake's ``configfile:`` and ``--configfile``) would hide:
+    a key given twice within one file, and a technology that two files define with different content
+    (compared once resolved, so ``sram_22nm: {}`` in one file and the packaged values in full in the other
+    agree). Merging would otherwise keep the last file's fields over the first's, field by field."""
+    seen: dict[str, tuple[str, Any, Any]] = {}
+    unique = list(dict.fromkeys(Path(p).resolve() for p in paths))
+    for path in unique:
+        raw = read_config_file(path)
+        section = raw.get("technologies") if isinstance(raw, dict) else None
+        if not isinstance(section, dict):
+            continue
+        shown = os.path.relpath(path) if not os.path.relpath(path).startswith("..") else str(path)
+        for name, entry in section.items():
+            try:
+                resolved = resolve_entry(str(name), entry)
+            except EntryError:
+                resolved = None  # the merged config's validation names the problem
+            if name in seen:
+                first, first_entry, first_resolved = seen[name]
+                same = entry == first_entry or (resolved is not None and resolved == first_resolved)
+                if not same:
+                    raise ConfigError(
+                        f"config key technologies.{name} is given in both {first} and {shown} with different "
+                        f"values; define it once (a changed device takes a name of its own, with from: {name} "
+                        "and override)")
+            else:
+                seen[name] = (shown, entry, resolved)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -5,11 +5,18 @@
 
 import sys
 
-from cimpipe.config import (ConfigError, accuracy_section, canonical, characterized_section, grid_section,
-                            search_technologies, validate_config)
+from cimpipe.config import (ConfigError, accuracy_section, canonical, characterized_section, check_config_files,
+                            grid_section, search_technologies, validate_config)
 from cimpipe.imports import script_digest
 
+# The config files are checked one by one before Snakemake's merge of them is validated: a key given twice in a
+# file, or a technology two files define differently, would otherwise vanish in the merge. Validation resolves
+# every technology to its full entry (packaged names and overrides replaced by the devices they mean), so the
+# rules' params carry the devices themselves: hw_cost reruns when a device changes, not when its spelling does.
 try:
+    # config.yaml first, then the --configfile overlays, in the order Snakemake merges them
+    overlays = list(workflow.overwrite_configfiles)
+    check_config_files([*workflow.configfiles[len(overlays):], *overlays])
     validate_config(config)
 except ConfigError as err:
     sys.exit(f"cimpipe: {err}")

@@ -71,18 +71,18 @@ def test_the_workflow_bounds_the_tables_devices_by_the_searched_technologies() -
     from cimpipe.config import accuracy_section, load_config
 
     config = load_config(Path(__file__).resolve().parent.parent / "config.yaml")
-    # rram_22nm (sigma 0.05, on/off 100) and sram_22nm (sigma 0, on/off 1e5)
+    # rram_22nm (sigma 0.05, on/off 100) and sram_22nm (sigma 0, on/off 1e6, a digital cell)
     section = accuracy_section(config, "demo")
-    assert (section["sigma_max"], section["on_off_min"], section["on_off_max"]) == (0.05, 100.0, 1e5)
+    assert (section["sigma_max"], section["on_off_min"], section["on_off_max"]) == (0.05, 100.0, 1e6)
     assert section["rows"] == config["workloads"]["demo"]["accuracy"]["rows"]
     settings = AccuracySettings.from_config(section)
-    assert (settings.sigma_max, settings.on_off_min, settings.on_off_max) == (0.05, 100.0, 1e5)
+    assert (settings.sigma_max, settings.on_off_min, settings.on_off_max) == (0.05, 100.0, 1e6)
     # a device inside the span changes nothing; only the searched technologies count; pinned bounds stay
     config["technologies"]["twin"] = {**config["technologies"]["rram_22nm"]}
     assert accuracy_section(config, "demo") == section
     config["hardware_space"]["technologies"] = ["sram_22nm"]
     sram = accuracy_section(config, "demo")
-    assert (sram["sigma_max"], sram["on_off_min"], sram["on_off_max"]) == (0.0, 1e5, 1e5)
+    assert (sram["sigma_max"], sram["on_off_min"], sram["on_off_max"]) == (0.0, 1e6, 1e6)
     config["workloads"]["demo"]["accuracy"]["sigma_max"] = 0.1
     assert accuracy_section(config, "demo")["sigma_max"] == 0.1
 

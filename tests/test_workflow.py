@@ -23,7 +23,7 @@ import polars as pl
 import pytest
 import yaml
 
-from cimpipe.hw import Technology
+from cimpipe.hw import load_technologies
 from cimpipe.pareto import non_dominated, to_losses
 from cimpipe.space import HardwareConfig, SubnetConfig
 from test_hw_neurosim import CHECKOUT, needs_checkout
@@ -64,7 +64,7 @@ def assert_front_rebuilds(front: pl.DataFrame, config: dict) -> None:
         subnet = SubnetConfig.from_dict(d["subnet"])
         hardware = HardwareConfig(**d["hardware"])
         assert len(subnet.weight_bits) == 6
-        Technology.from_config(hardware.technology, config["technologies"][hardware.technology])
+        assert hardware.technology in load_technologies(config["technologies"])
 
 
 def planned_jobs(workdir: Path, *args: str) -> Counter:
@@ -231,6 +231,24 @@ FEFET = {"node_nm": 22,
                     "sigma": 0.05}}
 
 
+def test_a_technology_written_in_full_or_by_name_plans_nothing(run: Path) -> None:
+    """The rules see the resolved device: `sram_22nm: {}` spelled out with the packaged values (in any key
+    order and number type) is the same technology."""
+    from cimpipe.technologies import packaged_technologies
+
+    sram = packaged_technologies()["sram_22nm"]
+    sram["device"] = {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in sram["device"].items()}
+    assert edited(run, lambda c: c["technologies"].update(sram_22nm=reordered(sram))) == Counter()
+
+
+def test_an_overridden_device_reruns_its_hw_cost(run: Path) -> None:
+    def slower_read(config: dict) -> None:  # the packaged sram_22nm at another read pulse: the same accuracy span
+        config["technologies"]["sram_22nm"] = {"override": {"device": {"read_pulse_ns": 2}}}
+
+    assert edited(run, slower_read) == Counter({"hw_cost": 1, "search_island": 1, "search": 1, "report": 1, "front": 1,
+                                           "all": 1})
+
+
 def test_a_new_technology_runs_its_hw_cost_and_the_search_only(run: Path) -> None:
     def add_fefet(config: dict) -> None:
         config["technologies"]["fefet_22nm"] = FEFET
@@ -276,7 +294,7 @@ def test_a_changed_module_replans_exactly_the_stages_that_import_it(run: Path, t
 
 def test_a_technology_outside_the_tables_device_span_remeasures_the_table(run: Path) -> None:
     def add_noisy(config: dict) -> None:  # more variation than any configured device: the table must cover it
-        config["technologies"]["pcm_22nm"] = {
+        config["technologies"]["noisy_pcm_22nm"] = {
             "node_nm": 22,
             "device": {"memory": "pcm", "cell": "1t1r", "r_on_ohm": 50000, "on_off_ratio": 100, "max_cell_bits": 2,
                        "read_voltage_v": 0.2, "read_pulse_ns": 10, "write_voltage_v": 3.0, "cell_area_f2": 24,

@@ -1,8 +1,9 @@
 """Technology nodes and memory devices as data.
 
 A :class:`Technology` is a CMOS node (from the package's ``data/nodes.yaml``) together with a memory
-device (from config.yaml's ``technologies`` section). Adding a technology is an entry of data; no code
-is written per device. Node figures follow NeuroSim V1.3/V1.4 (Technology.cpp, Param.cpp).
+device: a packaged technology (``data/technologies.yaml``) or an entry of config.yaml's ``technologies``
+section, resolved by :mod:`cimpipe.technologies`. Adding a technology is an entry of data; no code is
+written per device. Node figures follow NeuroSim V1.3/V1.4 (Technology.cpp, Param.cpp).
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ from typing import Any, Mapping
 
 import yaml
 
-MEMORIES = ("sram", "rram", "fefet", "pcm", "stt_mram")
-CELLS = ("sram6t", "sram8t", "1t1r")
+from cimpipe.technologies import (CELLS, DEVICE_FIELDS, MAX_CELL_BITS, MAX_CELL_BITS_WHY, MEMORIES, EntryError,
+                                  packaged_technologies, resolve_technologies)
+
+__all__ = ["CELLS", "MEMORIES", "DeviceParams", "NodeParams", "Technology", "TechnologyError",
+           "builtin_technologies", "load_nodes", "load_technologies"]
 
 
 class TechnologyError(ValueError):
@@ -173,28 +177,14 @@ class Technology:
         return Technology.from_config(self.name, {"node_nm": node_nm, "device": dev})
 
 
-_DEVICE_TYPES: dict[str, type] = {
-    "memory": str,
-    "cell": str,
-    "r_on_ohm": float,
-    "on_off_ratio": float,
-    "max_cell_bits": int,
-    "read_voltage_v": float,
-    "read_pulse_ns": float,
-    "write_voltage_v": float,
-    "cell_area_f2": float,
-    "sigma": float,
-}
-
-
 def _device_from_config(name: str, dev: Any) -> DeviceParams:
     if not isinstance(dev, Mapping):
         raise TechnologyError(f"technology {name!r} field 'device' must be a mapping")
-    unknown = set(dev) - set(_DEVICE_TYPES)
+    unknown = set(dev) - set(DEVICE_FIELDS)
     if unknown:
         raise TechnologyError(f"technology {name!r} has an unknown device field {sorted(unknown)[0]!r}")
     values: dict[str, Any] = {}
-    for key, kind in _DEVICE_TYPES.items():
+    for key, kind in DEVICE_FIELDS.items():
         if key not in dev:
             raise TechnologyError(f"technology {name!r} lacks the device field {key!r}")
         v = dev[key]
@@ -222,10 +212,11 @@ def _device_from_config(name: str, dev: Any) -> DeviceParams:
             raise TechnologyError(f"technology {name!r} device field {key!r} must be positive")
     if values["on_off_ratio"] <= 1:
         raise TechnologyError(f"technology {name!r} device field 'on_off_ratio' must exceed 1")
-    if not 1 <= values["max_cell_bits"] <= 8:
-        raise TechnologyError(f"technology {name!r} device field 'max_cell_bits' must lie in 1..8")
-    if values["memory"] == "sram" and values["max_cell_bits"] != 1:
-        raise TechnologyError(f"technology {name!r} device field 'max_cell_bits' must be 1 for SRAM")
+    most = MAX_CELL_BITS[values["memory"]]
+    if not 1 <= values["max_cell_bits"] <= most:
+        why = MAX_CELL_BITS_WHY.get(values["memory"], "the hardware model's bound")
+        raise TechnologyError(f"technology {name!r} device field 'max_cell_bits' must lie in 1..{most} for "
+                              f"{values['memory']} ({why})")
     if values["sigma"] < 0:
         raise TechnologyError(f"technology {name!r} device field 'sigma' must not be negative")
     return DeviceParams(**values)
@@ -240,13 +231,22 @@ def load_nodes() -> dict[int, NodeParams]:
 
 
 def load_technologies(cfg_technologies: Mapping[str, Any]) -> dict[str, Technology]:
-    """Every entry of config.yaml's ``technologies`` section as a :class:`Technology`."""
-    if not isinstance(cfg_technologies, Mapping):
-        raise TechnologyError("config key 'technologies' must be a mapping of names to entries")
-    return {str(name): Technology.from_config(str(name), entry) for name, entry in cfg_technologies.items()}
+    """Every entry of config.yaml's ``technologies`` section as a :class:`Technology`: packaged names
+    (``sram_22nm: {}``), overrides of them and entries in full are resolved by
+    :func:`cimpipe.technologies.resolve_technologies` first."""
+    try:
+        resolved = resolve_technologies(cfg_technologies)
+    except EntryError as err:
+        raise TechnologyError(str(err)) from None
+    return {name: Technology.from_config(name, entry) for name, entry in resolved.items()}
+
+
+@lru_cache(maxsize=1)
+def _builtin() -> dict[str, Technology]:
+    return {name: Technology.from_config(name, entry) for name, entry in packaged_technologies().items()}
 
 
 def builtin_technologies() -> dict[str, Technology]:
-    """The small set shipped with the package (``data/technologies.yaml``)."""
-    text = resources.files("cimpipe.hw").joinpath("data/technologies.yaml").read_text()
-    return load_technologies(yaml.safe_load(text))
+    """The packaged technologies (``data/technologies.yaml``: every packaged device at every node it is
+    defined at, named ``<device>_<node>nm``), the set used when no config.yaml is given."""
+    return dict(_builtin())
