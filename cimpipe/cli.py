@@ -657,20 +657,23 @@ def _run_neurosim_check(args: argparse.Namespace) -> int:
                                      HardwareConfig(**{**design["hardware"], "adc_bits": settings.adc_bits}), tech,
                                      mapping=settings.mapping, bus=settings.bus,
                                      input_density=run.stats.layer_input_bit_density or run.stats.input_bit_density,
-                                     weight_level_mean=run.stats.layer_weight_level_mean or run.stats.weight_level_mean)
+                                     weight_level_mean=run.stats.layer_weight_level_mean or run.stats.weight_level_mean,
+                                     zero_read_fraction=run.stats.layer_zero_read_fraction or None)
         rows = fidelity.side_by_side(model, fidelity.neurosim_row(run))
         results.append({"row": i, "input_bit_density": run.stats.input_bit_density,
                         **{k: {"model": mv, "neurosim": ref} for k, mv, ref, _ in rows}})
         if statistics is not None:  # the model as the search prices the design: the table's per-layer statistics
             slots = np.asarray(spec.active_slots(subnet))
             n = len(slots)
-            dens, lev = statistics.for_designs(np.full((1, spec.n_slots), max(wb)), np.full((1, spec.n_slots), max(ib)),
-                                               np.array([hw.cell_bits]), np.array([SIGN_ENCODINGS.index(hw.sign_encoding)]))
+            dens, lev, zero = statistics.for_designs(
+                np.full((1, spec.n_slots), max(wb)), np.full((1, spec.n_slots), max(ib)), np.array([hw.cell_bits]),
+                np.array([SIGN_ENCODINGS.index(hw.sign_encoding)]), np.array([hw.subarray]))
             searched = fidelity.metrics_row(layers, [max(wb)] * n, [max(ib)] * n,
                                             HardwareConfig(**{**design["hardware"], "adc_bits": settings.adc_bits}),
                                             tech, mapping=settings.mapping, bus=settings.bus,
                                             input_density=dens[0, slots].tolist(),
-                                            weight_level_mean=lev[0, slots].tolist())
+                                            weight_level_mean=lev[0, slots].tolist(),
+                                            zero_read_fraction=zero[0, slots].tolist())
             results[-1]["search_statistics"] = {"dynamic_energy_pj": searched.get("dynamic_energy_pj"),
                                                 "input_bit_density": dens[0, slots].tolist()}
         if not args.json:

@@ -35,6 +35,8 @@ draws               Int64    -        conductance-variation draws averaged (1 wi
 accuracy_std        Float64  0..1     standard deviation of the draws' accuracies (0 for one draw)
 input_density_{i}   Float64  0..1     fraction of the input bits of weight-layer slot ``i`` that are 1 (first
                                      256 validation images; null where the row does not use the slot)
+zero_read_{i}_{r}   Float64  0..1     fraction of the reads of slot ``i`` (one input bit into a block of ``r``
+                                     unrolled rows, r = 64, 128, 256) no row of which gets a 1 (32 images)
 ==================  =======  =======  =============================================================
 
 Architecture columns hold gene *values* (not indices), canonicalized with :meth:`Family.canonical`:

@@ -18,12 +18,16 @@ STATISTICS_IMAGES = 256
 
 
 def density_columns(n_slots: int) -> tuple[str, ...]:
-    """The table's per-layer input bit density columns, ``input_density_{slot}``."""
-    return tuple(f"input_density_{i}" for i in range(n_slots))
+    """The table's per-layer data statistics columns: ``input_density_{slot}``, then ``zero_read_{slot}_{rows}``
+    for every block height of :data:`cimpipe.nn.statistics.ZERO_READ_ROWS`."""
+    from cimpipe.nn.statistics import ZERO_READ_ROWS
+
+    return (tuple(f"input_density_{i}" for i in range(n_slots))
+            + tuple(f"zero_read_{i}_{rows}" for i in range(n_slots) for rows in ZERO_READ_ROWS))
 
 
 def result_columns(n_slots: int) -> tuple[str, ...]:
-    """Every column a measurement adds to the configurations: :data:`RESULT_COLUMNS` and the densities."""
+    """Every column a measurement adds to the configurations: :data:`RESULT_COLUMNS` and the statistics."""
     return RESULT_COLUMNS + density_columns(n_slots)
 
 
@@ -85,9 +89,11 @@ def measure_rows(model: Any, spec: Family, data: Any, configs_df: pl.DataFrame, 
         loss.append(float(np.mean(row_loss)))
         draws.append(len(row_acc))
         spread.append(float(np.std(row_acc, ddof=1)) if len(row_acc) > 1 else 0.0)
-        density.append(input_densities(model, subnet, stats_batch, spec.n_slots))
+        dens, zero = input_densities(model, subnet, stats_batch, spec.n_slots)
+        density.append(np.concatenate([dens, zero.reshape(-1)]))
     model.load_state_dict(pristine)
-    density_table = np.stack(density) if density else np.zeros((0, spec.n_slots))
+    names = density_columns(spec.n_slots)
+    density_table = np.stack(density) if density else np.zeros((0, len(names)))
     return configs_df.with_columns(
         pl.Series("accuracy", acc, dtype=pl.Float64),
         pl.Series("loss", loss, dtype=pl.Float64),
@@ -95,7 +101,7 @@ def measure_rows(model: Any, spec: Family, data: Any, configs_df: pl.DataFrame, 
         pl.Series("draws", draws, dtype=pl.Int64),
         pl.Series("accuracy_std", spread, dtype=pl.Float64),
         *(pl.Series(name, density_table[:, i], dtype=pl.Float64, nan_to_null=True)
-          for i, name in enumerate(density_columns(spec.n_slots))),
+          for i, name in enumerate(names)),
     )
 
 

@@ -174,11 +174,20 @@ def flash_column_pj(tech: Technology, bits: Tensor, g_read_s: Tensor, ref_w: Ten
     return torch.clamp((p_col + ref_w) * t_s, min=0.0) * 1e12
 
 
+SAR_IDLE_W = 1e-6
+"""What NeuroSim charges a SAR conversion of a column no row drives (SarADC.cpp GetColumnPower: an infinite
+column resistance reads 1 uW, in place of the converter's fixed power and the column's)."""
+
+
 def conversion_pj(tech: Technology, is_sar: Tensor, bits: Tensor, fixed_pj: Tensor, ref_w: Tensor, t_s: Tensor,
-                  g_read_s: Tensor) -> Tensor:
-    """Energy of one conversion of a column of read conductance ``g_read_s``."""
-    return fixed_pj + torch.where(is_sar, sar_column_pj(tech, bits, g_read_s),
-                                  flash_column_pj(tech, bits, g_read_s, ref_w, t_s))
+                  g_read_s: Tensor, zero_reads: Tensor | float = 0.0) -> Tensor:
+    """Energy of one conversion of a column of mean read conductance ``g_read_s``; ``zero_reads`` the fraction
+    of reads whose rows get no 1 bit (real activations leave whole bit planes empty), which a SAR converter
+    reads at :data:`SAR_IDLE_W` (the column term, linear in the conductance, keeps its mean)."""
+    idle = SAR_IDLE_W * (bits + 1.0) * 1e-9 * 1e12
+    sar_fixed = (1.0 - zero_reads) * fixed_pj + zero_reads * idle
+    return torch.where(is_sar, sar_fixed + sar_column_pj(tech, bits, g_read_s),
+                       fixed_pj + flash_column_pj(tech, bits, g_read_s, ref_w, t_s))
 
 
 def wordline_energy_pj(tech: Technology, sub: Tensor, mux: Tensor, density: Tensor) -> Tensor:

@@ -105,6 +105,7 @@ class HardwareBatch:
     input_density: Tensor | None = None  # [D] or [D, L] fraction of input bits that are 1; None: the default
     weight_level_mean: Tensor | None = None  # [D] or [D, L] mean stored level in [0, 1] (G_off..G_on); None: default
     differential: Tensor | None = None  # [D] bool, signed weights in two arrays (SIGN_ENCODINGS); None: offset
+    zero_read_fraction: Tensor | None = None  # [D] or [D, L] reads whose rows get no 1 bit; None: none
 
     @classmethod
     def from_configs(cls, configs: Sequence[HardwareConfig]) -> "HardwareBatch":

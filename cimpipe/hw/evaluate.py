@@ -201,6 +201,7 @@ def evaluate_design(
     bus: str = "xy",
     input_density: float | Sequence[float] | None = None,
     weight_level_mean: float | Sequence[float] | None = None,
+    zero_read_fraction: float | Sequence[float] | None = None,
 ) -> ChipMetrics:
     """Evaluate one network on one hardware configuration (a batch of one); a tuple ``hw.adc_bits`` gives
     each layer of ``shapes`` its own ADC resolution; ``mapping`` "novel" (NeuroSim's default: 3x3 layers split
@@ -208,7 +209,8 @@ def evaluate_design(
     "xy" (V1.4 default X-Y bus) or "htree"; ``input_density`` the fraction of input bits that are 1 (None:
     the model's default, see :data:`cimpipe.hw.energy.DEFAULT_INPUT_DENSITY`); ``weight_level_mean`` the mean
     stored level of the cells in [0, 1] (None: :data:`cimpipe.hw.energy.DEFAULT_WEIGHT_LEVEL_MEAN`); either
-    one value for the network or one per layer of ``shapes``."""
+    one value for the network or one per layer of ``shapes``; so is ``zero_read_fraction``, the reads whose
+    rows get no 1 bit (None: none)."""
     if mapping not in ("novel", "conventional"):
         raise DesignError(f"mapping {mapping!r} must be 'novel' or 'conventional'")
     if bus not in ("xy", "htree"):
@@ -220,7 +222,8 @@ def evaluate_design(
     batch = replace(HardwareBatch.from_configs([hw]), novel_mapping=torch.tensor([mapping == "novel"]),
                     global_htree=torch.tensor([bus == "htree"]),
                     input_density=_statistic(input_density, len(shapes), "input_density"),
-                    weight_level_mean=_statistic(weight_level_mean, len(shapes), "weight_level_mean"))
+                    weight_level_mean=_statistic(weight_level_mean, len(shapes), "weight_level_mean"),
+                    zero_read_fraction=_statistic(zero_read_fraction, len(shapes), "zero_read_fraction"))
     return ev.evaluate(layers, batch, per_layer=per_layer)
 
 

@@ -15,7 +15,7 @@ import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import polars as pl
 
@@ -85,12 +85,13 @@ def model_row(run: OracleRun) -> dict[str, float] | None:
 def metrics_row(layers: Sequence[LayerShape], weight_bits: int | Sequence[int], input_bits: int | Sequence[int],
                 hw: HardwareConfig, tech: Technology, expresses: bool = True,
                 mapping: str = "novel", bus: str = "xy", input_density: float | None = None,
-                weight_level_mean: float | None = None) -> dict[str, float]:
+                weight_level_mean: float | None = None, zero_read_fraction: Any = None) -> dict[str, float]:
     """The model's chip figures and breakdowns for one design, in NeuroSim's report names."""
     from cimpipe.hw.evaluate import evaluate_design
 
     m = evaluate_design(list(layers), weight_bits, input_bits, hw, tech, mapping=mapping, bus=bus,
-                        input_density=input_density, weight_level_mean=weight_level_mean)
+                        input_density=input_density, weight_level_mean=weight_level_mean,
+                        zero_read_fraction=zero_read_fraction)
     if not bool(m.feasible[0]):
         return {"feasible": False, "expresses": expresses, "reason": m.reason_text(0)}
     row = {k: float(getattr(m, k)[0]) for k in METRICS + EXACT}

@@ -313,6 +313,7 @@ class TraceStats:
     weight_level_mean: float
     layer_input_bit_density: tuple[float, ...] = ()
     layer_weight_level_mean: tuple[float, ...] = ()
+    layer_zero_read_fraction: tuple[float, ...] = ()
 
 
 def weight_levels(weights: np.ndarray, bits: int) -> np.ndarray:
@@ -358,10 +359,21 @@ def cell_levels(levels: np.ndarray, weight_bits: int, cell_bits: int) -> np.ndar
     return ((levels[..., None] >> shifts) & top) / top
 
 
-def trace_stats(traces: Sequence[LayerTrace], weight_bits: int, cell_bits: int) -> TraceStats:
+def zero_read_fraction(input_bits: np.ndarray, subarray_rows: int) -> float:
+    """Fraction of the reads (one input bit-vector into one block of ``subarray_rows`` consecutive rows) in which
+    no row gets a 1: the columns then carry no current."""
+    rows = input_bits.shape[0]
+    empty = [float((input_bits[lo: lo + subarray_rows].sum(axis=0) == 0).mean())
+             for lo in range(0, rows, subarray_rows)]
+    return float(np.mean(empty)) if empty else 0.0
+
+
+def trace_stats(traces: Sequence[LayerTrace], weight_bits: int, cell_bits: int,
+                subarray_rows: int | None = None) -> TraceStats:
     """The mean input bit and the mean stored cell level (each cell's level over its top level; the column
     currents NeuroSim sums follow the cells, not the weights: weights near zero stored with an offset leave
-    most low cells at level 0), over the network and per layer."""
+    most low cells at level 0), over the network and per layer; with ``subarray_rows``, each layer's
+    :func:`zero_read_fraction`."""
     n_in = sum(t.input_bits.size for t in traces)
     density = sum(float(t.input_bits.sum()) for t in traces) / max(n_in, 1)
     layer_level = [cell_levels(weight_levels(t.weights, weight_bits), weight_bits, cell_bits) for t in traces]
@@ -369,7 +381,9 @@ def trace_stats(traces: Sequence[LayerTrace], weight_bits: int, cell_bits: int) 
     level = sum(float(c.sum()) for c in layer_level) / max(n_cells, 1)
     return TraceStats(input_bit_density=density, weight_level_mean=level,
                       layer_input_bit_density=tuple(float(t.input_bits.mean()) for t in traces),
-                      layer_weight_level_mean=tuple(float(c.mean()) for c in layer_level))
+                      layer_weight_level_mean=tuple(float(c.mean()) for c in layer_level),
+                      layer_zero_read_fraction=() if subarray_rows is None else
+                      tuple(zero_read_fraction(t.input_bits, subarray_rows) for t in traces))
 
 
 def _write_bits(path: Path, bits: np.ndarray) -> None:
@@ -617,7 +631,8 @@ def simulate(checkout: str | os.PathLike, layers: Sequence[LayerShape], settings
     binary = build(checkout, settings, cache)
     if traces is None:
         traces = synthetic_traces(layers, settings, input_density, weight_std, seed)
-    stats = trace_stats(traces, int(settings.weight_bits), int(settings.effective_cell_bits))
+    stats = trace_stats(traces, int(settings.weight_bits), int(settings.effective_cell_bits),
+                        int(settings.subarray_rows))
     with tempfile.TemporaryDirectory(prefix="cimpipe-neurosim-") as tmp:
         folder = Path(tmp)
         write_inputs(folder, layers, traces)

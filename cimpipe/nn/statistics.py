@@ -47,10 +47,37 @@ def cell_level_mean(w_codes: Tensor, w_bits: int, cell_bits: int, sign_encoding:
     return float(levels.double().mean()) / top
 
 
+ZERO_READ_ROWS = (64, 128, 256)
+"""Row blocks (subarray heights) the zero-read fractions are measured for."""
+
+
+def zero_read_fractions(codes: Tensor, bits: int, signed: bool, k: int | None, stride: int,
+                        blocks: Sequence[int] = ZERO_READ_ROWS) -> list[float]:
+    """For each block height in ``blocks``: the fraction of reads (one input bit of one input vector into one
+    block of consecutive rows of the unrolled input, ``C * k * k`` rows for a convolution, ``k`` None for a
+    fully connected layer) in which no row gets a 1. NeuroSim's SAR converter reads such a column at an idle
+    power (:data:`cimpipe.hw.adc_energy.SAR_IDLE_W`), so the ADC energy follows it."""
+    q = codes.detach().round().to(torch.int64)
+    if signed:
+        q = torch.remainder(q, 2**bits)
+    if k is not None:
+        q = torch.nn.functional.unfold(q.double(), kernel_size=k, padding=k // 2, stride=stride).to(torch.int64)
+        q = q.transpose(1, 2).reshape(-1, q.shape[1])  # [vectors, rows]
+    q = q.to(torch.uint8)
+    rows = q.shape[1]
+    out = []
+    for block in blocks:
+        qb = torch.nn.functional.pad(q, (0, (-rows) % block)).view(q.shape[0], -1, block)
+        empty = sum(float((~((qb >> t) & 1).bool().any(dim=-1)).double().mean()) for t in range(bits))
+        out.append(empty / bits)
+    return out
+
+
 @contextmanager
 def recording(model: nn.Module) -> Iterator[dict[int, dict]]:
     """Inside the block, every elastic layer's forward records ``{slot: {"codes", "bits", "signed", "weights",
-    "w_bits"}}`` of its last call (activation codes, weight codes)."""
+    "w_bits", "k", "stride"}}`` of its last call (activation codes, weight codes; ``k`` None for a fully
+    connected layer)."""
     seen: dict[int, dict] = {}
 
     def hook(module: nn.Module, args: tuple) -> None:
@@ -59,14 +86,16 @@ def recording(model: nn.Module) -> Iterator[dict[int, dict]]:
             _, c_out, k, w_bits, a_bits, _, slot = args
             c_out = x.shape[1] if module.depthwise else c_out
             w = module.active_weight(x.shape[1], c_out, k)
+            stride = module.stride
         else:
             _, f_out, w_bits, a_bits, _, slot = args
             w = module.weight[:f_out, : x.shape[1]]
+            k, stride = None, 1
         with torch.no_grad():
             codes, _ = module.act_quant.codes(x, a_bits)
             w_codes, _ = module.weight_quant.codes(w, w_bits)
         seen[int(slot)] = {"codes": codes, "bits": int(a_bits), "signed": module.act_quant.signed,
-                           "weights": w_codes, "w_bits": int(w_bits)}
+                           "weights": w_codes, "w_bits": int(w_bits), "k": k, "stride": stride}
 
     handles = [m.register_forward_pre_hook(hook) for m in model.modules()
                if isinstance(m, (ElasticConv2d, ElasticLinear))]
@@ -77,11 +106,17 @@ def recording(model: nn.Module) -> Iterator[dict[int, dict]]:
             h.remove()
 
 
+ZERO_READ_IMAGES = 32
+"""Images the zero-read fractions are counted on (every input vector of every layer, unrolled)."""
+
+
 @torch.no_grad()
-def input_densities(model: nn.Module, subnet, images: Tensor, n_slots: int) -> np.ndarray:
-    """float64 [n_slots]: each weight layer's input bit density on ``images`` (normalized, one batch) for the
-    sub-network; NaN for the slots it does not use."""
+def input_densities(model: nn.Module, subnet, images: Tensor, n_slots: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each weight layer's input bit density, float64 [n_slots], on ``images`` (normalized, one batch) for the
+    sub-network, and its :func:`zero_read_fractions` for the :data:`ZERO_READ_ROWS` blocks, [n_slots, 3], on
+    the first :data:`ZERO_READ_IMAGES`; NaN for the slots it does not use."""
     out = np.full(n_slots, math.nan)
+    zero = np.full((n_slots, len(ZERO_READ_ROWS)), math.nan)
     was_training = model.training
     model.eval()
     try:
@@ -91,7 +126,8 @@ def input_densities(model: nn.Module, subnet, images: Tensor, n_slots: int) -> n
         model.train(was_training)
     for slot, r in seen.items():
         out[slot] = bit_density(r["codes"], r["bits"], r["signed"])
-    return out
+        zero[slot] = zero_read_fractions(r["codes"][:ZERO_READ_IMAGES], r["bits"], r["signed"], r["k"], r["stride"])
+    return out, zero
 
 
 @torch.no_grad()

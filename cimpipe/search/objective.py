@@ -78,12 +78,13 @@ class ObjectiveBatch:
 def _hw_batches(layers: dict[str, np.ndarray], hw: dict[str, np.ndarray], space: SearchSpace,
                 statistics: DataStatistics | None = None) -> tuple[LayerBatch, HardwareBatch]:
     """The evaluator's tensors from the space's [D, L] layer arrays and [D] hardware arrays; with ``statistics``,
-    every layer's input bit density and stored cell level (the model's defaults otherwise)."""
-    density = level = None
+    every layer's input bit density, stored cell level and zero-read fraction (the model's defaults otherwise)."""
+    density = level = zero = None
     if statistics is not None:
         encoding = space.encoding_codes(hw["sign_encoding"])
-        dens, lev = statistics.for_designs(layers["weight_bits"], layers["input_bits"], hw["cell_bits"], encoding)
-        density, level = torch.as_tensor(dens), torch.as_tensor(lev)
+        stats = statistics.for_designs(layers["weight_bits"], layers["input_bits"], hw["cell_bits"], encoding,
+                                       hw["subarray"])
+        density, level, zero = (torch.as_tensor(s) for s in stats)
     lt = {k: torch.as_tensor(np.asarray(v, dtype=np.float64)) for k, v in layers.items()}
     lt["active"] = lt["active"].bool()
     lt["pool"] = lt["pool"] > 0.5
@@ -93,7 +94,7 @@ def _hw_batches(layers: dict[str, np.ndarray], hw: dict[str, np.ndarray], space:
     hb = HardwareBatch(subarray=f64("subarray"), rows_parallel=f64("rows_parallel"), col_mux=f64("col_mux"),
                        adc_bits=f64("adc_bits"), adc_is_sar=torch.as_tensor(sar), cell_bits=f64("cell_bits"),
                        pipeline=f64("pipeline") > 0.5, differential=torch.as_tensor(differential),
-                       input_density=density, weight_level_mean=level)
+                       input_density=density, weight_level_mean=level, zero_read_fraction=zero)
     return LayerBatch(**lt), hb
 
 
