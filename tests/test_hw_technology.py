@@ -111,12 +111,12 @@ def test_packaged_sram_is_neurosims_6t_cell_at_each_node():
 def test_sram_22nm_is_one_device_everywhere(tmp_path, monkeypatch):
     """The CLI without a config, the tests' default (the packaged set), config.yaml and the tests' tiny config
     mean the same device by sram_22nm."""
-    from cimpipe.cli import _technologies
+    from cimpipe.cli.common import technologies
     from cimpipe.config import load_config
 
     root = Path(__file__).resolve().parent.parent
     monkeypatch.chdir(tmp_path)  # no config.yaml here: the CLI takes the packaged set
-    cli = _technologies(None)["sram_22nm"]
+    cli = technologies(None)["sram_22nm"]
     default = builtin_technologies()["sram_22nm"]
     shipped = load_technologies(load_config(root / "config.yaml")["technologies"])["sram_22nm"]
     tiny = load_technologies(load_config(root / "tests" / "data" / "tiny_config.yaml")["technologies"])["sram_22nm"]
