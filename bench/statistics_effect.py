@@ -64,6 +64,15 @@ def main() -> None:
                 print(f"  {t:12s} {e:12s} {len(rows):4d} designs: median {np.median(c):+6.1f} %, "
                       f"range {c.min():+6.1f} .. {c.max():+6.1f} %")
     print(f"  all: median {100 * np.median(change):+.1f} %")
+    acc = front["accuracy"].to_numpy()
+    print("  the front's sign encodings (designs, accuracy range, energy range in uJ):")
+    for t in sorted(set(tech)):
+        for e in sorted(set(enc)):
+            rows = [i for i in range(len(designs)) if tech[i] == t and enc[i] == e]
+            if rows:
+                lo, hi = 100 * acc[rows].min(), 100 * acc[rows].max()
+                print(f"    {t:12s} {e:12s} {len(rows):4d}: accuracy {lo:5.1f}-{hi:5.1f} %, "
+                      f"energy {e_stats[rows].min():.4g}-{e_stats[rows].max():.4g}")
     losses = np.stack([-a.accuracy, b.metrics["energy_uj"], b.metrics["latency_ms"], b.metrics["area_mm2"]], axis=1)
     kept = np.arange(len(designs))[non_dominated(losses)]
     print(f"  on the defaults' numbers, {len(kept)} of {len(designs)} of these designs stay mutually non-dominated")
