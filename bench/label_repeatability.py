@@ -106,7 +106,6 @@ def main() -> None:
         print(f"per-image results written to {out}")
     per_image = correct.mean(1)  # [rows, images]: each image's share of correct draws
     n_rows, n_images = per_image.shape
-    labels = per_image.mean(1)
     # the table's rows average their first `draws` of the same seeds: they must come out as stored
     table_draws = table["draws"].to_numpy()
     comparable = table_draws <= args.draws

@@ -143,7 +143,7 @@ def test_imagefolder_without_test_holds_one_out_of_train(tmp_path: Path) -> None
 @pytest.mark.parametrize("archive_name", ["tree.tar.gz", "tree.zip"])
 def test_imagefolder_archive_is_extracted_into_missing_root(tmp_path: Path, archive_name: str) -> None:
     write_imagefolder(tmp_path / "src", {"train": 6, "val": 2}, classes=2, size=12, suffix=".jpg")
-    archive = pack(tmp_path / "src", tmp_path / archive_name)
+    pack(tmp_path / "src", tmp_path / archive_name)
     entry = {"kind": "imagefolder", "root": "raw/tree", "archive": archive_name, "image_size": 8}
     ds = load_prepared(prepare_dataset("f", entry, tmp_path / "prep", base_dir=tmp_path))
     assert (tmp_path / "raw" / "tree" / "train" / "class_1").is_dir()

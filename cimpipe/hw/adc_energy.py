@@ -195,7 +195,6 @@ def wordline_energy_pj(tech: Technology, sub: Tensor, mux: Tensor, density: Tens
     capacitance (wire and access gates, see :func:`row_cap_per_cell_f`) charged for every active row, once per
     muxed column group; at 2 nm and 1 nm the row repeaters too."""
     n = tech.node
-    f = n.feature_um
     c_row = sub * row_cap_per_cell_f(tech)
     e = c_row * n.vdd_v ** 2 * sub * density
     reps = REPEATERS.get(n.node_nm, 0.0)

@@ -107,17 +107,9 @@ def subarray_figures(tech: Technology, sub: torch.Tensor, rp: torch.Tensor, mux:
     other_area = wl_switch + sl_switch + level_shift + mux_area + mux_decoder + sram_extra
 
     # delays
-    fo4_ns = n.fo4_ps * 1e-3
-    r_row = n.wire_res_ohm_per_um * C.row_length_um(tech, sub)
     c_row_pf = C.row_cap_ff(tech, sub) * 1e-3
-    r_drv = n.vdd_v / (n.ion_ua_per_um * 1e-6 * C.CAL.wl_switch_sizing * 2 * n.feature_um)
-    t_wl = 3 * fo4_ns + 0.69 * r_drv * c_row_pf * 1e-3 + 0.38 * r_row * c_row_pf * 1e-3
-    c_col_pf = C.column_cap_ff(tech, sub) * 1e-3
     g_col = C.column_conductance_s(tech, rp)
-    t_col = 0.2 * c_col_pf * 1e-3 / torch.clamp(g_col, min=1e-9) * 1e-3  # 0.2 * C_col * R_col (ns)
-    t_mux = 2 * fo4_ns + C.log2_ceil(mux) * fo4_ns + t_col
     t_adc = torch.where(is_sar, C.sar_adc_delay_ns(bits), C.flash_adc_delay_ns(tech, bits))
-    t_enc = torch.where(is_sar, torch.zeros_like(bits), bits * fo4_ns)
     sense_cycle = CK.sensing_cycle_ns(tech, sub, rp, mux, bits, is_sar)
     clock = CK.clock_period_ns(sense_cycle)
 

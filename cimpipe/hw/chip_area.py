@@ -8,7 +8,6 @@ the subarrays' bounding boxes) and the global blocks, the breakdown sums the com
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -16,6 +15,7 @@ import torch
 
 from cimpipe.hw import floorplan as FP
 from cimpipe.hw import gates as G
+from cimpipe.hw import wires as W
 from cimpipe.hw.technology import Technology
 
 Tensor = torch.Tensor
@@ -73,21 +73,7 @@ def repeater_size_um(nm: int, wire_res_ohm_per_um: float) -> tuple[float, float]
         r = (G.cacti_on_resistance_ohm(nd, wn) + G.cacti_on_resistance_ohm(nd, wp, True)) / 2
         return c_in, G.inv_output_cap_f(nd, wn, wp), r
 
-    c_in, c_out, r = inv(1.0)
-    size = math.floor(math.sqrt(r * cw / c_in / rw))
-    dist = math.sqrt(2 * r * (c_out + c_in) / (rw * cw))
-
-    def delay(size: float, dist: float) -> float:
-        ci, co, rr = inv(size)
-        return 0.7 * (rr * (ci + co + cw * dist) + 0.54 * rw * dist * cw * dist + rw * dist * ci) / dist
-
-    target = delay(size, dist) * (1 + BUS_DELAY_TOLERANCE)
-    d = 0.0
-    while d < target and size > 1e-6:
-        size /= 2
-        dist *= 0.9
-        d = delay(size, dist)
-    size = max(1.0, size)
+    size = max(1.0, W.size_repeater(inv, rw, cw, BUS_DELAY_TOLERANCE)[0])
     return G.gate_size_um(nd, "INV", 1, G.MIN_NMOS_F * f * size, nd.pn_ratio * G.MIN_NMOS_F * f * size)
 
 

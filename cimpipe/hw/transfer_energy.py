@@ -21,7 +21,6 @@ same without gamma (DFF.cpp with validated = false).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -29,6 +28,7 @@ import torch
 
 from cimpipe.hw import digital_energy as DE
 from cimpipe.hw import gates as G
+from cimpipe.hw import wires as W
 from cimpipe.hw.technology import Technology
 
 Tensor = torch.Tensor
@@ -54,20 +54,7 @@ def repeater(tech: Technology, tolerance: float = BUS_DELAY_TOLERANCE) -> tuple[
         r = (G.on_resistance_ohm(nd, wn) + G.on_resistance_ohm(nd, wp, True)) / 2
         return c_in, c_out, r
 
-    c_in, c_out, r = inv(1.0)
-    size = math.floor(math.sqrt(r * cw / c_in / rw))
-    dist = math.sqrt(2 * r * (c_out + c_in) / (rw * cw))
-
-    def delay(size: float, dist: float) -> float:
-        ci, co, rr = inv(size)
-        return 0.7 * (rr * (ci + co + cw * dist) + 0.54 * rw * dist * cw * dist + rw * dist * ci) / dist
-
-    target = delay(size, dist) * (1 + tolerance)
-    d = 0.0
-    while tolerance and d < target and size > 1e-3:
-        size /= 2
-        dist *= 0.9
-        d = delay(size, dist)
+    size, dist = W.size_repeater(inv, rw, cw, tolerance, min_size=1e-3)
     ci, co, _ = inv(max(1.0, size))
     return (ci + co + cw * dist) * tech.node.vdd_v ** 2 / dist * 0.5 * 1e12, dist, max(1.0, size)
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from typing import Callable
 
 import torch
 
@@ -47,6 +48,31 @@ def wire_res_ohm_per_m(width_nm: float) -> float:
     raise ValueError(f"wire width {width_nm} nm is below NeuroSim's table")
 
 
+def size_repeater(inv: Callable[[float], tuple[float, float, float]], r_w: float, c_w: float, tolerance: float,
+                  integer: bool = False, min_size: float = 1e-6) -> tuple[float, float]:
+    """(size in minimum inverters, spacing) of a bus's repeaters as NeuroSim sizes them (HTree.cpp / XYBus.cpp
+    Initialize): the delay-optimal inverter ``floor(sqrt(R0 c / (C0 r)))`` at spacing ``sqrt(2 R0 (C0 + Cd0) /
+    (r c))``, then halved (the spacing times 0.9) while the delay per length stays within ``1 + tolerance`` of
+    the optimum; a zero tolerance keeps the optimum. ``inv(size)`` gives an inverter's (C_in, C_out, R_on) in
+    the caller's units, ``r_w`` and ``c_w`` the wire's per length. ``integer``: the size is an int, as in
+    NeuroSim's delay code, so halving truncates; otherwise halving stops below ``min_size``. The caller models
+    the inverter: NeuroSim sizes its buses' area, energy and delay with different transistor models."""
+    def per_length(size: float, dist: float) -> float:
+        ci, co, r = inv(size)
+        return 0.7 * (r * (ci + co + c_w * dist) + 0.54 * r_w * dist * c_w * dist + r_w * dist * ci) / dist
+
+    c0_in, c0_out, r0 = inv(1.0)
+    size: float = math.floor(math.sqrt(r0 * c_w / c0_in / r_w))
+    dist = math.sqrt(2 * r0 * (c0_out + c0_in) / (r_w * c_w))
+    target = per_length(max(size, 1) if integer else size, dist) * (1 + tolerance)
+    d = 0.0
+    while tolerance and d < target and (integer or size > min_size):
+        size = size // 2 if integer else size / 2
+        dist *= 0.9
+        d = per_length(size, dist) if size > 0 else math.inf
+    return size, dist
+
+
 @lru_cache(maxsize=None)
 def repeater(nm: int) -> tuple[float, float, float, float]:
     """(R_on, C_in, C_out, spacing m) of the repeaters NeuroSim sizes for a node's minimum-width bus wire."""
@@ -57,23 +83,10 @@ def repeater(nm: int) -> tuple[float, float, float, float]:
     def inv(size: float) -> tuple[float, float, float]:
         wn, wp = TR.MIN_NMOS_F * f * size, pn * TR.MIN_NMOS_F * f * size
         c_in, c_out = TR.inv_caps_f(nm, wn, wp)
-        r = 0.5 * (float(TR.on_res_ohm(nm, wn)) + float(TR.on_res_ohm(nm, wp, pmos=True)))
-        return r, float(c_in), float(c_out)
+        return float(c_in), float(c_out), 0.5 * (float(TR.on_res_ohm(nm, wn)) + float(TR.on_res_ohm(nm, wp, pmos=True)))
 
-    def per_m(size: float, dist: float) -> float:
-        r, ci, co = inv(size)
-        return 0.7 * (r * (ci + co + c_w * dist) + 0.54 * r_w * dist * c_w * dist + r_w * dist * ci) / dist
-
-    r0, c0_in, c0_out = inv(1.0)
-    size = int(math.floor(math.sqrt(r0 * c_w / c0_in / r_w)))  # an int in NeuroSim: halving truncates
-    dist = math.sqrt(2 * r0 * (c0_out + c0_in) / (r_w * c_w))
-    best = per_m(max(size, 1), dist)
-    delay = 0.0
-    while delay < best * (1 + BUS_DELAY_TOLERANCE):
-        size //= 2
-        dist *= 0.9
-        delay = per_m(size, dist) if size > 0 else math.inf
-    r, ci, co = inv(float(max(1, size)))
+    size, dist = size_repeater(inv, r_w, c_w, BUS_DELAY_TOLERANCE, integer=True)  # an int in NeuroSim's delay code
+    ci, co, r = inv(float(max(1, size)))
     return r, ci, co, dist
 
 
