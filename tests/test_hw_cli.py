@@ -30,6 +30,19 @@ def test_evaluate_layers_in_json(capsys, tmp_path, monkeypatch):
     assert [layer["tiles"] for layer in result["layers"]] == [1, 1, 2, 2, 4, 4, 32, 1]
 
 
+def test_differential_arrays_cost_more_tiles_than_offset_weights(capsys, tmp_path, monkeypatch):
+    """`--sign-encoding differential` prices a positive and a negative array: 8-bit weights on 2-bit cells take
+    2 * ceil(7 / 2) = 8 columns each instead of 4, and the design says which encoding it ran with."""
+    monkeypatch.chdir(tmp_path)
+    runs = {}
+    for encoding in ("offset", "differential"):
+        assert main(["evaluate", NET, "--technology", "rram_22nm", "--json", "--sign-encoding", encoding]) == 0
+        runs[encoding] = json.loads(capsys.readouterr().out)
+    assert runs["offset"]["tiles"] == 47 and runs["differential"]["tiles"] > 47
+    assert runs["differential"]["area_mm2"] > runs["offset"]["area_mm2"]
+    assert runs["differential"]["design"]["sign_encoding"] == "differential"
+
+
 def test_overrides_and_table_output(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["evaluate", NET, "--technology", "sram_22nm", "--parallel-rows", "32", "--pipeline",
