@@ -20,8 +20,9 @@ The score
     interrupted measurement resumes and the table is printed from the cache (``--table``).
 
 The methods, each run as its library intends
-    ``nsga2`` (cimpipe's default) and ``nsga_de`` (the former default: NSGA-II with Nevergrad's DE for a
-    quarter of the offspring), through ``cimpipe.search.search`` with default settings.
+    ``nsga2`` (cimpipe's default), ``nsga2_crowding`` (the same with NSGA-II's crowding distance in place of
+    the hypervolume cut) and ``nsga_de`` (the former default: NSGA-II with Nevergrad's DE for a quarter of
+    the offspring), through ``cimpipe.search.search`` with default settings otherwise.
     ``random``: uniform random designs (every gene uniform over its choices), 1000 per batch.
     ``pymoo_nsga2`` and ``pymoo_smsemoa``: pymoo's NSGA-II and SMS-EMOA (hypervolume-contribution survival),
     population 100 (pymoo's default), integer random sampling, SBX and polynomial mutation (eta 3, rounded
