@@ -71,6 +71,10 @@ class StepLines:
         self.clock = clock
         self.start: tuple[float, int] | None = None
 
+    def due(self, done: int) -> bool:
+        """Whether a call with ``done`` would write a line (so a costly message is built only then)."""
+        return done / self.total + 1e-12 >= self.next_mark or done >= self.total
+
     def __call__(self, done: int, message: str) -> None:
         now = self.clock()
         if self.start is None:

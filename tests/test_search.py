@@ -11,10 +11,13 @@ import polars as pl
 import pytest
 import torch
 
-from cimpipe.pareto import hypervolume, non_dominated
+from cimpipe.pareto import Normalizer, hypervolume, non_dominated
 from cimpipe.search import (Constraints, MeasuredDesigns, MeasureRecorder, Objective, SearchConfigError, SearchFiles,
                             SearchInputs, SearchSettings, decode_unit, encode_unit, measured_front, merge_islands,
-                            parse_objectives, reference_design, refine, run_island, run_search, search)
+                            crowding_distance, parse_objectives, reference_design, refine, run_island, run_search,
+                            search)
+from cimpipe.search.loop import batch_size
+from cimpipe.search.strategies import HV_REFERENCE_MARGIN, hypervolume_truncation
 from cimpipe.space import Design, DeviceSummary, HardwareConfig, HardwareSpace, SearchSpace, SubnetConfig, VGGSpec
 
 
@@ -135,6 +138,100 @@ def test_fixed_seed_gives_the_same_front():
     b = search(space, small_objective(space), SETTINGS)
     np.testing.assert_array_equal(a.genes, b.genes)
     np.testing.assert_array_equal(a.front_rows, b.front_rows)
+
+
+def test_the_default_is_numpy_nsga2_and_the_former_default_still_runs_by_name():
+    space = small_space()
+    assert SearchSettings().optimizer == "nsga2"
+    assert SearchSettings().offspring_de_share == 0.0 and SearchSettings(optimizer="nsga_de").offspring_de_share == 0.25
+    old = search(space, small_objective(space), replace(SETTINGS, optimizer="nsga_de", budget=600))
+    assert old.genes.shape[0] == 600 and old.batch.feasible[old.front_rows].all()
+    with pytest.raises(SearchConfigError, match="nsga2, nsga_de"):
+        SearchSettings(optimizer="nsga3")
+    with pytest.raises(SearchConfigError, match="search.survival"):
+        SearchSettings.from_config({"survival": "random"})
+
+
+@pytest.mark.parametrize("de_share,survival", [(0.0, "hypervolume"), (0.5, "hypervolume"), (0.0, "crowding")])
+def test_nsga2_is_seeded_and_never_evaluates_a_design_twice(de_share, survival):
+    space = small_space()
+    settings = replace(SETTINGS, de_share=de_share, survival=survival)
+    a = search(space, small_objective(space), settings)
+    b = search(space, small_objective(space), settings)
+    np.testing.assert_array_equal(a.genes, b.genes)
+    other = search(space, small_objective(space), replace(settings, seed=4))
+    assert not np.array_equal(a.genes, other.genes)
+    assert len(np.unique(a.genes, axis=0)) == len(a.genes)
+
+
+def test_nsga2_beats_uniform_random_at_equal_evaluations():
+    space = small_space()
+    objective = small_objective(space)
+    rng = np.random.default_rng(0)
+    sample = objective(space.random_genes(rng, 2000))
+    norm = Normalizer.from_losses(sample.losses(SETTINGS.objectives)[sample.hw_feasible])
+
+    def feasible_hv(batch):
+        return hypervolume(norm(batch.losses(SETTINGS.objectives))[batch.feasible])
+
+    wins = 0
+    for seed in range(3):
+        result = search(space, objective, replace(SETTINGS, seed=seed), normalizer=norm)
+        random = objective(space.random_genes(np.random.default_rng(100 + seed), SETTINGS.budget))
+        wins += feasible_hv(result.batch) > feasible_hv(random)
+    assert wins == 3
+
+
+def test_crowding_distance_is_taken_within_each_rank():
+    rng = np.random.default_rng(5)
+    points = rng.integers(0, 6, size=(40, 3)).astype(float)
+    rank = rng.integers(0, 3, size=40)
+    expected = np.zeros(40)
+    for r in np.unique(rank):  # the textbook loop: one rank, one objective at a time
+        idx = np.flatnonzero(rank == r)
+        if len(idx) <= 2:
+            expected[idx] = np.inf
+            continue
+        for j in range(3):
+            order = idx[np.argsort(points[idx, j], kind="stable")]
+            span = points[order[-1], j] - points[order[0], j]
+            expected[order[[0, -1]]] = np.inf
+            if span > 0:
+                expected[order[1:-1]] += (points[order[2:], j] - points[order[:-2], j]) / span
+    np.testing.assert_array_equal(crowding_distance(points, rank), expected)
+
+
+def test_the_hypervolume_cut_keeps_more_of_a_front_than_crowding_does():
+    rng = np.random.default_rng(2)
+    front = rng.dirichlet(np.ones(3), size=60)  # mutually non-dominated: a simplex
+    front = (front - front.min(0)) / (front.max(0) - front.min(0))
+    by_hv = hypervolume_truncation(front, 15)
+    by_crowding = np.argsort(-crowding_distance(front, np.zeros(60, dtype=np.int64)), kind="stable")[:15]
+    assert len(by_hv) == 15 and len(set(by_hv.tolist())) == 15
+    ref = 1.0 + HV_REFERENCE_MARGIN  # the front spans [0, 1] in every objective already
+    assert hypervolume(front[by_hv], ref) > hypervolume(front[by_crowding], ref)
+
+
+def test_generations_grow_with_the_evaluations_done():
+    settings = SearchSettings(budget=100000, batch=100, batch_growth=0.05, max_batch=2000)
+    assert [batch_size(settings, done) for done in (100, 2000, 4000, 30000, 99000)] == [100, 100, 200, 1500, 1000]
+    assert batch_size(replace(settings, batch_growth=0.0), 50000) == 100
+    result = search(small_space(), small_objective(small_space()), replace(SETTINGS, budget=3000, batch_growth=0.1))
+    sizes = np.bincount(result.generation)
+    assert sizes[0] == 100 and sizes.max() > 100 and sizes.sum() == 3000
+
+
+def test_the_hypervolume_is_computed_only_when_asked():
+    space = small_space()
+    asked = []
+
+    def progress(generation, evaluations, hypervolume):
+        if generation in (3, 8):
+            asked.append(hypervolume())
+
+    result = search(space, small_objective(space), SETTINGS, on_generation=progress)
+    assert result._hypervolume is None  # the run itself never computed the per-generation curve
+    np.testing.assert_allclose(asked, result.hypervolume[[3, 8]])
 
 
 @pytest.mark.parametrize("optimizer", ["DE", "RandomSearch"])
@@ -350,7 +447,7 @@ def test_the_search_logs_a_few_lines_when_not_on_a_terminal(tmp_path, capsys):
     run_search(space, small_objective(space), SETTINGS, files(tmp_path))
     lines = [x for x in capsys.readouterr().out.splitlines() if "evaluations" in x]
     assert 5 <= len(lines) <= 21  # a line per 5 % at most
-    assert lines[-1].startswith("search (nsga_de): 1200/1200 evaluations") and lines[-1].endswith("(100 %)")
+    assert lines[-1].startswith("search (nsga2): 1200/1200 evaluations") and lines[-1].endswith("(100 %)")
 
 
 def test_island_and_share_settings_are_checked():

@@ -1,29 +1,36 @@
-"""Nevergrad multi-objective search over the joint space, and the Pareto front it returns.
+"""Multi-objective search over the joint space, and the Pareto front it returns.
 
 The space
-    Every gene of :class:`~cimpipe.space.SearchSpace` is one coordinate of a single Nevergrad
-    ``Array`` in ``[0, 1]``, decoded by ``gene = min(floor(x * n), n - 1)``. One ``TransitionChoice`` per
-    gene (or per distinct cardinality) costs 5-10 ms per ask/tell on the 73-gene VGG-16 space against
-    about 0.25 ms for the array (``bench/search_quality.py`` prints both), and 10^5 evaluations must take
-    minutes, not hours.
+    Every gene of :class:`~cimpipe.space.SearchSpace` is one coordinate of the unit cube ``[0, 1]``
+    (for Nevergrad's optimizers a single ``Array``), decoded by ``gene = min(floor(x * n), n - 1)``. One
+    Nevergrad ``TransitionChoice`` per gene (or per distinct cardinality) costs 5-10 ms per ask/tell on the
+    73-gene VGG-16 space against about 0.25 ms for the array, and 10^5 evaluations must take minutes, not
+    hours.
 
 The optimizers (``search.optimizer``)
-    ``"nsga_de"`` (default) -- NSGA-II (Deb et al. 2002: elitist survival by non-dominated rank, then
-    crowding distance; binary tournaments on both to pick parents) over a population of ``population``
-    designs, whose ``batch`` offspring per generation are asked partly from Nevergrad: a share
-    ``de_share`` (default 0.25) from a Nevergrad ``DifferentialEvolution`` told the tournament winners
-    (``crossover`` default ``"dimension"``: about one gene per child moves by ``F1 (a - b)``, ``F1 = f1``),
-    the rest by simulated binary crossover and polynomial mutation of tournament winners in the unit cube.
-    Offspring that decode to an evaluated design are drawn again. ``bench/search_quality.py`` compares it
-    with Nevergrad's DE, TwoPointsDE and RandomSearch, pymoo's NSGA-II and Optuna's default multi-objective
-    sampler at equal budgets on the demo objective; DE offspring alone (``--de-share 1``) and larger
-    shares of them scored lower at 10^4 evaluations, as did populations of 50, 200 and 300
-    (``--population``).
+    ``"nsga2"`` (default) -- NSGA-II (Deb et al. 2002: elitist survival by non-dominated rank; binary
+    tournaments on rank and crowding distance to pick parents) over a population of ``population`` designs,
+    the front that does not fit whole cut by least hypervolume contribution as in SMS-EMOA (Beume et al.
+    2007; ``survival: crowding`` keeps NSGA-II's crowding distance), every other step of a generation a few
+    numpy operations (:class:`~cimpipe.search.strategies.NSGA2`):
+    offspring by simulated binary crossover and polynomial mutation of tournament winners in the unit cube,
+    each child placed at the centre of its genes' intervals; a share ``de_share`` (default 0) by a
+    differential-evolution move in numpy; candidates that decode to an evaluated design drawn again
+    (64-bit fingerprints). On the demo the DE moves lowered the hypervolume per second and per evaluation.
+    ``"nsga_de"`` -- the former default: the same NSGA-II with a share ``de_share`` (default 0.25 here)
+    asked from a Nevergrad ``DifferentialEvolution`` told the tournament winners (``crossover``, ``f1``);
+    its ask/tell costs more than the objective, so it evaluates about a third as many designs per second.
     Any other name is a Nevergrad registry optimizer run in Nevergrad's own multi-objective mode (loss
     vectors, generous ``MultiobjectiveReference`` bounds), e.g. ``"DE"``, ``"TwoPointsDE"``,
-    ``"RandomSearch"``. Generation 0 (``batch`` designs: uniform random for ``nsga_de``, Nevergrad's
-    initial asks otherwise) fixes the normalization of every objective unless one is given, so
+    ``"RandomSearch"``. Generation 0 (``batch`` designs: uniform random for ``nsga2`` and ``nsga_de``,
+    Nevergrad's initial asks otherwise) fixes the normalization of every objective unless one is given, so
     hypervolumes are comparable along the run.
+    Generations grow: each holds ``max(batch, batch_growth * evaluations so far)`` designs, at most
+    ``max_batch`` (defaults 100, 0.05, 2000). The objective has a fixed cost per call (about 30 ms on the
+    demo's fitted predictor, as much as 100 designs), so long runs evaluate up to 5x as many designs per
+    second while the first generations stay short. ``bench/search_quality.py`` compares the default with
+    pymoo's NSGA-II and SMS-EMOA, uniform random search, Optuna and Hyperopt at equal wall time and at
+    equal evaluations (README, "Search quality").
 
 Islands (``search.islands``)
     The search may run as N independent searches (:func:`run_island`; island 0 on ``search.seed``, the
@@ -71,8 +78,9 @@ search_summary.json (beside the history)
 
 The package, one job per module
     ``settings`` (metrics, objectives, constraints, :class:`SearchSettings`), ``objective`` (the batched
-    :class:`Objective` and :class:`ObjectiveBatch`), ``strategies`` (NSGA-II with DE offspring, Nevergrad),
-    ``loop`` (:func:`search`), ``tables`` (reference design, history and front tables), ``islands``
+    :class:`Objective` and :class:`ObjectiveBatch`), ``strategies`` (NSGA-II in numpy, NSGA-II with
+    Nevergrad's DE offspring, Nevergrad), ``loop`` (:func:`search`; the hypervolume only when read),
+    ``tables`` (reference design, history and front tables), ``islands``
     (:func:`run_search`, :func:`run_island`, :func:`merge_islands`), ``measure`` (re-measurement on the
     supernet), ``refine`` (refinement rounds, the measured front) and ``inputs`` (:class:`SearchInputs`, what
     a search job assembles from its files).

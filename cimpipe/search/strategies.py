@@ -41,20 +41,27 @@ class Strategy:
 
 
 def crowding_distance(points: np.ndarray, rank: np.ndarray) -> np.ndarray:
-    """NSGA-II's crowding distance (Deb et al. 2002) of each point within its own rank; extremes get inf."""
-    out = np.zeros(len(points))
-    for r in np.unique(rank):
-        idx = np.flatnonzero(rank == r)
-        if len(idx) <= 2:
-            out[idx] = np.inf
-            continue
-        for j in range(points.shape[1]):
-            order = idx[np.argsort(points[idx, j], kind="stable")]
-            v = points[order, j]
-            span = v[-1] - v[0]
-            out[order[0]] = out[order[-1]] = np.inf
-            if span > 0:
-                out[order[1:-1]] += (v[2:] - v[:-2]) / span
+    """NSGA-II's crowding distance (Deb et al. 2002) of each point within its own rank; extremes get inf.
+
+    Vectorized over ranks: each objective is sorted once by (rank, value), and a point's neighbours are the
+    adjacent entries of its own rank."""
+    n = len(points)
+    out = np.zeros(n)
+    if n == 0:
+        return out
+    for j in range(points.shape[1]):
+        order = np.lexsort((points[:, j], rank))
+        r, v = rank[order], points[order, j]
+        first = np.r_[True, r[1:] != r[:-1]]
+        last = np.r_[r[1:] != r[:-1], True]
+        group = np.cumsum(first) - 1
+        span = (v[last] - v[first])[group]
+        gap = np.zeros(n)
+        gap[1:-1] = v[2:] - v[:-2]
+        inner = ~(first | last) & (span > 0)
+        d = np.where(inner, gap / np.where(span > 0, span, 1.0), 0.0)
+        d[first | last] = np.inf
+        out[order] += d
     return out
 
 
@@ -158,7 +165,7 @@ class NSGA(Strategy):
         if not len(self.units):
             self.pending = self.rng.uniform(size=(n, self.space.n_genes))
             return self.pending
-        n_de = int(round(self.settings.de_share * n))
+        n_de = int(round(self.settings.offspring_de_share * n))
         out = self._ask_de(n_de) if n_de else []
         for _round in range(5):
             for child in self._variation(2 * (n - len(out))):
@@ -183,6 +190,162 @@ class NSGA(Strategy):
         self.crowd = crowding_distance(self.losses, self.rank)
 
 
+class Fingerprints:
+    """64-bit fingerprints of gene rows (a random linear hash, wrapping), so that "evaluated before?" is one
+    set lookup per candidate instead of a byte string per row."""
+
+    def __init__(self, n_genes: int, seed: int):
+        rng = np.random.default_rng([int(seed), 0x5EED])
+        self.weights = rng.integers(1, np.iinfo(np.int64).max, size=n_genes, dtype=np.uint64) | np.uint64(1)
+        self.seen: set[int] = set()
+
+    def __call__(self, genes: np.ndarray) -> np.ndarray:
+        return (genes.astype(np.uint64) * self.weights).sum(axis=1, dtype=np.uint64)
+
+    def fresh(self, genes: np.ndarray) -> np.ndarray:
+        """Mask of the rows neither seen before nor repeating an earlier row of ``genes``."""
+        keys = self(genes).tolist()
+        mask = np.fromiter((k not in self.seen for k in keys), dtype=bool, count=len(keys))
+        _, first = np.unique(np.asarray(keys, dtype=np.uint64), return_index=True)
+        once = np.zeros(len(keys), dtype=bool)
+        once[first] = True
+        return mask & once
+
+    def add(self, genes: np.ndarray) -> None:
+        self.seen.update(self(genes).tolist())
+
+
+def sbx_pm(p1: np.ndarray, p2: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One child per parent pair in the unit cube: simulated binary crossover (each gene exchanged with
+    probability 1/2, :data:`SBX_ETA`) then polynomial mutation of each gene with probability 1 / genes
+    (:data:`PM_ETA`)."""
+    k, g = p1.shape
+    u = rng.random((k, g))
+    beta = np.where(u <= 0.5, (2 * u) ** (1 / (SBX_ETA + 1)), (1 / (2 * (1 - u))) ** (1 / (SBX_ETA + 1)))
+    c1, c2 = 0.5 * ((1 + beta) * p1 + (1 - beta) * p2), 0.5 * ((1 - beta) * p1 + (1 + beta) * p2)
+    child = np.where(rng.random((k, g)) < 0.5, c2, c1)
+    child = np.where(rng.random((k, g)) < 0.5, child, p1)
+    u = rng.random((k, g))
+    delta = np.where(u < 0.5, (2 * u) ** (1 / (PM_ETA + 1)) - 1, 1 - (2 * (1 - u)) ** (1 / (PM_ETA + 1)))
+    return np.where(rng.random((k, g)) < 1.0 / g, child + delta, child)
+
+
+def de_move(base: np.ndarray, a: np.ndarray, b: np.ndarray, f: float, rng: np.random.Generator) -> np.ndarray:
+    """Differential evolution's move, batched: ``base + f (a - b)`` on one gene per child chosen at random
+    (Nevergrad's ``crossover="dimension"``), the other genes kept from ``base``."""
+    k, g = base.shape
+    child = base.copy()
+    rows, cols = np.arange(k), rng.integers(g, size=k)
+    child[rows, cols] = base[rows, cols] + f * (a[rows, cols] - b[rows, cols])
+    return child
+
+
+HV_REFERENCE_MARGIN = 10.0
+"""SMS-EMOA's reference point for the contributions of a front normalized to [0, 1]: 1 + this margin in every
+objective (pymoo's default), which keeps a front's extremes."""
+HV_TRUNCATION_MAX = 200
+"""A split front larger than this is first cut to this size by crowding distance: exact 4-objective
+contributions cost about 2 ms for 100 points and 50 ms for 200, and grow steeply beyond."""
+
+
+def hypervolume_truncation(points: np.ndarray, keep: int) -> np.ndarray:
+    """Indices of ``keep`` rows of a front, dropping the rows of least exclusive hypervolume contribution (the
+    survival of SMS-EMOA, Beume et al. 2007), a quarter of the excess per step; the front is normalized to
+    its own range first."""
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    unit = (points - lo) / np.where(hi > lo, hi - lo, 1.0)
+    ref = np.full(points.shape[1], 1.0 + HV_REFERENCE_MARGIN)
+    idx = np.arange(len(points))
+    while len(idx) > keep:
+        contribution = np.asarray(moocore.hv_contributions(unit[idx], ref=ref))
+        drop = max(1, (len(idx) - keep + 3) // 4)
+        idx = np.delete(idx, np.argsort(contribution, kind="stable")[:drop])
+    return idx
+
+
+class NSGA2(Strategy):
+    """NSGA-II (Deb et al. 2002) in numpy: every step of a generation is a handful of array operations, so
+    its cost beside the objective stays small whatever the space.
+
+    Survival: parents and offspring are merged; the best ``population`` by non-dominated rank (moocore)
+    survive. The front that does not fit whole is cut by ``survival``: ``"hypervolume"`` (default) drops
+    its designs of least exclusive hypervolume contribution, as SMS-EMOA does (:func:`hypervolume_truncation`,
+    after a cut to :data:`HV_TRUNCATION_MAX` by crowding); ``"crowding"`` keeps the larger crowding
+    distances, as NSGA-II does. On the demo the hypervolume cut raised the hypervolume at every wall time
+    and at 10^4 evaluations, where crowding distance, with four objectives, spreads the population poorly.
+    Mating: binary tournaments on (rank, crowding). Offspring, in the unit
+    cube every gene is decoded from: a share ``de_share`` by a differential-evolution move of a tournament
+    winner (:func:`de_move`, ``f1``), the rest by simulated binary crossover and polynomial mutation of two
+    winners (:func:`sbx_pm`). Candidates that decode to an evaluated design, or repeat one of the batch,
+    are drawn again (fingerprints, :class:`Fingerprints`); a nearly exhausted space accepts repeats.
+    Generation 0 is uniform over each gene's choices.
+    """
+
+    def __init__(self, space: SearchSpace, settings: SearchSettings, m: int):
+        self.space, self.settings = space, settings
+        self.rng = np.random.default_rng(settings.seed)
+        self.fingerprints = Fingerprints(space.n_genes, settings.seed)
+        self.units = np.zeros((0, space.n_genes))
+        self.losses = np.zeros((0, m))
+        self.rank = np.zeros(0, dtype=np.int64)
+        self.crowd = np.zeros(0)
+        self.pending = np.zeros((0, space.n_genes))
+
+    def _tournament(self, k: int) -> np.ndarray:
+        a, b = self.rng.integers(len(self.units), size=k), self.rng.integers(len(self.units), size=k)
+        a_wins = (self.rank[a] < self.rank[b]) | ((self.rank[a] == self.rank[b]) & (self.crowd[a] >= self.crowd[b]))
+        return np.where(a_wins, a, b)
+
+    def _offspring(self, k: int) -> np.ndarray:
+        n_de = int(round(self.settings.offspring_de_share * k))
+        de = de_move(self.units[self._tournament(n_de)], self.units[self._tournament(n_de)],
+                     self.units[self._tournament(n_de)], self.settings.f1, self.rng)
+        ga = sbx_pm(self.units[self._tournament(k - n_de)], self.units[self._tournament(k - n_de)], self.rng)
+        # each child sits at the centre of its genes' intervals, so parents that share a gene pass it on
+        # unchanged (the integer rounding of pymoo's NSGA-II), and no hidden offset drifts between them
+        return encode_unit(self.space, decode_unit(self.space, np.vstack([de, ga])))
+
+    def ask(self, n: int) -> np.ndarray:
+        if not len(self.units):
+            self.pending = encode_unit(self.space, decode_unit(self.space, self.rng.random((n, self.space.n_genes))))
+            self.fingerprints.add(decode_unit(self.space, self.pending))
+            return self.pending
+        out, have = [], 0
+        for _round in range(5):
+            cand = self._offspring(2 * (n - have))
+            fresh = self.fingerprints.fresh(decode_unit(self.space, cand))
+            cand = cand[fresh][: n - have]
+            out.append(cand)
+            have += len(cand)
+            self.fingerprints.add(decode_unit(self.space, cand))
+            if have == n:
+                break
+        if have < n:  # a small space nearly exhausted: accept repeats
+            out.append(self._offspring(n - have))
+            self.fingerprints.add(decode_unit(self.space, out[-1]))
+        self.pending = np.vstack(out)
+        return self.pending
+
+    def tell(self, normalized: np.ndarray, penalty: np.ndarray) -> None:
+        f = np.clip(np.nan_to_num(normalized, nan=PENALTY), -PENALTY, PENALTY) + penalty[:, None]
+        units = np.vstack([self.units, self.pending])
+        losses = np.vstack([self.losses, f])
+        rank = np.asarray(moocore.pareto_rank(losses), dtype=np.int64)
+        crowd = crowding_distance(losses, rank)
+        order = np.lexsort((-crowd, rank))
+        keep = order[: self.settings.population]
+        if self.settings.survival == "hypervolume" and len(order) > len(keep):
+            split = rank[keep[-1]]
+            whole = keep[rank[keep] < split]
+            front = order[rank[order] == split][:HV_TRUNCATION_MAX]  # by crowding, best first
+            keep = np.concatenate([whole, front[hypervolume_truncation(losses[front], len(keep) - len(whole))]])
+            crowd = crowding_distance(losses[keep], rank[keep])
+            self.units, self.losses, self.rank, self.crowd = units[keep], losses[keep], rank[keep], crowd
+            return
+        # a survivor's rank is unchanged by dropping worse ones; its crowding is kept from the merged set
+        self.units, self.losses, self.rank, self.crowd = units[keep], losses[keep], rank[keep], crowd[keep]
+
+
 class NevergradMO(Strategy):
     """A Nevergrad optimizer in its own multi-objective mode (told normalized loss vectors)."""
 
@@ -204,7 +367,10 @@ class NevergradMO(Strategy):
 
 
 def make_strategy(space: SearchSpace, settings: SearchSettings, n_objectives: int) -> Strategy:
-    """The strategy ``settings.optimizer`` names: :class:`NSGA` for ``nsga_de``, else :class:`NevergradMO`."""
+    """The strategy ``settings.optimizer`` names: :class:`NSGA2` for ``nsga2``, :class:`NSGA` for ``nsga_de``,
+    else :class:`NevergradMO`."""
+    if settings.optimizer == "nsga2":
+        return NSGA2(space, settings, n_objectives)
     if settings.optimizer == "nsga_de":
         return NSGA(space, settings, n_objectives)
     return NevergradMO(space, settings, n_objectives)
