@@ -188,9 +188,10 @@ def test_front_designs_run_through_neurosim_beside_the_model(run: Path, neurosim
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)
     assert len(rows) == 3 and rows[0]["row"] == 0
-    for row in rows:  # compared on both sides, or refused by NeuroSim in one sentence
+    for row in rows:  # compared on both sides, or refused by NeuroSim (or a scheme it lacks) in one sentence
         if "error" in row:
-            assert "NeuroSim refused the settings" in row["error"]
+            assert ("NeuroSim refused the settings" in row["error"]
+                    or "offset-encoded weights only" in row["error"])
             continue
         assert row["tiles"]["model"] == row["tiles"]["neurosim"] >= 1  # the same sub-network mapped on both sides
         assert row["area_mm2"]["neurosim"] > 0 and row["dynamic_energy_pj"]["neurosim"] > 0
