@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Callable
+
 
 class CliError(ValueError):
     """A user error on the command line (one sentence)."""
@@ -51,34 +53,24 @@ class DefaultsFormatter(argparse.HelpFormatter):
         return text
 
 
-def positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return v
+def _checked(cast: Callable[[str], float], what: str, ok: Callable[[float], bool],
+             must: str) -> Callable[[str], float]:
+    """An argument type: ``text`` cast by ``cast`` (else "is not ``what``"), refused unless ``ok`` ("``must``")."""
+    def parse(text: str):
+        try:
+            v = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not ok(v):
+            raise argparse.ArgumentTypeError(f"{text!r} {must}")
+        return v
+
+    return parse
 
 
-def positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
-    return v
-
-
-def nonneg_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not v >= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
-    return v
+positive_int = _checked(int, "an integer", lambda v: v >= 1, "must be at least 1")
+positive_float = _checked(float, "a number", lambda v: v > 0, "must be positive")
+nonneg_float = _checked(float, "a number", lambda v: v >= 0, "must not be negative")
 
 
 def adc_bits_arg(text: str) -> int | tuple[int, ...]:
