@@ -177,3 +177,13 @@ def test_the_figures_do_not_depend_on_the_thread_count():
             assert torch.equal(a, b), f.name
         elif isinstance(a, dict):
             assert all(torch.equal(a[k], b[k]) for k in a), f.name
+
+
+def test_the_characterized_knobs_are_the_grid_hw_cost_builds():
+    """config's characterized slice (torch-free, read at planning) names exactly the knobs HardwareGrid spans,
+    so hw_cost reruns for the knobs it characterizes and for no other."""
+    from dataclasses import fields
+
+    from cimpipe.space import HardwareSpace
+
+    assert tuple(f.name for f in fields(HardwareGrid)) == HardwareSpace.CHARACTERIZED

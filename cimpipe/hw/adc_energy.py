@@ -180,12 +180,13 @@ column resistance reads 1 uW, in place of the converter's fixed power and the co
 
 
 def conversion_pj(tech: Technology, is_sar: Tensor, bits: Tensor, fixed_pj: Tensor, ref_w: Tensor, t_s: Tensor,
-                  g_read_s: Tensor, zero_reads: Tensor | float = 0.0) -> Tensor:
+                  g_read_s: Tensor, zero_reads: Tensor | None = None) -> Tensor:
     """Energy of one conversion of a column of mean read conductance ``g_read_s``; ``zero_reads`` the fraction
-    of reads whose rows get no 1 bit (real activations leave whole bit planes empty), which a SAR converter
-    reads at :data:`SAR_IDLE_W` (the column term, linear in the conductance, keeps its mean)."""
-    idle = SAR_IDLE_W * (bits + 1.0) * 1e-9 * 1e12
-    sar_fixed = (1.0 - zero_reads) * fixed_pj + zero_reads * idle
+    of reads whose rows get no 1 bit (real activations leave whole bit planes empty; None: none), which a SAR
+    converter reads at :data:`SAR_IDLE_W` (the column term, linear in the conductance, keeps its mean)."""
+    sar_fixed = fixed_pj
+    if zero_reads is not None:
+        sar_fixed = (1.0 - zero_reads) * fixed_pj + zero_reads * (SAR_IDLE_W * (bits + 1.0) * 1e-9 * 1e12)
     return torch.where(is_sar, sar_fixed + sar_column_pj(tech, bits, g_read_s),
                        fixed_pj + flash_column_pj(tech, bits, g_read_s, ref_w, t_s))
 

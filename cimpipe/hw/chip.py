@@ -359,7 +359,7 @@ def dynamic_energy(tech: Technology, hw: HardwareBatch, r: LayerRecord,
     g_read = AE.read_conductance_s(tech, dens_l, rows / torch.clamp(r.sub_rows, min=1.0), num_add, level)
     e_conv = AE.conversion_pj(tech, hw.adc_is_sar.to(torch.bool)[:, None], r.adc_bits, r.col(fig["adc_fixed_pj"]),
                               r.col(fig["adc_ref_w"]), r.col(fig["adc_sense_s"]), g_read,
-                              0.0 if hw.zero_read_fraction is None else r.col(torch.clamp(hw.zero_read_fraction, 0.0, 1.0)))
+                              None if hw.zero_read_fraction is None else r.col(torch.clamp(hw.zero_read_fraction, 0.0, 1.0)))
     conversions = r.bit_vectors * r.sub_rows * cols * num_add
     subarray_reads = r.bit_vectors * r.sub_rows * torch.ceil(cols / n_sub[:, None])
     # word lines and switch matrices are charged per active row of the rows a subarray holds (ProcessingUnit.cpp
