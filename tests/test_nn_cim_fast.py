@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from cimpipe.nn import build_supernet, layers
+from cimpipe.nn import build_supernet, cim, layers
 from cimpipe.nn.cim import crossbar_conv2d, crossbar_matmul, program_array
 from cimpipe.nn.cim_sums import FastSums, ReferenceSums, driven_bit_planes
 from cimpipe.space import CIMSettings, MobileNetV2Spec, VGGSpec
@@ -144,3 +144,28 @@ def test_an_input_bit_set_nowhere_in_a_read_batch_is_left_out():
     bits, active = driven_bit_planes(x.to(torch.uint8), 4, 2, 100)
     assert bits.shape == (2, 10, 4, 100)
     assert active.tolist() == [[True, False, True, False]] * 2
+
+
+@pytest.mark.parametrize("setting", SETTINGS[:5])
+@pytest.mark.parametrize("sigma", [0.0, 0.05])
+def test_the_compiled_readout_equals_the_pytorch_readout_bit_for_bit(setting, sigma, monkeypatch):
+    """The fast engine's two readouts (compiled passes over the integer GEMM, and PyTorch's kernels over
+    the same sums) agree exactly, with variation too: same sums, same float32 steps in the same order."""
+    a_bits, w_bits, cell_bits, adc_bits, adc_range, rows, on_off = setting
+    cim_settings = CIMSettings(adc_bits=adc_bits, cell_bits=cell_bits, rows_parallel=rows, adc_range=adc_range,
+                               on_off_ratio=on_off, sigma=sigma, seed=2)
+    x = _inputs(9, (2, 24, 9, 9), a_bits, signed=False)
+    kinds = [dict(w_codes=_weights(10, (40, 24, 3, 3), w_bits), stride=1, groups=1),
+             dict(w_codes=_weights(11, (24, 1, 3, 3), w_bits), stride=2, groups=24)]
+    for kind in kinds:
+        kw = dict(x_codes=x, padding=1, act_bits=a_bits, act_signed=False, w_bits=w_bits, cim=cim_settings, **kind)
+        compiled = crossbar_conv2d(**kw)
+        monkeypatch.setattr(cim, "FUSED_READOUT", False)
+        plain = crossbar_conv2d(**kw)
+        monkeypatch.setattr(cim, "FUSED_READOUT", True)
+        assert torch.equal(compiled, plain)
+    fc = dict(x_codes=_inputs(12, (300, 333), a_bits, signed=True), w_codes=_weights(13, (50, 333), w_bits),
+              act_bits=a_bits, act_signed=True, w_bits=w_bits, cim=cim_settings)
+    compiled = crossbar_matmul(**fc)
+    monkeypatch.setattr(cim, "FUSED_READOUT", False)
+    assert torch.equal(compiled, crossbar_matmul(**fc))

@@ -60,6 +60,7 @@ from cimpipe.nn.cim_array import (
     program_array,
     slices_per_weight,
 )
+from cimpipe.nn.cim_fused import DYNAMIC, FULL, LOSSLESS, fused_read, plane_constant, plane_parameters
 from cimpipe.nn.cim_sums import FastSums, ReferenceSums, driven_bit_planes
 from cimpipe.space import CIMSettings
 
@@ -69,6 +70,9 @@ __all__ = ["METHODS", "READ_BATCH", "SIGN_ENCODINGS", "CrossbarArray", "Readout"
 
 _CHUNK_ELEMENTS = 8_000_000  # partial sums of one row group held at once (float32: ~32 MB)
 READ_BATCH = 256
+FUSED_READOUT = True
+"""Whether the fast engine reads its integer GEMMs with the compiled readout on a CPU (the same values as the
+PyTorch readout; False keeps the PyTorch one, to compare)."""
 """Input vectors whose partial sums set one dynamic-range ADC calibration (four 8x8 images of a convolution)."""
 
 
@@ -104,18 +108,23 @@ def crossbar_matmul(
     xi = F.pad(xi.to(torch.uint8), (0, arr.padded - arr.rows))  # absent rows get no input
     readout = Readout(arr, act_bits, act_signed, cim)
     column_sums = (FastSums if method == "fast" else ReferenceSums)(arr)
+    # the fast engine on a CPU reads its integer products with the compiled readout, the same values
+    fused = FUSED_READOUT and method == "fast" and column_sums.integer and x_codes.device.type == "cpu"
     out = torch.zeros(m, 1, arr.n_cols, device=x_codes.device)
     block = READ_BATCH if readout.dynamic else max(1, _CHUNK_ELEMENTS // (act_bits * arr.n_slices * arr.n_cols))
     for lo in range(0, m, block):
         xc = xi[lo : lo + block]
         mc = xc.shape[0]
-        bits, active = driven_bit_planes(xc, act_bits, arr.n_groups, arr.rp)
+        bits, active = driven_bit_planes(xc, act_bits, arr.n_groups, arr.rp, bit_major=fused)
         acc = out[lo : lo + mc]
         for g in range(arr.n_groups):
             on = active[g]
             n_on = int(on.sum())
             if n_on == 0:
                 continue  # no input bit drives a row of this group: every partial sum is zero and reads zero
+            if fused:
+                readout.read_fused(column_sums, bits[g], g, on.nonzero().view(-1).tolist(), acc.view(mc, arr.n_cols))
+                continue
             if n_on == act_bits:
                 acc += readout.read(column_sums(bits[g].view(mc * act_bits, arr.rp), g), g, mc)
                 continue
@@ -132,7 +141,10 @@ def crossbar_matmul(
 
 
 class Readout:
-    """The ADC of every (row group, input bit, weight slice) column sum and the shift-add that combines them."""
+    """The ADC of every (row group, input bit, weight slice) column sum and the shift-add that combines them.
+
+    :meth:`read` is the reference, in PyTorch; :meth:`read_fused` computes the same values (bit for bit)
+    in two compiled passes over the integer GEMM's output (:mod:`cimpipe.nn.cim_fused`, CPU)."""
 
     def __init__(self, arr: CrossbarArray, act_bits: int, act_signed: bool, cim: CIMSettings) -> None:
         device = arr.levels.device
@@ -143,14 +155,16 @@ class Readout:
         full_scale = n_rows * (arr.cell_max + arr.g_off)
         self.n_levels = n_levels = 2**cim.adc_bits
         step = torch.where(full_scale <= n_levels - 1, torch.ones_like(full_scale), full_scale / (n_levels - 1))
-        # an ADC that resolves every level of integer column sums changes nothing: skip its arithmetic
-        self.lossless = cim.sigma == 0 and arr.g_off == 0 and bool((step == 1).all())
         self.dynamic = cim.adc_range == "dynamic"
-        # a dynamic ADC over integer column sums that can span no more levels than it has reads them exactly
-        self.lossless_dynamic = ((full_scale <= n_levels - 1) & (cim.sigma == 0) & (arr.g_off == 0)).tolist()
-        if self.dynamic:  # the step is set per read from the data's range; keep it out of the coefficients
-            step = torch.ones_like(step)
-        # shift-add coefficients [G, T*S], the ADC step of each group folded in
+        if self.dynamic:
+            # a dynamic ADC over integer column sums that can span no more levels than it has reads them exactly
+            exact = (full_scale <= n_levels - 1) & (cim.sigma == 0) & (arr.g_off == 0)
+            self.modes = [LOSSLESS if e else DYNAMIC for e in exact.tolist()]
+            step = torch.ones_like(step)  # the step is set per read from the data's range
+        else:  # an ADC that resolves every level of integer column sums changes nothing: skip its arithmetic
+            lossless = cim.sigma == 0 and arr.g_off == 0 and bool((step == 1).all())
+            self.modes = [LOSSLESS if lossless else FULL] * n_groups
+        # shift-add coefficients [G, T*S], a fixed ADC's step of each group folded in
         bit_weight = 2.0 ** torch.arange(act_bits, device=device).float()
         if act_signed:
             bit_weight[-1] = -bit_weight[-1]
@@ -159,51 +173,40 @@ class Readout:
         self.coef = coef.reshape(n_groups, act_bits * arr.n_slices)
         self.inv_step = (1.0 / step).tolist()
 
+    def _coef(self, g: int, bits_on: Tensor | None) -> Tensor:
+        coef = self.coef[g]
+        if bits_on is None:
+            return coef
+        return coef.view(self.act_bits, -1).index_select(0, bits_on.to(coef.device)).reshape(-1)
+
     def read(self, sums: Tensor, g: int, mc: int, bits_on: Tensor | None = None) -> Tensor:
         """[Mc, 1, C']: the shift-added ADC readings of row group ``g``'s partial sums ``sums`` [Mc*T', S*C']
         (quantized in place) of the input bits ``bits_on`` (None: all ``T``); an input bit left out drove no
         row, so its planes are zero and read zero."""
-        coef = self.coef[g]
-        if bits_on is not None:
-            coef = coef.view(self.act_bits, -1).index_select(0, bits_on.to(coef.device)).reshape(-1)
+        coef = self._coef(g, bits_on)
         planes = sums.view(mc, coef.shape[0], self.arr.n_cols)
-        if self.dynamic and not self.lossless_dynamic[g]:
-            # codes read back as code * step + low per (input bit, slice): the steps fold into the
-            # shift-add coefficients, the lows into one constant
-            step_ts, low_ts = _quantize_dynamic(planes, self.n_levels)
-            part = torch.matmul((coef * step_ts).view(1, 1, -1), planes)
-            return part.add_(coef @ low_ts)  # a 0-d tensor: no host round trip per row group
-        if not self.dynamic and not self.lossless:
-            sums.mul_(self.inv_step[g]).round_().clamp_(0, self.n_levels - 1)  # ADC codes
-        # shift-add over input bits and slices (a fixed ADC's step folded into the coefficients)
-        return torch.matmul(coef.view(1, 1, -1), planes)
+        mode = self.modes[g]
+        low = high = None
+        if mode == DYNAMIC:  # the range of each plane: one pass over the planes, then over [M, P]
+            low, high = torch.aminmax(planes, dim=2)
+            low, high = low.amin(dim=0), high.amax(dim=0)
+        scale, offset, weight = plane_parameters(mode, coef, self.n_levels, self.inv_step[g], low, high)
+        if mode == DYNAMIC:
+            planes.mul_(scale.view(1, -1, 1)).add_(offset.view(1, -1, 1)).round_()
+        elif mode == FULL:
+            planes.mul_(scale.view(1, -1, 1)).round_().clamp_(0, self.n_levels - 1)
+        part = torch.zeros(mc, self.arr.n_cols, device=sums.device)
+        for p in range(coef.shape[0]):  # plane by plane, in the order the fused readout adds them
+            part.add_(planes[:, p] * weight[p])
+        if mode == DYNAMIC:
+            part.add_(plane_constant(coef, low))
+        return part.unsqueeze(1)
 
-
-def _quantize_dynamic(planes: Tensor, n_levels: int) -> tuple[Tensor, Tensor]:
-    """Replace the partial sums ``planes`` [M, P, C] in place by the codes of an ``n_levels`` ADC spread over
-    the min..max of each of the ``P`` (input bit, weight slice) planes; returns ``(step, low)`` [P]: a code
-    ``q`` of plane ``p`` reads ``q * step[p] + low[p]``.
-
-    As NeuroSim's inference wrapper does (``LinearQuantizeOut`` applied to each partial-sum tensor of one
-    input bit, one weight slice and one subarray, across the batch and the columns,
-    ``Inference_pytorch/modules/quantization_cpu_np_infer.py`` of DNN_NeuroSim V1.3): the ADC's references
-    are calibrated to the range the layer's data actually reaches in that read, ``step = (max - min) /
-    (n_levels - 1)``, whatever a cell's level step is. A sparse plane (an input's most significant bit, a
-    weight's high slice) keeps its own fine step rather than the range of the densest plane. The references
-    are not aligned to the cells' levels, so an ADC finer than a level does not round an analog error
-    (variation, off-state current) back onto the integer grid: the error passes through, smoothly in sigma and
-    on/off ratio. (Ideal integer sums that an ADC can resolve level by level are read exactly by the caller
-    without quantizing.)
-    """
-    low, high = torch.aminmax(planes, dim=2)  # one pass over the planes, then over [M, P]
-    low, high = low.amin(dim=0), high.amax(dim=0)
-    step = (high - low) / (n_levels - 1)
-    step = torch.where(step > 0, step, torch.ones_like(step))  # a constant plane: its one code reads it exactly
-    # (s - low) / step lies in [0, n_levels - 1] by construction, so the rounded code needs no clamp; it is
-    # formed as s * (1/step) - low/step in one pass (the reciprocal's rounding moves a threshold by an ulp)
-    inv = (1.0 / step).view(1, -1, 1)
-    torch.addcmul(-low.view(1, -1, 1) * inv, planes, inv, out=planes).round_()
-    return step, low
+    def read_fused(self, sums: FastSums, bits: Tensor, g: int, bits_on: list[int], out: Tensor) -> None:
+        """Add to ``out`` [Mc, C'] what :meth:`read` returns for row group ``g`` driven by ``bits`` [T, Mc,
+        rp] (int8, bit-major) on the input bits ``bits_on``, the sums from ``sums``' integer GEMM."""
+        coef = self._coef(g, None if len(bits_on) == self.act_bits else torch.tensor(bits_on))
+        fused_read(sums, bits, bits_on, g, self.modes[g], coef, self.n_levels, self.inv_step[g], out)
 
 
 def crossbar_conv2d(

@@ -1,0 +1,170 @@
+"""The ADC and shift-add of a crossbar read fused into two compiled passes over the integer GEMM's output.
+
+The reference readout (:class:`cimpipe.nn.cim.Readout` in PyTorch) forms every partial sum as a float32
+tensor and then runs one kernel per step: the off-state term, the variation correction, the ADC's range,
+its scaling, its rounding and the shift-add, each a pass over memory that is a quarter of the read's
+multiply-accumulates in size. Here the same arithmetic runs in two passes compiled with Numba (CPU only):
+
+1. the range of each (input bit, weight slice) plane, where the ADC's range is dynamic;
+2. per input vector: every plane's partial sum rebuilt from the int32 levels product, the driven-row count
+   and the variation correction, read by the ADC and shift-added into the output, in registers.
+
+Every floating-point step is the reference's, in the reference's order and precision (float32 products and
+sums rounded one at a time, no fused multiply-add), so the two readouts are bit-identical: the plane
+parameters (steps, offsets, shift-add weights) come from one function both use, :func:`plane_parameters`.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import torch
+from torch import Tensor
+
+from cimpipe.nn.cim_sums import CONDUCTANCE, LEVELS_AND_COUNT
+
+LOSSLESS, FULL, DYNAMIC = 0, 1, 2
+"""The ADC modes: codes are the partial sums themselves; a fixed range; a range per plane from the data."""
+
+
+@numba.njit(inline="always", cache=True)
+def _sum(prod, r, base, n_c, kind, g_off, var_scale, s, buf):  # pragma: no cover - compiled
+    """Plane row ``r``'s partial sums (the block at column ``base``, slice ``s``) into ``buf``, in the float32
+    order of :class:`cimpipe.nn.cim_sums.FastSums`; contiguous slices, whose indices the vectorizer sees as
+    in range."""
+    if kind == CONDUCTANCE:
+        high = prod[r, base : base + n_c]
+        low = prod[r, base + n_c : base + 2 * n_c]
+        scale = var_scale[s * n_c : (s + 1) * n_c]
+        for c in range(n_c):
+            buf[c] = scale[c] * np.float32(high[c] * np.int32(256) + low[c])
+    else:
+        levels = prod[r, base : base + n_c]
+        off = np.float32(prod[r, base + n_c]) * g_off if kind == LEVELS_AND_COUNT else np.float32(0.0)
+        for c in range(n_c):
+            buf[c] = np.float32(levels[c]) + off
+
+
+@numba.njit(cache=True, nogil=True)
+def _read_planes(prod, n_t, n_s, s0, n_c, block, kind, g_off, var_scale, mode, coef, n_levels, inv_step,
+                 part, lows):  # pragma: no cover - compiled
+    """Read and shift-add ``n_t`` input bits x ``n_s`` weight slices (from slice ``s0``) into ``part`` [Mc, C'].
+
+    ``prod`` int32 [n_t * Mc, n_s * block] (row ``t * Mc + m``; slice blocks of ``kind`` as
+    :class:`cimpipe.nn.cim_sums.FastSums` stores them); plane ``p = t * n_s + s`` takes coefficient
+    ``coef[p]``; a dynamic ADC's range low of each plane goes to ``lows[p]``. Plane parameters as
+    :func:`plane_parameters`, sums in its order."""
+    mc = prod.shape[0] // n_t
+    n_p = n_t * n_s
+    zero = np.float32(0.0)
+    buf = np.empty(n_c, np.float32)
+    scale = np.zeros(n_p, np.float32)
+    offset = np.zeros(n_p, np.float32)
+    weight = coef.copy()
+    if mode == DYNAMIC:
+        high = np.empty(n_p, np.float32)
+        for p in range(n_p):  # the range of every plane over vectors and columns
+            base = (p % n_s) * block
+            lo = np.full(n_c, np.inf, np.float32)
+            hi = np.full(n_c, -np.inf, np.float32)
+            for m in range(mc):
+                _sum(prod, (p // n_s) * mc + m, base, n_c, kind, g_off, var_scale, s0 + p % n_s, buf)
+                for c in range(n_c):
+                    lo[c] = min(lo[c], buf[c])
+                    hi[c] = max(hi[c], buf[c])
+            lows[p] = lo.min()
+            high[p] = hi.max()
+        for p in range(n_p):
+            step = (high[p] - lows[p]) / np.float32(n_levels - 1)
+            if not step > zero:
+                step = np.float32(1.0)  # a constant plane: its one code reads it exactly
+            scale[p] = np.float32(1.0) / step
+            offset[p] = -lows[p] * scale[p]
+            weight[p] = coef[p] * step
+    elif mode == FULL:
+        scale[:] = inv_step
+    top = np.float32(n_levels - 1)
+    for m in range(mc):
+        row = part[m]
+        for p in range(n_p):
+            _sum(prod, (p // n_s) * mc + m, (p % n_s) * block, n_c, kind, g_off, var_scale, s0 + p % n_s, buf)
+            sc, of, w = scale[p], offset[p], weight[p]
+            if mode == DYNAMIC:
+                for c in range(n_c):
+                    row[c] = row[c] + w * np.rint(buf[c] * sc + of)
+            elif mode == FULL:
+                for c in range(n_c):
+                    row[c] = row[c] + w * min(max(np.rint(buf[c] * sc), zero), top)
+            else:
+                for c in range(n_c):
+                    row[c] = row[c] + w * buf[c]
+
+
+def plane_parameters(mode: int, coef: Tensor, n_levels: int, inv_step: float, low: Tensor | None = None,
+                     high: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """``(scale, offset, weight)`` of every plane (float32 [P]) for the ADC ``mode`` with shift-add
+    coefficients ``coef`` [P]; the dynamic mode takes the planes' ``low`` and ``high``: a plane's partial sum
+    ``v`` reads as code ``rint(v * scale + offset)`` (clamped to the ADC's codes for a fixed range) and adds
+    ``weight * code`` to the shift-add.
+
+    A dynamic ADC spreads its ``n_levels`` over ``low .. high`` of each plane, as NeuroSim's inference
+    wrapper does (``LinearQuantizeOut`` applied to each partial-sum tensor of one input bit, one weight slice
+    and one subarray, across the batch and the columns, ``Inference_pytorch/modules/
+    quantization_cpu_np_infer.py`` of DNN_NeuroSim V1.3): ``step = (high - low) / (n_levels - 1)`` (1 for a
+    constant plane), and a code ``q`` stands for ``q * step + low``: the steps go into the weights and the
+    lows into one constant (:func:`plane_constant`). A sparse plane (an input's top bit) keeps its own fine
+    step. The references are not aligned to the cells' levels, so an ADC finer than a level does not round
+    an analog error (variation, off-state current) back onto the integer grid.
+    """
+    if mode == DYNAMIC:
+        step = (high - low) / torch.tensor(n_levels - 1, dtype=torch.float32, device=low.device)
+        step = torch.where(step > 0, step, torch.ones_like(step))
+        inv = 1.0 / step
+        return inv, -low * inv, coef * step
+    scale = torch.full_like(coef, inv_step) if mode == FULL else torch.zeros_like(coef)
+    return scale, torch.zeros_like(coef), coef
+
+
+def plane_constant(coef: Tensor, low: Tensor) -> Tensor:
+    """0-d float32: what the planes' lows add to every output of a dynamic-range read, summed in float64."""
+    return torch.cumsum(coef * low, 0, dtype=torch.float64)[-1].float()
+
+
+_CHUNK_BYTES = 1 << 19
+"""The GEMM output one compiled pass reads at once, so that it stays in a core's cache between passes."""
+
+
+def fused_read(sums, bits: Tensor, bits_on: list[int], g: int, mode: int, coef: Tensor, n_levels: int,
+               inv_step: float, out: Tensor) -> None:
+    """Add to ``out`` [Mc, C'] the shift-added ADC readings of row group ``g`` driven by ``bits`` [T, Mc, rp]
+    (int8, bit-major), for the input bits ``bits_on`` (those that drive a row; ``coef`` [len(bits_on) * S]
+    their planes' coefficients). ``sums`` is the layer's :class:`cimpipe.nn.cim_sums.FastSums`: its int8
+    GEMM runs on a few input bits (or one bit and a few weight slices) at a time, each product read by
+    :func:`_read_planes` while in cache, in the planes' order."""
+    arr = sums.arr
+    mc, n_c, n_s = bits.shape[1], arr.n_cols, arr.n_slices
+    per_slice = mc * sums.block * 4
+    if per_slice * n_s <= _CHUNK_BYTES:  # several bits, every slice
+        n_bits, n_sl = max(1, _CHUNK_BYTES // (per_slice * n_s)), n_s
+    else:  # one bit, a few slices
+        n_bits, n_sl = 1, max(1, _CHUNK_BYTES // per_slice)
+    g_off = np.float32(arr.g_off)
+    var_scale = sums.var_scale[g].numpy() if sums.var_scale is not None else np.ones(0, np.float32)
+    part = torch.zeros(mc, n_c)
+    lows = torch.zeros(len(bits_on), n_s)
+    coef2 = coef.view(len(bits_on), n_s)
+    pn, inv = part.numpy(), np.float32(inv_step)
+    for j in range(0, len(bits_on), n_bits):
+        ts = bits_on[j : j + n_bits]
+        b = bits[ts[0] : ts[-1] + 1] if ts[-1] - ts[0] == len(ts) - 1 else bits[ts]
+        b = b.reshape(-1, b.shape[2])
+        for s0 in range(0, n_s, n_sl):
+            s1 = min(n_s, s0 + n_sl)
+            prod = sums.parts(b, g, s0, s1).numpy()
+            chunk_lows = np.zeros(len(ts) * (s1 - s0), np.float32)
+            _read_planes(prod, len(ts), s1 - s0, s0, n_c, sums.block, sums.kind, g_off, var_scale, mode,
+                         coef2[j : j + len(ts), s0:s1].reshape(-1).numpy(), n_levels, inv, pn, chunk_lows)
+            lows[j : j + len(ts), s0:s1] = torch.from_numpy(chunk_lows).view(len(ts), s1 - s0)
+    if mode == DYNAMIC:
+        part.add_(plane_constant(coef, lows.view(-1)))
+    out.add_(part)
