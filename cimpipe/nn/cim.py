@@ -115,7 +115,7 @@ def crossbar_matmul(
     for lo in range(0, m, block):
         xc = xi[lo : lo + block]
         mc = xc.shape[0]
-        bits, active = driven_bit_planes(xc, act_bits, arr.n_groups, arr.rp, bit_major=fused)
+        bits, active = driven_bit_planes(xc, act_bits, arr.n_groups, arr.rp, transposed=fused)
         acc = out[lo : lo + mc]
         for g in range(arr.n_groups):
             on = active[g]
@@ -203,8 +203,8 @@ class Readout:
         return part.unsqueeze(1)
 
     def read_fused(self, sums: FastSums, bits: Tensor, g: int, bits_on: list[int], out: Tensor) -> None:
-        """Add to ``out`` [Mc, C'] what :meth:`read` returns for row group ``g`` driven by ``bits`` [T, Mc,
-        rp] (int8, bit-major) on the input bits ``bits_on``, the sums from ``sums``' integer GEMM."""
+        """Add to ``out`` [Mc, C'] what :meth:`read` returns for row group ``g`` driven by ``bits`` [rp, T, Mc]
+        (int8, transposed) on the input bits ``bits_on``, the sums from ``sums``' integer GEMM."""
         coef = self._coef(g, None if len(bits_on) == self.act_bits else torch.tensor(bits_on))
         fused_read(sums, bits, bits_on, g, self.modes[g], coef, self.n_levels, self.inv_step[g], out)
 

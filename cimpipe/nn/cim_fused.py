@@ -28,76 +28,93 @@ LOSSLESS, FULL, DYNAMIC = 0, 1, 2
 
 
 @numba.njit(inline="always", cache=True)
-def _sum(prod, r, base, n_c, kind, g_off, var_scale, s, buf):  # pragma: no cover - compiled
-    """Plane row ``r``'s partial sums (the block at column ``base``, slice ``s``) into ``buf``, in the float32
-    order of :class:`cimpipe.nn.cim_sums.FastSums`; contiguous slices, whose indices the vectorizer sees as
-    in range."""
+def _plane_sums(prod, col, mc, base, n_c, kind, g_off, var_scale, s, c, off, buf):  # pragma: no cover - compiled
+    """Column ``c``'s partial sums over the ``mc`` vectors of one plane into ``buf``, in the float32 order of
+    :class:`cimpipe.nn.cim_sums.FastSums`: the plane's rows of the transposed product start at ``base``
+    (slice ``s``), its vectors at column ``col``; ``off`` the plane's off current per vector."""
     if kind == CONDUCTANCE:
-        high = prod[r, base : base + n_c]
-        low = prod[r, base + n_c : base + 2 * n_c]
-        scale = var_scale[s * n_c : (s + 1) * n_c]
-        for c in range(n_c):
-            buf[c] = scale[c] * np.float32(high[c] * np.int32(256) + low[c])
+        high = prod[base + c, col : col + mc]
+        low = prod[base + n_c + c, col : col + mc]
+        sc = var_scale[s * n_c + c]
+        for m in range(mc):
+            buf[m] = sc * np.float32(high[m] * np.int32(256) + low[m])
     else:
-        levels = prod[r, base : base + n_c]
-        off = np.float32(prod[r, base + n_c]) * g_off if kind == LEVELS_AND_COUNT else np.float32(0.0)
-        for c in range(n_c):
-            buf[c] = np.float32(levels[c]) + off
+        levels = prod[base + c, col : col + mc]
+        for m in range(mc):
+            buf[m] = np.float32(levels[m]) + off[m]
+
+
+@numba.njit(inline="always", cache=True)
+def _off_current(prod, col, mc, base, n_c, kind, g_off, off):  # pragma: no cover - compiled
+    """The off current of one plane per vector: driven rows (the block's count row) times ``g_off``."""
+    if kind == LEVELS_AND_COUNT:
+        count = prod[base + n_c, col : col + mc]
+        for m in range(mc):
+            off[m] = np.float32(count[m]) * g_off
+    else:
+        off[:] = 0.0
 
 
 @numba.njit(cache=True, nogil=True)
-def _read_planes(prod, n_t, n_s, s0, n_c, block, kind, g_off, var_scale, mode, coef, n_levels, inv_step,
+def _read_planes(prod, t0, n_t, s0, n_s, n_c, block, kind, g_off, var_scale, mode, coefs, n_levels, inv_step,
                  part, lows):  # pragma: no cover - compiled
-    """Read and shift-add ``n_t`` input bits x ``n_s`` weight slices (from slice ``s0``) into ``part`` [Mc, C'].
+    """Read and shift-add the planes of input bits ``t0 .. t0 + n_t - 1`` (of those that drive a row) and
+    weight slices ``s0 .. s0 + n_s - 1`` into ``part`` [C', Mc] (transposed).
 
-    ``prod`` int32 [n_t * Mc, n_s * block] (row ``t * Mc + m``; slice blocks of ``kind`` as
-    :class:`cimpipe.nn.cim_sums.FastSums` stores them); plane ``p = t * n_s + s`` takes coefficient
-    ``coef[p]``; a dynamic ADC's range low of each plane goes to ``lows[p]``. Plane parameters as
-    :func:`plane_parameters`, sums in its order."""
-    mc = prod.shape[0] // n_t
+    ``prod`` int32 [n_s * block, n_t * Mc]: the transposed product, slice blocks of ``kind`` as
+    :class:`cimpipe.nn.cim_sums.FastSums` stores them, input bit ``t``'s vectors at columns ``t * Mc ..``;
+    plane (t, s) takes coefficient ``coefs[t, s]``; a dynamic ADC's range low of each plane goes to
+    ``lows[t, s]``. Plane parameters as :func:`plane_parameters`, sums in its order."""
+    mc = prod.shape[1] // n_t
     n_p = n_t * n_s
     zero = np.float32(0.0)
-    buf = np.empty(n_c, np.float32)
+    buf = np.empty(mc, np.float32)
+    off = np.empty(mc, np.float32)
     scale = np.zeros(n_p, np.float32)
     offset = np.zeros(n_p, np.float32)
-    weight = coef.copy()
+    weight = np.empty(n_p, np.float32)
+    for p in range(n_p):
+        weight[p] = coefs[t0 + p // n_s, s0 + p % n_s]
     if mode == DYNAMIC:
-        high = np.empty(n_p, np.float32)
+        lo = np.empty(mc, np.float32)
+        hi = np.empty(mc, np.float32)
         for p in range(n_p):  # the range of every plane over vectors and columns
-            base = (p % n_s) * block
-            lo = np.full(n_c, np.inf, np.float32)
-            hi = np.full(n_c, -np.inf, np.float32)
-            for m in range(mc):
-                _sum(prod, (p // n_s) * mc + m, base, n_c, kind, g_off, var_scale, s0 + p % n_s, buf)
-                for c in range(n_c):
-                    lo[c] = min(lo[c], buf[c])
-                    hi[c] = max(hi[c], buf[c])
-            lows[p] = lo.min()
-            high[p] = hi.max()
-        for p in range(n_p):
-            step = (high[p] - lows[p]) / np.float32(n_levels - 1)
+            col, base, s = (p // n_s) * mc, (p % n_s) * block, s0 + p % n_s
+            _off_current(prod, col, mc, base, n_c, kind, g_off, off)
+            lo[:] = np.inf
+            hi[:] = -np.inf
+            for c in range(n_c):
+                _plane_sums(prod, col, mc, base, n_c, kind, g_off, var_scale, s, c, off, buf)
+                for m in range(mc):
+                    lo[m] = min(lo[m], buf[m])
+                    hi[m] = max(hi[m], buf[m])
+            low = lo.min()
+            lows[t0 + p // n_s, s] = low
+            step = (hi.max() - low) / np.float32(n_levels - 1)
             if not step > zero:
                 step = np.float32(1.0)  # a constant plane: its one code reads it exactly
             scale[p] = np.float32(1.0) / step
-            offset[p] = -lows[p] * scale[p]
-            weight[p] = coef[p] * step
+            offset[p] = -low * scale[p]
+            weight[p] = weight[p] * step
     elif mode == FULL:
         scale[:] = inv_step
     top = np.float32(n_levels - 1)
-    for m in range(mc):
-        row = part[m]
-        for p in range(n_p):
-            _sum(prod, (p // n_s) * mc + m, (p % n_s) * block, n_c, kind, g_off, var_scale, s0 + p % n_s, buf)
-            sc, of, w = scale[p], offset[p], weight[p]
+    for p in range(n_p):  # plane by plane, in the reference's order for every output
+        col, base, s = (p // n_s) * mc, (p % n_s) * block, s0 + p % n_s
+        _off_current(prod, col, mc, base, n_c, kind, g_off, off)
+        sc, of, w = scale[p], offset[p], weight[p]
+        for c in range(n_c):
+            _plane_sums(prod, col, mc, base, n_c, kind, g_off, var_scale, s, c, off, buf)
+            row = part[c]
             if mode == DYNAMIC:
-                for c in range(n_c):
-                    row[c] = row[c] + w * np.rint(buf[c] * sc + of)
+                for m in range(mc):
+                    row[m] = row[m] + w * np.rint(buf[m] * sc + of)
             elif mode == FULL:
-                for c in range(n_c):
-                    row[c] = row[c] + w * min(max(np.rint(buf[c] * sc), zero), top)
+                for m in range(mc):
+                    row[m] = row[m] + w * min(max(np.rint(buf[m] * sc), zero), top)
             else:
-                for c in range(n_c):
-                    row[c] = row[c] + w * buf[c]
+                for m in range(mc):
+                    row[m] = row[m] + w * buf[m]
 
 
 def plane_parameters(mode: int, coef: Tensor, n_levels: int, inv_step: float, low: Tensor | None = None,
@@ -130,19 +147,19 @@ def plane_constant(coef: Tensor, low: Tensor) -> Tensor:
     return torch.cumsum(coef * low, 0, dtype=torch.float64)[-1].float()
 
 
-_CHUNK_BYTES = 1 << 19
+_CHUNK_BYTES = 1 << 20
 """The GEMM output one compiled pass reads at once, so that it stays in a core's cache between passes."""
 
 
-def fused_read(sums, bits: Tensor, bits_on: list[int], g: int, mode: int, coef: Tensor, n_levels: int,
+def fused_read(sums, bits_t: Tensor, bits_on: list[int], g: int, mode: int, coef: Tensor, n_levels: int,
                inv_step: float, out: Tensor) -> None:
-    """Add to ``out`` [Mc, C'] the shift-added ADC readings of row group ``g`` driven by ``bits`` [T, Mc, rp]
-    (int8, bit-major), for the input bits ``bits_on`` (those that drive a row; ``coef`` [len(bits_on) * S]
+    """Add to ``out`` [Mc, C'] the shift-added ADC readings of row group ``g`` driven by ``bits_t`` [rp, T, Mc]
+    (int8, transposed), for the input bits ``bits_on`` (those that drive a row; ``coef`` [len(bits_on) * S]
     their planes' coefficients). ``sums`` is the layer's :class:`cimpipe.nn.cim_sums.FastSums`: its int8
     GEMM runs on a few input bits (or one bit and a few weight slices) at a time, each product read by
     :func:`_read_planes` while in cache, in the planes' order."""
     arr = sums.arr
-    mc, n_c, n_s = bits.shape[1], arr.n_cols, arr.n_slices
+    mc, n_c, n_s = bits_t.shape[2], arr.n_cols, arr.n_slices
     per_slice = mc * sums.block * 4
     if per_slice * n_s <= _CHUNK_BYTES:  # several bits, every slice
         n_bits, n_sl = max(1, _CHUNK_BYTES // (per_slice * n_s)), n_s
@@ -150,21 +167,17 @@ def fused_read(sums, bits: Tensor, bits_on: list[int], g: int, mode: int, coef: 
         n_bits, n_sl = 1, max(1, _CHUNK_BYTES // per_slice)
     g_off = np.float32(arr.g_off)
     var_scale = sums.var_scale[g].numpy() if sums.var_scale is not None else np.ones(0, np.float32)
-    part = torch.zeros(mc, n_c)
+    part = torch.zeros(n_c, mc)
     lows = torch.zeros(len(bits_on), n_s)
-    coef2 = coef.view(len(bits_on), n_s)
-    pn, inv = part.numpy(), np.float32(inv_step)
+    pn, coefs, lows_n, inv = part.numpy(), coef.view(len(bits_on), n_s).numpy(), lows.numpy(), np.float32(inv_step)
     for j in range(0, len(bits_on), n_bits):
         ts = bits_on[j : j + n_bits]
-        b = bits[ts[0] : ts[-1] + 1] if ts[-1] - ts[0] == len(ts) - 1 else bits[ts]
-        b = b.reshape(-1, b.shape[2])
+        b = bits_t[:, ts[0] : ts[-1] + 1] if ts[-1] - ts[0] == len(ts) - 1 else bits_t[:, ts]
+        b = b.reshape(b.shape[0], -1)
         for s0 in range(0, n_s, n_sl):
             s1 = min(n_s, s0 + n_sl)
-            prod = sums.parts(b, g, s0, s1).numpy()
-            chunk_lows = np.zeros(len(ts) * (s1 - s0), np.float32)
-            _read_planes(prod, len(ts), s1 - s0, s0, n_c, sums.block, sums.kind, g_off, var_scale, mode,
-                         coef2[j : j + len(ts), s0:s1].reshape(-1).numpy(), n_levels, inv, pn, chunk_lows)
-            lows[j : j + len(ts), s0:s1] = torch.from_numpy(chunk_lows).view(len(ts), s1 - s0)
+            _read_planes(sums.parts(b, g, s0, s1).numpy(), j, len(ts), s0, s1 - s0, n_c, sums.block, sums.kind,
+                         g_off, var_scale, mode, coefs, n_levels, inv, pn, lows_n)
     if mode == DYNAMIC:
         part.add_(plane_constant(coef, lows.view(-1)))
-    out.add_(part)
+    out.add_(part.t())

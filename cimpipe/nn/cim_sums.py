@@ -27,21 +27,20 @@ from cimpipe.nn.cim_array import CrossbarArray
 
 
 def driven_bit_planes(xc: Tensor, act_bits: int, n_groups: int, rp: int,
-                      bit_major: bool = False) -> tuple[Tensor, Tensor]:
+                      transposed: bool = False) -> tuple[Tensor, Tensor]:
     """The input bits of one read batch, row group by row group.
 
     ``xc`` [Mc, G*rp] unsigned input codes (uint8); returns ``bits`` int8 [G, Mc, T, rp] (0/1, least significant
-    bit first; [G, T, Mc, rp] with ``bit_major``) and ``active`` bool [G, T] (on the CPU): whether input bit
-    ``t`` drives any row of group ``g`` in the batch. A bit that drives nothing leaves every partial sum of its
-    planes at zero.
+    bit first; [G, rp, T, Mc] with ``transposed``, the operand of :meth:`FastSums.parts`) and ``active`` bool
+    [G, T] (on the CPU): whether input bit ``t`` drives any row of group ``g`` in the batch. A bit that drives
+    nothing leaves every partial sum of its planes at zero.
     """
     mc = xc.shape[0]
     t_idx = torch.arange(act_bits, device=xc.device, dtype=torch.uint8)
     bits = ((xc.unsqueeze(1) >> t_idx.view(1, -1, 1)) & 1).to(torch.int8)  # [Mc, T, R]
-    bits = bits.view(mc, act_bits, n_groups, rp).permute(2, 1, 0, 3) if bit_major else \
-        bits.view(mc, act_bits, n_groups, rp).permute(2, 0, 1, 3)
+    bits = bits.view(mc, act_bits, n_groups, rp).permute(*((2, 3, 1, 0) if transposed else (2, 0, 1, 3)))
     bits = bits.contiguous()
-    return bits, bits.amax(dim=(2, 3) if bit_major else (1, 3)).bool().cpu()
+    return bits, bits.amax(dim=(1, 3)).bool().cpu()
 
 
 class ReferenceSums:
@@ -116,13 +115,15 @@ class FastSums:
             blocks.append(torch.ones_like(blocks[0][..., :1]))
         stored = torch.cat(blocks, dim=3)  # [G, rp, S, block]
         self.block = stored.shape[3]
-        self.levels = stored.view(g, rp, s * self.block)
+        # kept transposed, [G, S*block, rp]: the compiled readout reads planes along the vectors
+        self.stored_t = stored.view(g, rp, s * self.block).transpose(1, 2).contiguous()
+        self.levels = self.stored_t.transpose(1, 2)  # [G, rp, S*block], a view
 
-    def parts(self, b: Tensor, g: int, s0: int, s1: int) -> Tensor:
-        """The int32 product [N, (s1 - s0) * block] of the 0/1 rows ``b`` [N, rp] (int8) of row group ``g`` with
-        the stored blocks of slices ``s0 .. s1 - 1`` (the class notes give their columns), for a readout that
-        forms the sums itself. Integer levels only."""
-        return _int_matmul(b, self.levels[g][:, s0 * self.block : s1 * self.block])
+    def parts(self, bits_t: Tensor, g: int, s0: int, s1: int) -> Tensor:
+        """The int32 product [(s1 - s0) * block, N] of the stored blocks of slices ``s0 .. s1 - 1`` of row group
+        ``g`` (the class notes give their columns, here rows) with the 0/1 input columns ``bits_t`` [rp, N]
+        (int8): the transposed partial sums, for a readout that forms them itself. Integer levels only."""
+        return _int_matmul(self.stored_t[g][s0 * self.block : s1 * self.block], bits_t)
 
     def __call__(self, b: Tensor, g: int) -> Tensor:
         """float32 [N, S*C'] column sums of row group ``g`` driven by the 0/1 rows of ``b`` [N, rp] (int8)."""
