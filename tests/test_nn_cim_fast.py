@@ -1,5 +1,6 @@
 """The fast crossbar engine (integer GEMMs) against the reference (float GEMMs): identical at sigma 0 on every
-kind of layer, and with device variation within the bfloat16 rounding of the variation correction."""
+kind of layer, and with device variation within the fixed-point rounding of the cells' conductances; the
+compiled readout against the PyTorch readout: identical."""
 
 from __future__ import annotations
 
@@ -104,8 +105,8 @@ def test_whole_networks_with_per_layer_adc_bits_are_bit_identical_at_sigma_0(spe
 
 
 def test_the_partial_sums_with_variation_agree_within_1e_4_of_full_scale():
-    """Every partial sum of the fast engine (integer levels + bfloat16 variation correction) lies within 1e-4
-    of a column's full scale of the reference's float32 sum."""
+    """Every partial sum of the fast engine (fixed-point conductances, two int8 digits) lies within 1e-4 of a
+    column's full scale of the reference's float32 sum."""
     x = _inputs(5, (256, 384), 8, signed=False)
     w = _weights(6, (40, 384), 8)
     cim = CIMSettings(cell_bits=2, rows_parallel=128, sigma=0.1, on_off_ratio=20.0, seed=3)
@@ -122,9 +123,10 @@ def test_the_partial_sums_with_variation_agree_within_1e_4_of_full_scale():
 @pytest.mark.parametrize("adc_range", ["dynamic", "full"])
 @pytest.mark.parametrize("adc_bits", [12, 5])
 def test_layer_outputs_with_variation_differ_from_the_reference_far_less_than_the_variation_does(adc_range, adc_bits):
-    """The correction's rounding moves a partial sum by ~1e-5 of full scale; an ADC code whose threshold lies
-    closer than that flips (as it does between two float32 summation orders), so a few outputs differ by one
-    ADC step. On average the two engines differ by under 2% of what the variation itself changes."""
+    """The fixed-point conductances move a partial sum by ~1e-5 of full scale; an ADC code whose threshold
+    lies closer than that flips (as it does between two float32 summation orders), so a few outputs differ by
+    one ADC step. On average the two engines differ by under 0.5% of what the variation itself changes (the
+    former bfloat16 correction: 0.5-1.4%)."""
     x = _inputs(7, (256, 576), 8, signed=False)
     w = _weights(8, (48, 576), 8)
     kw = dict(x_codes=x, w_codes=w, act_bits=8, act_signed=False, w_bits=8)
@@ -133,8 +135,8 @@ def test_layer_outputs_with_variation_differ_from_the_reference_far_less_than_th
     fast, ref = _both(crossbar_matmul, cim=CIMSettings(sigma=0.05, seed=1, **base), **kw)
     ideal = crossbar_matmul(cim=CIMSettings(**base), method="reference", **kw)
     diff = (fast - ref).abs()
-    assert float(diff.mean()) < 0.02 * float((ref - ideal).abs().mean())
-    assert float((diff > 1e-4 * ref.abs().max()).float().mean()) < 0.15
+    assert float(diff.mean()) < 0.005 * float((ref - ideal).abs().mean())
+    assert float((diff > 1e-4 * ref.abs().max()).float().mean()) < 0.06
     if adc_range == "dynamic" and adc_bits == 12:  # a fine, data-calibrated ADC: every flip is small
         assert float(diff.max()) <= 1e-3 * float(ref.abs().max())
 

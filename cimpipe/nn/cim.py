@@ -37,13 +37,14 @@ batched tensors):
   bits (``+-2^t``) and row groups.
 
 The computation is vectorised: the input bits of a read batch are laid out row group by row group; per row
-group one GEMM of the input bit-planes against the stored levels gives every (input bit, weight slice, column)
-partial sum (:mod:`cimpipe.nn.cim_sums`: int8 GEMMs in the fast engine, float32 in the reference), quantized
-elementwise in place, then one batched matmul does the shift-add, each plane's dynamic-ADC step folded into
-its coefficient and the planes' offsets added once, rather than applied to every partial sum. An input bit
-that drives no row of a group in the read batch is left out (its partial sums are zero and read zero). Rows
-of the batch are processed in read batches (chunks bounding memory for a full-range ADC), small enough that
-a row group's partial sums stay in a core's cache between the matmul, the ADC and the shift-add.
+group a GEMM of the input bit-planes against the stored cells gives every (input bit, weight slice, column)
+partial sum (:mod:`cimpipe.nn.cim_sums`: int8 GEMMs in the fast engine, float32 in the reference). Each
+plane is read by the ADC and shift-added plane by plane, its dynamic-ADC step folded into its coefficient and
+the planes' lows added once as a constant. The fast engine on a CPU does the reading in two compiled passes
+over each cache-sized piece of the GEMM's output (:mod:`cimpipe.nn.cim_fused`, the same float32 steps in the
+same order as the PyTorch readout, which the reference and CUDA use). An input bit that drives no row of a
+group in the read batch is left out (its partial sums are zero and read zero). Rows of the batch are
+processed in read batches (chunks bounding memory for a full-range ADC).
 """
 
 from __future__ import annotations
@@ -95,7 +96,8 @@ def crossbar_matmul(
     selects the variation draw; ``sign_encoding`` "offset" or "differential" (see the module notes; None:
     ``cim.sign_encoding``).
     ``method`` "fast" (integer GEMMs, see :mod:`cimpipe.nn.cim_sums`) or "reference" (float GEMMs of the
-    conductances): identical at sigma 0, within the variation correction's bfloat16 rounding otherwise.
+    conductances): identical at sigma 0, within the fixed-point rounding of the cells' conductances otherwise
+    (:class:`cimpipe.nn.cim_sums.FastSums`).
     """
     sign_encoding = cim.sign_encoding if sign_encoding is None else sign_encoding
     if method not in METHODS:
