@@ -102,13 +102,14 @@ class FastSums:
             blocks = [levels.float()] + ([arr.deviation.view(g, rp, s, c)] if self.has_var else [])
         elif self.has_var:
             self.kind = CONDUCTANCE
-            high = torch.empty(g, rp, s, c, dtype=torch.int8)
+            high = torch.empty(g, rp, s, c, dtype=torch.int8)  # built on the CPU, then moved
             low = torch.empty_like(high)
             scale = torch.empty(g, s * c)
-            conductance_digits(arr.levels.numpy(), arr.factor.numpy(), arr.g_off, VARIATION_STEPS,
+            conductance_digits(arr.levels.cpu().numpy(), arr.factor.cpu().numpy(), arr.g_off, VARIATION_STEPS,
                                high.view(g, rp, s * c).numpy(), low.view(g, rp, s * c).numpy(), scale.numpy())
-            blocks = [high, low]
-            self.var_scale = scale
+            device = arr.levels.device
+            blocks = [high.to(device), low.to(device)]
+            self.var_scale = scale.to(device)
         else:
             blocks = [levels.to(torch.int8)]
         if self.kind == LEVELS_AND_COUNT:  # one more column of ones per slice counts the driven rows
