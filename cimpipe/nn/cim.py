@@ -71,10 +71,10 @@ __all__ = ["METHODS", "READ_BATCH", "SIGN_ENCODINGS", "CrossbarArray", "Readout"
 
 _CHUNK_ELEMENTS = 8_000_000  # partial sums of one row group held at once (float32: ~32 MB)
 READ_BATCH = 256
+"""Input vectors whose partial sums set one dynamic-range ADC calibration (four 8x8 images of a convolution)."""
 FUSED_READOUT = True
 """Whether the fast engine reads its integer GEMMs with the compiled readout on a CPU (the same values as the
 PyTorch readout; False keeps the PyTorch one, to compare)."""
-"""Input vectors whose partial sums set one dynamic-range ADC calibration (four 8x8 images of a convolution)."""
 
 
 def crossbar_matmul(

@@ -3,15 +3,18 @@
 The reference readout (:class:`cimpipe.nn.cim.Readout` in PyTorch) forms every partial sum as a float32
 tensor and then runs one kernel per step: the off-state term, the variation correction, the ADC's range,
 its scaling, its rounding and the shift-add, each a pass over memory that is a quarter of the read's
-multiply-accumulates in size. Here the same arithmetic runs in two passes compiled with Numba (CPU only):
+multiply-accumulates in size. Here the same arithmetic runs in two passes compiled with Numba (CPU only)
+over each cache-sized piece of the transposed GEMM output, plane by plane along the vectors of a read batch:
 
-1. the range of each (input bit, weight slice) plane, where the ADC's range is dynamic;
-2. per input vector: every plane's partial sum rebuilt from the int32 levels product, the driven-row count
-   and the variation correction, read by the ADC and shift-added into the output, in registers.
+1. the range of each (input bit, weight slice) plane, where the ADC's range is dynamic, and from it the
+   plane's step, offset and shift-add weight;
+2. every plane's partial sums rebuilt from the int32 product (levels and driven-row count, or the
+   conductance's two digits), read by the ADC and added into the outputs.
 
-Every floating-point step is the reference's, in the reference's order and precision (float32 products and
-sums rounded one at a time, no fused multiply-add), so the two readouts are bit-identical: the plane
-parameters (steps, offsets, shift-add weights) come from one function both use, :func:`plane_parameters`.
+Every floating-point step is the PyTorch readout's, in its order and precision (float32 products and sums
+rounded one at a time, no fused multiply-add): the kernel computes the plane parameters as
+:func:`plane_parameters` does and the lows' constant is :func:`plane_constant`, so the two readouts are
+bit-identical (``tests/test_nn_cim_fast.py`` holds them to it).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ LOSSLESS, FULL, DYNAMIC = 0, 1, 2
 
 
 @numba.njit(inline="always", cache=True)
-def _plane_sums(prod, col, mc, base, n_c, kind, g_off, var_scale, s, c, off, buf):  # pragma: no cover - compiled
+def _plane_sums(prod, col, mc, base, n_c, kind, var_scale, s, c, off, buf):  # pragma: no cover - compiled
     """Column ``c``'s partial sums over the ``mc`` vectors of one plane into ``buf``, in the float32 order of
     :class:`cimpipe.nn.cim_sums.FastSums`: the plane's rows of the transposed product start at ``base``
     (slice ``s``), its vectors at column ``col``; ``off`` the plane's off current per vector."""
@@ -84,7 +87,7 @@ def _read_planes(prod, t0, n_t, s0, n_s, n_c, block, kind, g_off, var_scale, mod
             lo[:] = np.inf
             hi[:] = -np.inf
             for c in range(n_c):
-                _plane_sums(prod, col, mc, base, n_c, kind, g_off, var_scale, s, c, off, buf)
+                _plane_sums(prod, col, mc, base, n_c, kind, var_scale, s, c, off, buf)
                 for m in range(mc):
                     lo[m] = min(lo[m], buf[m])
                     hi[m] = max(hi[m], buf[m])
@@ -104,7 +107,7 @@ def _read_planes(prod, t0, n_t, s0, n_s, n_c, block, kind, g_off, var_scale, mod
         _off_current(prod, col, mc, base, n_c, kind, g_off, off)
         sc, of, w = scale[p], offset[p], weight[p]
         for c in range(n_c):
-            _plane_sums(prod, col, mc, base, n_c, kind, g_off, var_scale, s, c, off, buf)
+            _plane_sums(prod, col, mc, base, n_c, kind, var_scale, s, c, off, buf)
             row = part[c]
             if mode == DYNAMIC:
                 for m in range(mc):

@@ -7,13 +7,13 @@ so every partial sum splits into three terms:
 * ``bits @ levels``: an integer product of 0/1 inputs and small cell levels, exact in an int8 x int8 -> int32
   GEMM (``torch._int_mm``, four times a float32 GEMM's rate on AVX-512 VNNI cores and on integer tensor cores);
 * ``g_off * (number of driven rows)``: the off-state current, the same for every column;
-* ``bits @ deviation``: the device variation, a correction of size ``sigma`` against the levels; the fast
-  engine stores each cell's deviation as a fixed-point number of two int8 digits (steps of 1/32000 of its
-  column's largest deviation) in more columns of the same GEMM, so one int8 GEMM gives every term.
+* ``bits @ deviation``: the device variation, a correction of size ``sigma`` against the levels.
 
-Both engines form the sum as ``(integer part + off current) + variation``, in that order and in float32, so
-at sigma 0 they return identical partial sums and identical layer outputs; with variation they differ by the
-fixed-point rounding of the deviations (about 1e-5 of the variation's own size per cell).
+The reference forms the sum as ``(integer part + off current) + variation`` in float32; the fast engine does
+the same without variation, so at sigma 0 the two return identical partial sums and identical layer outputs.
+With variation the fast engine stores each cell's whole conductance as a fixed-point number of two int8
+digits in the same GEMM's operand (:class:`FastSums`), and the two differ by that rounding (at most 1/64000
+of a column's largest cell).
 """
 
 from __future__ import annotations
@@ -82,10 +82,11 @@ class FastSums:
     * ``LEVELS_AND_COUNT``: the levels and a column of ones, the count of driven rows that the off current
       ``g_off`` multiplies: ``levels_sum + count * g_off`` in float32, as the reference adds them;
     * ``CONDUCTANCE`` (device variation): each cell's whole conductance ``(level + g_off) * factor`` as a
-      fixed-point number of two int8 digits (:func:`conductance_digits`), ``scale[c] * (256 * high + low)`` with ``scale[c]`` its column's
-      largest conductance over 32000; a column's sum is ``scale[c] * (256 * H + L)`` from the two int32 sums
-      (exact integers), rounded once to float32. Its rounding (1/64000 of a column's largest cell at most)
-      is about 1e-3 of the variation itself at sigma 0.05.
+      fixed-point number of two int8 digits (:func:`conductance_digits`), ``scale[c] * (256 * high + low)``
+      with ``scale[c]`` its column's largest conductance over 32000; a column's sum is ``scale[c] * (256 * H
+      + L)`` from the two int32 sums (exact integers), rounded once to float32. Its rounding (1/64000 of a
+      column's largest cell at most) moves a layer's outputs by 0.1-0.3 % of what the variation itself
+      changes at sigma 0.05 (``python bench/cim_agreement.py``).
 
     Any range of slices is one (strided) GEMM operand. Cells of more than 7 bits (levels beyond int8) take
     float32 GEMMs of the levels and the deviations, as the reference."""
